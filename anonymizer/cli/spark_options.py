@@ -1,0 +1,51 @@
+"""Spark options shared by every subcommand that runs a Spark job (``--master``, ``--conf k=v``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from anonymizer.cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def add_spark_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--master`` and repeatable ``--conf k=v`` to a subcommand parser."""
+    group = parser.add_argument_group("Spark")
+    group.add_argument(
+        "--master",
+        default=None,
+        help="Spark master URL; default: the spark-submit/Databricks session if there is one, else local[*]",
+    )
+    group.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Spark setting (repeatable), e.g. --conf spark.driver.memory=4g",
+    )
+
+
+def parse_conf(pairs: list[str]) -> dict[str, str]:
+    """Turn ``["k=v", ...]`` into a dict, rejecting malformed entries as usage errors."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--conf expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
+    """The Spark session for a CLI run (see :func:`anonymizer.spark.session.cli_session`)."""
+    from anonymizer.cli.errors import CliError
+    from anonymizer.spark.jars import JarResolutionError
+    from anonymizer.spark.session import cli_session
+
+    try:
+        return cli_session(args.master, parse_conf(args.conf), app_name=app_name)
+    except JarResolutionError as exc:
+        raise CliError(str(exc)) from None

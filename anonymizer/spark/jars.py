@@ -1,0 +1,120 @@
+"""Resolve the Delta Lake JARs once from Maven Central and cache them for offline runs.
+
+``fhir-anonymizer setup`` (and ``make setup``) call :func:`ensure_delta_jars`. It lets Spark's own Ivy
+resolution fetch ``io.delta:delta-spark_<spark>_2.13`` and its dependencies into a cache folder, then
+records the JAR paths in a small manifest. Later sessions put those files on ``spark.jars`` and never
+touch the network. A machine that cannot reach Maven Central gets one :class:`JarResolutionError`
+that says what to do instead of a Java stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from anonymizer.spark.settings import delta_maven_coordinates
+
+#: Environment variable naming a folder of JARs to use instead of resolving (offline machines).
+JARS_DIR_ENV = "FHIR_ANONYMIZER_JARS_DIR"
+#: Environment variable overriding the cache folder.
+CACHE_ENV = "FHIR_ANONYMIZER_CACHE"
+
+_RESOLVE_TIMEOUT_S = 600
+
+
+class JarResolutionError(RuntimeError):
+    """The Delta JARs could not be resolved; the message says how to fix it."""
+
+
+def cache_dir() -> Path:
+    """Folder holding the Ivy cache and the JAR manifest (``~/.cache/fhir-anonymizer`` by default)."""
+    base = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "fhir-anonymizer")
+    return Path(base)
+
+
+def _manifest_path(coordinates: str) -> Path:
+    safe = coordinates.replace(":", "_")
+    return cache_dir() / f"jars-{safe}.txt"
+
+
+def cached_delta_jars() -> list[Path] | None:
+    """The cached JAR files for the installed Delta version, or ``None`` when not resolved yet."""
+    override = os.environ.get(JARS_DIR_ENV)
+    if override:
+        jars = sorted(Path(override).glob("*.jar"))
+        if not jars:
+            raise JarResolutionError(f"{JARS_DIR_ENV}={override} contains no .jar files.")
+        return jars
+    manifest = _manifest_path(delta_maven_coordinates())
+    if not manifest.is_file():
+        return None
+    jars = [Path(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return jars if jars and all(j.is_file() for j in jars) else None
+
+
+def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
+    """Return the Delta JARs, resolving them from Maven Central into the cache on first use."""
+    jars = cached_delta_jars()
+    if jars:
+        return jars
+    coordinates = delta_maven_coordinates()
+    ivy_dir = cache_dir() / "ivy"
+    ivy_dir.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        print(f"Resolving {coordinates} from Maven Central into {ivy_dir} (once) ...", file=sys.stderr)
+    # A throw-away local session performs Spark's standard Ivy resolution; running it in a
+    # subprocess keeps the JVM's error output away from the user unless it fails.
+    script = (
+        "from pyspark.sql import SparkSession\n"
+        f"s = SparkSession.builder.master('local[1]').config('spark.jars.packages', {coordinates!r})"
+        f".config('spark.jars.ivy', {str(ivy_dir)!r}).config('spark.ui.enabled', 'false').getOrCreate()\n"
+        "s.stop()\n"
+    )
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=_RESOLVE_TIMEOUT_S, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise JarResolutionError(_unreachable_message(coordinates, "timed out")) from None
+    resolved = sorted((ivy_dir / "jars").glob("*.jar"))
+    if proc.returncode != 0 or not resolved:
+        reason = _summarise_ivy_failure(proc.stderr + proc.stdout)
+        raise JarResolutionError(_unreachable_message(coordinates, reason))
+    manifest = _manifest_path(coordinates)
+    manifest.write_text("\n".join(str(j) for j in resolved) + "\n")
+    return resolved
+
+
+def _summarise_ivy_failure(output: str) -> str:
+    for marker in ("unresolved dependency", "not found", "UnknownHostException", "Connection refused", "JAVA_GATEWAY_EXITED"):
+        for line in output.splitlines():
+            if marker in line:
+                return line.strip()[:300]
+    return "Spark's dependency resolution failed"
+
+
+def _unreachable_message(coordinates: str, reason: str) -> str:
+    return (
+        f"Could not resolve the Delta Lake JARs ({coordinates}) from Maven Central: {reason}.\n"
+        "Delta tables cannot be written without them. Either allow this machine to reach Maven Central "
+        "(https://repo1.maven.org) and run `make setup` again, or download the JARs elsewhere "
+        f"(delta-spark and delta-storage of that version) into a folder and set {JARS_DIR_ENV}=/that/folder."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m anonymizer.spark.jars``: resolve and print the cached JAR paths."""
+    try:
+        for jar in ensure_delta_jars():
+            print(jar)
+    except JarResolutionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

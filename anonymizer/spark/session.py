@@ -1,0 +1,100 @@
+"""Build or reuse a SparkSession with the settings the pipeline needs.
+
+Library code calls :func:`active_or_new_session` and never sets the master: on a cluster, under
+``spark-submit`` or on Databricks, the session that exists (or the one ``spark-submit`` configured) is used.
+Only :func:`local_session`, which the CLI calls when no master is configured, picks ``local[*]`` and adds
+the cached Delta JARs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from anonymizer.spark.jars import ensure_delta_jars
+from anonymizer.spark.settings import LOCAL_DEFAULTS, REQUIRED_CONF, merged_conf
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def prepare_local_environment() -> None:
+    """Make Python workers use this interpreter and keep Spark on the loopback interface."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # spark-submit/spark-class live next to the interpreter in a venv.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
+def local_session(
+    master: str = "local[*]",
+    *,
+    app_name: str = "fhir-anonymizer",
+    conf: Mapping[str, str] | None = None,
+    extra_layers: tuple[Mapping[str, str], ...] = (),
+) -> SparkSession:
+    """Start (or reuse) a local session with Delta from the JAR cache.
+
+    Args:
+        master: Spark master URL, ``local[*]`` by default.
+        app_name: application name shown in logs.
+        conf: user overrides (``--conf k=v``); they win over every default.
+        extra_layers: further defaults applied after the local defaults (e.g. the test settings).
+    """
+    from pyspark.sql import SparkSession
+
+    prepare_local_environment()
+    jars = ensure_delta_jars(quiet=False)
+    settings = merged_conf(REQUIRED_CONF, LOCAL_DEFAULTS, *map(dict, extra_layers), overrides=dict(conf or {}))
+    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def active_or_new_session(conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The active session (cluster, Databricks, spark-submit), with the required settings applied.
+
+    Runtime-settable options (time zone, Arrow) are set on the existing session; static ones (the Delta
+    extension) must already be there, which :func:`check_delta_available` verifies.
+    """
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    for key, value in {**REQUIRED_CONF, **dict(conf or {})}.items():
+        if key.startswith("spark.sql.") and key not in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
+            spark.conf.set(key, value)
+    return spark
+
+
+def has_configured_master() -> bool:
+    """True when a master comes from spark-submit or the environment (so the CLI must not pick one)."""
+    if os.environ.get("SPARK_MASTER") or os.environ.get("MASTER"):
+        return True
+    # spark-submit passes its settings to the Python driver through this variable.
+    return "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or _launched_by_spark_submit()
+
+
+def _launched_by_spark_submit() -> bool:
+    return bool(os.environ.get("SPARK_ENV_LOADED") and os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
+def cli_session(master: str | None, conf: Mapping[str, str] | None = None, app_name: str = "fhir-anonymizer") -> SparkSession:
+    """Session for the CLI: the given master, the spark-submit/Databricks one, or ``local[*]``."""
+    if master is None and (has_configured_master() or _active_exists()):
+        return active_or_new_session(conf)
+    return local_session(master or "local[*]", app_name=app_name, conf=conf)
+
+
+def _active_exists() -> bool:
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession() is not None

@@ -1,0 +1,49 @@
+"""Shared fixtures: one session-scoped local Spark with Delta, and paths to the bundled data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples" / "synthea-10-patients"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
+# Python workers started by Spark must import this checkout's package.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The bundled 10-patient Synthea bulk export."""
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One local[1] Spark session with Delta for the whole test run (UI off, UTC, 1 shuffle partition)."""
+    from anonymizer.spark.session import local_session
+    from anonymizer.spark.settings import TEST_CONF
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = local_session(
+        "local[1]",
+        app_name="anonymizer-tests",
+        extra_layers=(TEST_CONF, {"spark.sql.warehouse.dir": str(warehouse)}),
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
