@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fhir-anonymizer",
         description="FHIR Bulk Data export -> de-identification on Spark -> Delta research zone -> verification report.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks (never PHI)")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging and full tracebacks (never PHI)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMANDS.values():
         try:

@@ -75,7 +75,11 @@ def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=_RESOLVE_TIMEOUT_S, env=env
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=_RESOLVE_TIMEOUT_S,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         raise JarResolutionError(_unreachable_message(coordinates, "timed out")) from None
@@ -89,7 +93,13 @@ def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
 
 
 def _summarise_ivy_failure(output: str) -> str:
-    for marker in ("unresolved dependency", "not found", "UnknownHostException", "Connection refused", "JAVA_GATEWAY_EXITED"):
+    for marker in (
+        "unresolved dependency",
+        "not found",
+        "UnknownHostException",
+        "Connection refused",
+        "JAVA_GATEWAY_EXITED",
+    ):
         for line in output.splitlines():
             if marker in line:
                 return line.strip()[:300]

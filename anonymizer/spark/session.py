@@ -50,7 +50,9 @@ def local_session(
 
     prepare_local_environment()
     jars = ensure_delta_jars(quiet=False)
-    settings = merged_conf(REQUIRED_CONF, LOCAL_DEFAULTS, *map(dict, extra_layers), overrides=dict(conf or {}))
+    settings = merged_conf(
+        REQUIRED_CONF, LOCAL_DEFAULTS, *map(dict, extra_layers), overrides=dict(conf or {})
+    )
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
     for key, value in settings.items():
@@ -68,7 +70,10 @@ def active_or_new_session(conf: Mapping[str, str] | None = None) -> SparkSession
 
     spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
     for key, value in {**REQUIRED_CONF, **dict(conf or {})}.items():
-        if key.startswith("spark.sql.") and key not in ("spark.sql.extensions", "spark.sql.catalog.spark_catalog"):
+        if key.startswith("spark.sql.") and key not in (
+            "spark.sql.extensions",
+            "spark.sql.catalog.spark_catalog",
+        ):
             spark.conf.set(key, value)
     return spark
 
@@ -85,7 +90,9 @@ def _launched_by_spark_submit() -> bool:
     return bool(os.environ.get("SPARK_ENV_LOADED") and os.environ.get("PYSPARK_GATEWAY_PORT"))
 
 
-def cli_session(master: str | None, conf: Mapping[str, str] | None = None, app_name: str = "fhir-anonymizer") -> SparkSession:
+def cli_session(
+    master: str | None, conf: Mapping[str, str] | None = None, app_name: str = "fhir-anonymizer"
+) -> SparkSession:
     """Session for the CLI: the given master, the spark-submit/Databricks one, or ``local[*]``."""
     if master is None and (has_configured_master() or _active_exists()):
         return active_or_new_session(conf)
