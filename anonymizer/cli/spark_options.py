@@ -46,6 +46,11 @@ def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
     from anonymizer.spark.session import cli_session
 
     try:
-        return cli_session(args.master, parse_conf(args.conf), app_name=app_name)
+        return cli_session(
+            args.master,
+            parse_conf(args.conf),
+            app_name=app_name,
+            verbose=bool(getattr(args, "verbose", False)),
+        )
     except JarResolutionError as exc:
         raise CliError(str(exc)) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anonymizer.spark.jars import ensure_delta_jars
@@ -37,6 +38,7 @@ def local_session(
     app_name: str = "fhir-anonymizer",
     conf: Mapping[str, str] | None = None,
     extra_layers: tuple[Mapping[str, str], ...] = (),
+    verbose: bool = False,
 ) -> SparkSession:
     """Start (or reuse) a local session with Delta from the JAR cache.
 
@@ -45,6 +47,7 @@ def local_session(
         app_name: application name shown in logs.
         conf: user overrides (``--conf k=v``); they win over every default.
         extra_layers: further defaults applied after the local defaults (e.g. the test settings).
+        verbose: keep Spark's default JVM logging instead of warnings-only.
     """
     from pyspark.sql import SparkSession
 
@@ -55,6 +58,11 @@ def local_session(
     )
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    if not verbose and "spark.driver.extraJavaOptions" not in settings:
+        log_conf = Path(__file__).with_name("quiet-log4j2.properties")
+        builder = builder.config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_conf}"
+        )
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
