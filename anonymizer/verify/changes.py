@@ -1,0 +1,148 @@
+"""Changes per element path: how many values were kept, changed, removed or added (values never shown).
+
+Resource ids are pseudonymised, so a source resource cannot be paired with its output row. Instead each
+side is reduced to a multiset of ``(resource type, path, hash of value)``; per path, the values present on
+both sides (multiset intersection) are *kept*, the other source values were *changed or removed*, the
+other output values were *added* (e.g. hashes, years, labels). The hash is an unkeyed BLAKE2b digest that
+only lives inside the job; it is never written to the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+LABEL_PATH_SUFFIX = ".meta.security.code"
+
+
+@dataclass
+class ChangesResult:
+    """Per-path statistics, security labels per type, and rule hits when the run recorded them."""
+
+    paths: list[dict[str, Any]]
+    security_labels: dict[str, dict[str, int]]
+    rule_hits: list[dict[str, Any]] | None = None
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (see docs/verify.md, ``changes``)."""
+        return {
+            "status_counts": self.status_counts,
+            "paths": self.paths,
+            "security_labels": self.security_labels,
+            "rule_hits": self.rule_hits,
+        }
+
+
+def leaf_values(resource: dict[str, Any]) -> Counter[tuple[str, bytes]]:
+    """Counter of ``(path, digest)`` for every primitive value of a resource."""
+    out: Counter[tuple[str, bytes]] = Counter()
+    rtype = str(resource.get("resourceType", "Unknown"))
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                if key != "resourceType":
+                    walk(value, f"{path}.{key}")
+        elif isinstance(obj, list):
+            for element in obj:
+                walk(element, path)
+        elif obj is not None:
+            digest = hashlib.blake2b(orjson.dumps(obj), digest_size=8).digest()
+            out[(path, digest)] += 1
+
+    walk(resource, rtype)
+    return out
+
+
+def _leaf_partition(column: str) -> Any:
+    def run(rows: Any) -> Any:
+        for row in rows:
+            try:
+                resource = orjson.loads(getattr(row, column))
+            except (orjson.JSONDecodeError, TypeError):
+                continue
+            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                for (path, digest), count in leaf_values(resource).items():
+                    yield ((resource["resourceType"], path, digest), count)
+
+    return run
+
+
+def _labels_partition(rows: Any) -> Any:
+    for row in rows:
+        resource = orjson.loads(row.json) if row.json else {}
+        security = ((resource.get("meta") or {}).get("security") or []) if isinstance(resource, dict) else []
+        for coding in security:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                yield ((row.rtype, coding["code"]), 1)
+
+
+def run_changes(source_lines: DataFrame, output: DataFrame, summary: dict[str, Any] | None) -> ChangesResult:
+    """Compare value multisets per path and collect security labels and recorded rule hits."""
+    src = (
+        source_lines.select("line").rdd.mapPartitions(_leaf_partition("line")).reduceByKey(lambda a, b: a + b)
+    )
+    out = output.select("json").rdd.mapPartitions(_leaf_partition("json")).reduceByKey(lambda a, b: a + b)
+
+    def per_path(item: Any) -> Any:
+        (rtype, path, _digest), (n_src, n_out) = item
+        n_src, n_out = n_src or 0, n_out or 0
+        return ((rtype, path), (n_src, n_out, min(n_src, n_out)))
+
+    totals = (
+        src.fullOuterJoin(out)
+        .map(per_path)
+        .reduceByKey(lambda a, b: (a[0] + b[0], a[1] + b[1], a[2] + b[2]))
+        .collect()
+    )
+    paths = []
+    status_counts: Counter[str] = Counter()
+    for (rtype, path), (n_src, n_out, kept) in sorted(totals):
+        status = _status(n_src, n_out, kept)
+        status_counts[status] += 1
+        paths.append({"resource_type": rtype, "path": path, "source_values": n_src, "output_values": n_out,
+                      "kept": kept, "changed_or_removed": n_src - kept, "added": n_out - kept,
+                      "status": status})  # fmt: skip
+    labels: dict[str, dict[str, int]] = {}
+    for (rtype, code), count in (
+        output.select("rtype", "json")
+        .rdd.mapPartitions(_labels_partition)
+        .reduceByKey(lambda a, b: a + b)
+        .collect()
+    ):
+        labels.setdefault(rtype, {})[code] = count
+    return ChangesResult(paths, labels, _rule_hits(summary), dict(status_counts))
+
+
+def _status(n_src: int, n_out: int, kept: int) -> str:
+    if n_src == 0:
+        return "added"
+    if n_out == 0:
+        return "removed"
+    if kept == n_src == n_out:
+        return "unchanged"
+    return "changed"
+
+
+def _rule_hits(summary: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Rule hit counts recorded by the de-identification run (``rule_hits`` in run-summary.json)."""
+    raw = (summary or {}).get("rule_hits")
+    if isinstance(raw, list):
+        return [dict(r) for r in raw if isinstance(r, dict)]
+    if isinstance(raw, dict):
+        out = []
+        for key, count in raw.items():
+            index, _, method = str(key).partition(":")
+            out.append(
+                {"rule_index": int(index) if index.isdigit() else index, "method": method, "count": count}
+            )
+        return out
+    return None

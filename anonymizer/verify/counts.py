@@ -1,0 +1,141 @@
+"""Counts per resource type: source lines, research-zone rows, quarantined lines, and whether they reconcile.
+
+A type reconciles when ``source lines = output rows + quarantined + duplicates``: every landing line is
+either in the research zone or in quarantine, except repeated ``(type, id)`` lines that the idempotent
+MERGE folds into one row. Lines without a readable ``resourceType`` are reported as ``(none)``; they can
+only be in quarantine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+NO_TYPE = "(none)"
+
+
+@dataclass
+class TypeCount:
+    """Reconciliation of one resource type (numbers only)."""
+
+    resource_type: str
+    source_lines: int = 0
+    output_rows: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    summary_lines_in: int | None = None
+    summary_rows_out: int | None = None
+    reconciled: bool = True
+
+
+@dataclass
+class CountsResult:
+    """Counts for every resource type and the overall verdict."""
+
+    per_type: list[TypeCount]
+    totals: dict[str, int]
+    reconciled: bool
+    quarantine_source: str
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (see docs/verify.md, ``counts``)."""
+        return {
+            "per_type": [asdict(t) for t in self.per_type],
+            "totals": self.totals,
+            "reconciled": self.reconciled,
+            "quarantine_source": self.quarantine_source,
+            "problems": self.problems,
+        }
+
+
+def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing)."""
+    from pyspark.sql import functions as F
+
+    typed = lines.select(
+        F.coalesce(F.get_json_object("line", "$.resourceType"), F.lit(NO_TYPE)).alias("t"),
+        F.get_json_object("line", "$.id").alias("id"),
+    )
+    per_type = {r["t"]: int(r["count"]) for r in typed.groupBy("t").count().collect()}
+    dup_rows = (
+        typed.where(F.col("id").isNotNull() & (F.col("t") != NO_TYPE))
+        .groupBy("t", "id")
+        .count()
+        .where(F.col("count") > 1)
+        .groupBy("t")
+        .agg(F.sum(F.col("count") - 1).alias("dups"))
+        .collect()
+    )
+    return per_type, {r["t"]: int(r["dups"]) for r in dup_rows}
+
+
+def output_counts(output: DataFrame) -> dict[str, int]:
+    """Research-zone rows per resource type."""
+    return {r["rtype"]: int(r["count"]) for r in output.groupBy("rtype").count().collect()}
+
+
+def reconcile(
+    source: dict[str, int],
+    duplicates: dict[str, int],
+    output: dict[str, int],
+    quarantined: dict[str, int],
+    quarantine_source: str,
+    summary: dict[str, Any] | None,
+) -> CountsResult:
+    """Compare the three sides per type and against the run summary when there is one."""
+    summary_counts: dict[str, Any] = (summary or {}).get("counts") or {}
+    problems: list[str] = []
+    rows: list[TypeCount] = []
+    for rtype in sorted(set(source) | set(output) | set(quarantined)):
+        row = TypeCount(
+            resource_type=rtype,
+            source_lines=source.get(rtype, 0),
+            output_rows=output.get(rtype, 0),
+            quarantined=quarantined.get(rtype, 0),
+            duplicates=duplicates.get(rtype, 0),
+        )
+        entry = summary_counts.get(rtype)
+        if isinstance(entry, dict):
+            row.summary_lines_in = _int_or_none(entry.get("lines_in"))
+            row.summary_rows_out = _int_or_none(entry.get("rows_out"))
+        row.reconciled = row.source_lines == row.output_rows + row.quarantined + row.duplicates
+        if not row.reconciled:
+            problems.append(
+                f"{rtype}: {row.source_lines} source lines != {row.output_rows} rows + "
+                f"{row.quarantined} quarantined + {row.duplicates} duplicates"
+            )
+        if row.summary_lines_in is not None and row.summary_lines_in != row.source_lines:
+            problems.append(
+                f"{rtype}: run summary says {row.summary_lines_in} lines in, the landing folder has {row.source_lines}"
+            )
+        rows.append(row)
+    totals = {
+        "source_lines": sum(r.source_lines for r in rows),
+        "output_rows": sum(r.output_rows for r in rows),
+        "quarantined": sum(r.quarantined for r in rows),
+        "duplicates": sum(r.duplicates for r in rows),
+    }
+    summary_totals = (summary or {}).get("totals") or {}
+    lines_in = _int_or_none(summary_totals.get("lines_in"))
+    if lines_in is not None and lines_in != totals["source_lines"]:
+        problems.append(f"run summary total lines_in {lines_in} != {totals['source_lines']} landing lines")
+    if summary is not None and summary.get("reconciled") is False:
+        problems.append("the de-identification run summary itself did not reconcile")
+    return CountsResult(rows, totals, not problems, quarantine_source, problems)
+
+
+def quarantine_from_summary(summary: dict[str, Any] | None) -> dict[str, int]:
+    """Quarantined lines per type from ``run-summary.json`` (empty when there is none)."""
+    out: dict[str, int] = {}
+    for rtype, entry in ((summary or {}).get("counts") or {}).items():
+        if isinstance(entry, dict) and _int_or_none(entry.get("quarantined")):
+            out[rtype] = int(entry["quarantined"])
+    return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,172 @@
+"""Leak audit: search the whole research zone for every identifying value harvested from the landing data.
+
+Both sides are reduced to match keys on the executors (Python, :mod:`harvest` and :mod:`candidates`) and
+meet in one Spark equi-join on ``(kind, norm)``; nothing is collected to the driver except aggregated
+counts per category, resource type and path. No value ever leaves the join.
+
+A hit is *exempt* (reported, not counted as a leak) when the output path is not an identifier or
+free-text location and the landing data hold the same key at the same type and path: the value is
+non-identifying data the config keeps on purpose, e.g. a hospital's city that equals a patient's city.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from anonymizer.verify.candidates import is_free_text_path, resource_candidates
+from anonymizer.verify.harvest import harvest_resource
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+HARVEST_SCHEMA = "kind string, norm string, category string, label string, src_type string, src_path string"
+CANDIDATE_SCHEMA = "uid long, rtype string, kind string, norm string, path string"
+SOURCE_CANDIDATE_SCHEMA = "rtype string, kind string, norm string, path string"
+
+
+@dataclass
+class LeakAuditResult:
+    """Aggregated audit outcome: counts only, never values."""
+
+    harvested: dict[str, dict[str, int]]  # category -> label -> distinct values harvested
+    hits: list[dict[str, Any]]  # category, label, resource_type, path, hits, resources, exempt
+    leaks: int = 0
+    exempt: int = 0
+    sensitive_paths: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (see docs/verify.md, ``leak_audit``)."""
+        return {
+            "leaks": self.leaks,
+            "exempt_matches": self.exempt,
+            "harvested": self.harvested,
+            "findings": self.hits,
+            "notes": self.notes,
+        }
+
+
+def _harvest_partition(lines: Any) -> Any:
+    for row in lines:
+        try:
+            resource = orjson.loads(row.line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(resource, dict):
+            yield from harvest_resource(resource)
+
+
+def _candidate_partition(rows: Any) -> Any:
+    for row in rows:
+        resource = orjson.loads(row.json) if row.json else None
+        if isinstance(resource, dict):
+            for kind, norm, path in resource_candidates(resource):
+                yield (row.uid, row.rtype, kind, norm, path)
+
+
+def _source_candidate_partition(types: frozenset[str]) -> Any:
+    def run(lines: Any) -> Any:
+        for row in lines:
+            try:
+                resource = orjson.loads(row.line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(resource, dict) and resource.get("resourceType") in types:
+                rtype = resource["resourceType"]
+                for kind, norm, path in resource_candidates(resource):
+                    yield (rtype, kind, norm, path)
+
+    return run
+
+
+def harvest(spark: SparkSession, source_lines: DataFrame) -> DataFrame:
+    """Distinct harvested keys of the landing data (columns of :data:`HARVEST_SCHEMA`)."""
+    rdd = source_lines.select("line").rdd.mapPartitions(_harvest_partition)
+    return spark.createDataFrame(rdd, HARVEST_SCHEMA).distinct()
+
+
+def output_candidates(spark: SparkSession, output: DataFrame) -> DataFrame:
+    """Match keys of every research-zone resource (columns of :data:`CANDIDATE_SCHEMA`)."""
+    rdd = output.select("uid", "rtype", "json").rdd.mapPartitions(_candidate_partition)
+    return spark.createDataFrame(rdd, CANDIDATE_SCHEMA)
+
+
+def run_leak_audit(spark: SparkSession, source_lines: DataFrame, output: DataFrame) -> LeakAuditResult:
+    """Harvest, join, classify exemptions and aggregate (see the module docstring)."""
+    from pyspark.sql import functions as F
+
+    harvested = harvest(spark, source_lines).cache()
+    try:
+        stats = harvested.groupBy("category", "label").agg(F.countDistinct("norm").alias("n")).collect()
+        harvest_counts: dict[str, dict[str, int]] = {}
+        for row in stats:
+            harvest_counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
+        # Identifier locations (type + path, never values) may be collected: they mark sensitive output paths.
+        sensitive = {
+            (r["src_type"], r["src_path"])
+            for r in harvested.select("src_type", "src_path").distinct().collect()
+        }
+        keys = harvested.select("kind", "norm", "category", "label").distinct()
+        joined = output_candidates(spark, output).join(keys, ["kind", "norm"])
+        per_hit = (
+            joined.groupBy("category", "label", "rtype", "path", "kind", "norm")
+            .agg(F.countDistinct("uid").alias("resources"))
+            .cache()
+        )
+        try:
+            return _classify(spark, source_lines, per_hit, harvest_counts, sensitive)
+        finally:
+            per_hit.unpersist()
+    finally:
+        harvested.unpersist()
+
+
+def _classify(
+    spark: SparkSession,
+    source_lines: DataFrame,
+    per_hit: DataFrame,
+    harvest_counts: dict[str, dict[str, int]],
+    sensitive: set[tuple[str, str]],
+) -> LeakAuditResult:
+    from pyspark.sql import functions as F
+
+    locations = per_hit.select("rtype", "path").distinct().collect()
+    exemptable = [
+        (r["rtype"], r["path"])
+        for r in locations
+        if (r["rtype"], r["path"]) not in sensitive and not is_free_text_path(r["path"])
+    ]
+    marked = per_hit.withColumn("exempt", F.lit(False))
+    if exemptable:
+        types = frozenset(t for t, _ in exemptable)
+        paths = spark.createDataFrame(exemptable, "rtype string, path string")
+        src = spark.createDataFrame(
+            source_lines.select("line").rdd.mapPartitions(_source_candidate_partition(types)),
+            SOURCE_CANDIDATE_SCHEMA,
+        ).join(F.broadcast(paths), ["rtype", "path"])
+        explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("exempt", F.lit(True))
+        marked = per_hit.join(explained, ["rtype", "path", "kind", "norm"], "left").fillna({"exempt": False})
+    rows = (
+        marked.groupBy("category", "label", "rtype", "path", "exempt")
+        .agg(F.sum("resources").alias("hits"), F.countDistinct("norm").alias("distinct_values"))
+        .orderBy("exempt", "category", "rtype", "path")
+        .collect()
+    )
+    findings = [
+        {
+            "category": r["category"],
+            "label": r["label"],
+            "resource_type": r["rtype"],
+            "path": r["path"],
+            "hits": int(r["hits"]),
+            "distinct_values": int(r["distinct_values"]),
+            "exempt": bool(r["exempt"]),
+        }
+        for r in rows
+    ]
+    leaks = sum(f["hits"] for f in findings if not f["exempt"])
+    exempt = sum(f["hits"] for f in findings if f["exempt"])
+    return LeakAuditResult(harvest_counts, findings, leaks, exempt, len(sensitive))

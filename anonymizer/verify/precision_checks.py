@@ -1,0 +1,222 @@
+"""Per-config precision checks on the research zone: dates, ages over 89, ZIP codes.
+
+What the config *promises* is read from its rules and parameters (Microsoft's format):
+
+* dates: ``year`` when a ``redact`` rule covers dates and ``enablePartialDatesForRedact`` is on, ``removed``
+  when it is off, ``shifted`` for ``dateShift`` without such a redact rule, ``kept`` otherwise;
+* ZIP codes: ``zip3`` when a ``redact`` rule covers addresses/postal codes with
+  ``enablePartialZipCodesForRedact``, ``removed`` without it, ``kept`` otherwise;
+* ages: with a year or removed date promise, no age over 89 and no birth year that proves one.
+
+Only resources about an individual are checked (a person type or a row with a ``patient_key``); the
+same rules say nothing about a hospital's founding date or a clinic's ZIP code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from anonymizer.verify.candidates import FREE_TEXT_KEYS, decode_attachment
+from anonymizer.verify.harvest import PERSON_TYPES
+from anonymizer.verify.normalize import date_tokens
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+#: Union of the HHS 2000-census list and Microsoft's sample list (docs/bulk-export-and-safe-harbor.md §5.3).
+DEFAULT_RESTRICTED_ZIP3 = [
+    "036",
+    "059",
+    "063",
+    "102",
+    "203",
+    "205",
+    "369",
+    "556",
+    "692",
+    "790",
+    "821",
+    "823",
+    "830",
+    "831",
+    "878",
+    "879",
+    "884",
+    "890",
+    "893",
+]
+_DATE_VALUE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2})(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+_DATE_RULE_RE = re.compile(
+    r"date|instant|period|birth|deceased|onset|effective|issued|authored|recorded|performed|occurrence|age",
+    re.I,
+)
+_ZIP_RULE_RE = re.compile(r"address|postalcode", re.I)
+_AGE_UNITS = frozenset({"a", "yr", "yrs", "year", "years", "ann"})
+
+
+@dataclass(frozen=True)
+class Promises:
+    """What a config promises about dates, ZIP codes and ages."""
+
+    dates: str  # year | removed | shifted | kept
+    zip: str  # zip3 | removed | kept
+    ages: bool
+    restricted_zip3: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"dates": self.dates, "zip": self.zip, "ages_over_89_removed": self.ages,
+                "restricted_zip3": list(self.restricted_zip3)}  # fmt: skip
+
+
+def promises_from_config(config: dict[str, Any]) -> Promises:
+    """Read the promises from a config in Microsoft's format (our extensions are ignored here)."""
+    params = config.get("parameters") or {}
+    rules = [r for r in config.get("fhirPathRules") or [] if isinstance(r, dict)]
+    redact_paths = [str(r.get("path", "")) for r in rules if str(r.get("method", "")).lower() == "redact"]
+    shift = any(str(r.get("method", "")).lower() == "dateshift" for r in rules)
+    redacts_dates = any(_DATE_RULE_RE.search(p) for p in redact_paths)
+    if redacts_dates:
+        dates = "year" if params.get("enablePartialDatesForRedact") else "removed"
+    else:
+        dates = "shifted" if shift else "kept"
+    if any(_ZIP_RULE_RE.search(p) for p in redact_paths):
+        zip_promise = "zip3" if params.get("enablePartialZipCodesForRedact") else "removed"
+    else:
+        zip_promise = "kept"
+    restricted = params.get("restrictedZipCodeTabulationAreas") or DEFAULT_RESTRICTED_ZIP3
+    return Promises(dates, zip_promise, dates in ("year", "removed"), tuple(str(z) for z in restricted))
+
+
+@dataclass
+class PrecisionResult:
+    """Violations per check, resource type and path (counts only) and the date-precision histogram."""
+
+    promises: Promises
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    date_precision: dict[str, int] = field(default_factory=dict)
+    images: int = 0
+
+    @property
+    def total(self) -> int:
+        """Number of violating values."""
+        return sum(v["count"] for v in self.violations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (see docs/verify.md, ``precision``)."""
+        return {"promises": self.promises.to_dict(), "violations": self.violations,
+                "violation_count": self.total, "date_precision": self.date_precision,
+                "images_in_person_data": self.images}  # fmt: skip
+
+
+def check_resource(resource: dict[str, Any], promises: Promises, as_of: date) -> Counter[tuple[str, str]]:
+    """Counter of ``(check, path)`` findings of one person-linked resource.
+
+    ``check`` is a violation code (``date_precision``, ``date_in_text``, ``age_over_89``,
+    ``birth_year_over_89``, ``zip_not_3_digits``, ``zip_restricted_prefix``, ``zip_present``, ``image``)
+    or ``precision:<level>`` for the histogram.
+    """
+    out: Counter[tuple[str, str]] = Counter()
+    rtype = str(resource.get("resourceType", "Unknown"))
+    _walk(resource, rtype, "", promises, as_of, out)
+    return out
+
+
+def _walk(obj: Any, path: str, key: str, p: Promises, as_of: date, out: Counter[tuple[str, str]]) -> None:
+    if isinstance(obj, dict):
+        _check_object(obj, path, p, out)
+        for k, v in obj.items():
+            if k == "data" and isinstance(v, str):
+                text = decode_attachment(v, obj.get("contentType"))
+                if text is not None and p.dates in ("year", "removed"):
+                    for _ in date_tokens(text):
+                        out[("date_in_text", f"{path}.{k}")] += 1
+                continue
+            _walk(v, f"{path}.{k}", k, p, as_of, out)
+    elif isinstance(obj, list):
+        for element in obj:
+            _walk(element, path, key, p, as_of, out)
+    elif isinstance(obj, str):
+        _check_string(obj, path, key, p, as_of, out)
+
+
+def _check_string(
+    value: str, path: str, key: str, p: Promises, as_of: date, out: Counter[tuple[str, str]]
+) -> None:
+    match = _DATE_VALUE_RE.match(value)
+    if match:
+        level = (
+            "time" if match.group(6) else "day" if match.group(5) else "month" if match.group(3) else "year"
+        )
+        out[(f"precision:{level}", path)] += 1
+        if (p.dates == "year" and level != "year") or p.dates == "removed":
+            out[("date_precision", path)] += 1
+        if key == "birthDate" and p.ages and as_of.year - int(match.group(1)) > 90:
+            out[("birth_year_over_89", path)] += 1
+    elif key in FREE_TEXT_KEYS and p.dates in ("year", "removed"):
+        for _ in date_tokens(value):
+            out[("date_in_text", path)] += 1
+    if key == "postalCode":
+        _check_zip(value, path, p, out)
+
+
+def _check_zip(value: str, path: str, p: Promises, out: Counter[tuple[str, str]]) -> None:
+    if p.zip == "removed":
+        out[("zip_present", path)] += 1
+        return
+    digits = re.sub(r"\D", "", value)
+    if p.zip != "zip3" or len(digits) <= 3:
+        return
+    if digits[:3] in p.restricted_zip3:
+        out[("zip_restricted_prefix", path)] += 1
+    elif set(digits[3:]) - {"0"}:
+        out[("zip_not_3_digits", path)] += 1
+
+
+def _check_object(obj: dict[str, Any], path: str, p: Promises, out: Counter[tuple[str, str]]) -> None:
+    value = obj.get("value")
+    if p.ages and isinstance(value, (int, float)) and not isinstance(value, bool):
+        unit = str(obj.get("code") or obj.get("unit") or "").lower()
+        if unit in _AGE_UNITS and value > 89:
+            out[("age_over_89", path + ".value")] += 1
+    content_type = str(obj.get("contentType") or "").lower()
+    is_media = content_type.startswith(("image/", "video/", "audio/")) or path.endswith(".photo")
+    if is_media and (obj.get("data") or obj.get("url")):
+        out[("image", path)] += 1
+
+
+def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> PrecisionResult:
+    """Run :func:`check_resource` over every person-linked research-zone row and aggregate."""
+
+    def partition(rows: Any) -> Any:
+        for row in rows:
+            if row.rtype not in PERSON_TYPES and row.patient_key is None:
+                continue
+            resource = orjson.loads(row.json) if row.json else None
+            if isinstance(resource, dict):
+                for (check, path), count in check_resource(resource, promises, as_of).items():
+                    yield ((check, row.rtype, path), count)
+
+    totals = (
+        output.select("rtype", "patient_key", "json")
+        .rdd.mapPartitions(partition)
+        .reduceByKey(lambda a, b: a + b)
+        .collect()
+    )
+    result = PrecisionResult(promises)
+    for (check, rtype, path), count in sorted(totals):
+        if check.startswith("precision:"):
+            level = check.split(":", 1)[1]
+            result.date_precision[level] = result.date_precision.get(level, 0) + count
+        elif check == "image":
+            result.images += count
+            result.violations.append({"check": check, "resource_type": rtype, "path": path, "count": count})
+        else:
+            result.violations.append({"check": check, "resource_type": rtype, "path": path, "count": count})
+    return result

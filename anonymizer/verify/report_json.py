@@ -1,0 +1,43 @@
+"""``report.json``: the machine-readable verification report (stable schema, see docs/verify.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+#: Bump the major part on any incompatible change (removed/renamed key or changed meaning).
+SCHEMA_VERSION = "1.0"
+
+#: Top-level keys, in order; every report has all of them.
+TOP_LEVEL_KEYS = (
+    "schema_version",
+    "tool",
+    "generated_at",
+    "contains_identifying_values",
+    "inputs",
+    "verdict",
+    "counts",
+    "changes",
+    "leak_audit",
+    "precision",
+    "checklist",
+)
+
+
+def build_report(**sections: Any) -> dict[str, Any]:
+    """Assemble the report in the documented key order; a missing section is an error, not a default."""
+    report: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "contains_identifying_values": False}
+    missing = [k for k in TOP_LEVEL_KEYS if k not in sections and k not in report]
+    if missing:
+        raise ValueError(f"report sections missing: {', '.join(missing)}")
+    report.update(sections)
+    return {key: report[key] for key in TOP_LEVEL_KEYS}
+
+
+def write_report_json(report: dict[str, Any], report_dir: Path) -> Path:
+    """Write ``report.json`` (UTF-8, indented, keys in schema order) and return its path."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / "report.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,97 @@
+"""Read what verify compares: the landing folder (NDJSON) and the research zone (Delta tables)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Landing files verify reads (any name; plain or gzip-compressed NDJSON).
+SOURCE_GLOB = "*.{ndjson,ndjson.gz}"
+
+
+class ZoneError(Exception):
+    """A landing folder or research zone that cannot be read as documented (message names paths only)."""
+
+
+def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
+    """Non-blank lines of every ``.ndjson``/``.ndjson.gz`` file under ``source``: columns ``file``, ``line``."""
+    from pyspark.sql import functions as F
+
+    if "://" not in source and not Path(source).exists():
+        raise ZoneError(f"source folder not found: {source}")
+    df = (
+        spark.read.option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", SOURCE_GLOB)
+        .text(source)
+        .select(F.input_file_name().alias("file"), F.col("value").alias("line"))
+    )
+    return df.where(F.length(F.trim(F.col("line"))) > 0)
+
+
+def delta_root(output: str) -> str:
+    """The folder holding one Delta table per resource type."""
+    return output.rstrip("/") + "/delta"
+
+
+def output_types(output: str) -> list[str]:
+    """Resource types with a Delta table in the research zone (``_runs`` and hidden folders excluded)."""
+    root = Path(delta_root(output))
+    if not root.is_dir():
+        raise ZoneError(f"research zone has no delta folder: {root}")
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "_delta_log").is_dir()
+    )
+
+
+def read_output(spark: SparkSession, output: str) -> DataFrame:
+    """All research-zone rows: ``rtype``, ``uid`` (row number key), ``patient_key``, ``json`` (resource)."""
+    from pyspark.sql import functions as F
+
+    frames = []
+    for rtype in output_types(output):
+        table = spark.read.format("delta").load(f"{delta_root(output)}/{rtype}")
+        frames.append(
+            table.select(
+                F.lit(rtype).alias("rtype"),
+                F.col("id").cast("string").alias("id"),
+                F.col("patient_key").cast("string").alias("patient_key"),
+                F.to_json(F.col("resource")).alias("json"),
+            )
+        )
+    if not frames:
+        raise ZoneError(f"research zone has no resource tables under {delta_root(output)}")
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union.withColumn("uid", F.monotonically_increasing_id())
+
+
+def read_run_summary(output: str) -> dict[str, Any] | None:
+    """``DIR/run-summary.json`` of the research zone, or None when it is missing."""
+    path = Path(output) / "run-summary.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ZoneError(f"cannot read {path}: {type(exc).__name__}") from None
+
+
+def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | None) -> dict[str, int]:
+    """Quarantined lines per resource type (``(none)`` when unknown) from the quarantine Delta table."""
+    from pyspark.sql import functions as F
+
+    table_path = quarantine.rstrip("/") + "/quarantine"
+    if not Path(table_path).is_dir() and "://" not in quarantine:
+        raise ZoneError(f"quarantine table not found: {table_path}")
+    df = spark.read.format("delta").load(table_path)
+    if run_id:
+        df = df.where(F.col("run_id") == run_id)
+    rows = df.groupBy(F.coalesce(F.col("resource_type"), F.lit("(none)")).alias("t")).count().collect()
+    return {row["t"]: int(row["count"]) for row in rows}
