@@ -32,7 +32,7 @@ class LeakAuditResult:
     """Aggregated audit outcome: counts only, never values."""
 
     harvested: dict[str, dict[str, int]]  # category -> label -> distinct values harvested
-    hits: list[dict[str, Any]]  # category, label, resource_type, path, hits, resources, exempt
+    hits: list[dict[str, Any]]  # category, labels, resource_type, path, hits, distinct_values, exempt
     leaks: int = 0
     exempt: int = 0
     sensitive_paths: int = 0
@@ -112,9 +112,7 @@ def run_leak_audit(spark: SparkSession, source_lines: DataFrame, output: DataFra
         keys = harvested.select("kind", "norm", "category", "label").distinct()
         joined = output_candidates(spark, output).join(keys, ["kind", "norm"])
         per_hit = (
-            joined.groupBy("category", "label", "rtype", "path", "kind", "norm")
-            .agg(F.countDistinct("uid").alias("resources"))
-            .cache()
+            joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().cache()
         )
         try:
             return _classify(spark, source_lines, per_hit, harvest_counts, sensitive)
@@ -150,18 +148,22 @@ def _classify(
         explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("exempt", F.lit(True))
         marked = per_hit.join(explained, ["rtype", "path", "kind", "norm"], "left").fillna({"exempt": False})
     rows = (
-        marked.groupBy("category", "label", "rtype", "path", "exempt")
-        .agg(F.sum("resources").alias("hits"), F.countDistinct("norm").alias("distinct_values"))
+        marked.groupBy("category", "rtype", "path", "exempt")
+        .agg(
+            F.countDistinct("uid").alias("resources"),
+            F.countDistinct("kind", "norm").alias("distinct_values"),
+            F.sort_array(F.collect_set("label")).alias("labels"),
+        )
         .orderBy("exempt", "category", "rtype", "path")
         .collect()
     )
     findings = [
         {
             "category": r["category"],
-            "label": r["label"],
+            "labels": list(r["labels"]),
             "resource_type": r["rtype"],
             "path": r["path"],
-            "hits": int(r["hits"]),
+            "hits": int(r["resources"]),
             "distinct_values": int(r["distinct_values"]),
             "exempt": bool(r["exempt"]),
         }

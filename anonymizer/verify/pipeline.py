@@ -112,7 +112,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     checklist = build_checklist(config, audit.harvested, audit.hits, precision.violations)
     reasons = []
     if audit.leaks:
-        reasons.append(f"{audit.leaks} leaked identifier occurrences")
+        reasons.append(f"{audit.leaks} identifier leaks (counted per resource, path and category)")
     if precision.total:
         reasons.append(f"{precision.total} precision violations")
     if not counts.reconciled:

@@ -23,7 +23,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bot
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{border:1px solid #e1e4ea;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
+.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .found{background:#fde2e0;color:#8c1d18}.removed{background:#dff3e5;color:#1f5e34}
 .not_present{background:#e8ebf0;color:#3c4454}.not_checked{background:#fff2cc;color:#6b5200}
 .ok{color:#1f7a3f}.bad{color:#b3261e;font-weight:600}
@@ -89,7 +89,7 @@ def _summary(report: dict[str, Any]) -> str:
     )
     totals = report["counts"]["totals"]
     kpis = [
-        (verdict["leaks"], "leaked identifier occurrences"),
+        (verdict["leaks"], "identifier leaks (resource × path × category)"),
         (verdict["precision_violations"], "precision violations"),
         (totals["source_lines"], "source lines"),
         (totals["output_rows"], "research-zone rows"),
@@ -152,14 +152,14 @@ def _leaks(audit: dict[str, Any]) -> str:
 
 def _finding_table(findings: list[dict[str, Any]]) -> str:
     rows = "".join(
-        f"<tr><td>{_e(f['category'])}</td><td>{_e(f['label'])}</td><td>{_e(f['resource_type'])}</td>"
+        f"<tr><td>{_e(f['category'])}</td><td>{_e(', '.join(f['labels']))}</td><td>{_e(f['resource_type'])}</td>"
         f"<td><code>{_e(f['path'])}</code></td><td class='n'>{f['hits']:,}</td>"
         f"<td class='n'>{f['distinct_values']:,}</td></tr>"
         for f in findings
     )
     return (
-        "<table><tr><th>Cat.</th><th>Identifier</th><th>Resource type</th><th>Path</th>"
-        f"<th>Occurrences</th><th>Distinct values</th></tr>{rows}</table>"
+        "<table><tr><th>Cat.</th><th>Identifier kind</th><th>Resource type</th><th>Path</th>"
+        f"<th>Resources</th><th>Distinct values</th></tr>{rows}</table>"
     )
 
 
@@ -282,7 +282,8 @@ def _bar_chart(title: str, items: list[tuple[str, int, int | None]]) -> str:
         value = f"{a:,}" if b is None else f"{a:,} / {b:,}"
         bars.append(f"<text x='{label_w + wa + 6:.1f}' y='{y + 15}' font-size='12'>{value}</text>")
     svg = (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='100%' viewBox='0 0 {label_w + bar_w + 110} {height}' "
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{label_w + bar_w + 110}' height='{height}' "
+        f"viewBox='0 0 {label_w + bar_w + 110} {height}' style='max-width:100%;height:auto' "
         f"role='img' aria-label='{_e(title)}'>{''.join(bars)}</svg>"
     )
     return f"<div class='card'><b>{_e(title)}</b>{svg}</div>"
