@@ -17,8 +17,10 @@ from anonymizer.verify.harvest import MIN_LENGTH
 
 #: Keys holding free text (never "explained" by kept non-identifying source data).
 FREE_TEXT_KEYS = frozenset(
-    {"div", "data", "text", "valueString", "valueMarkdown", "comment", "note", "description"}
+    {"div", "data", "note", "valueString", "valueMarkdown", "contentString", "comment", "description"}
 )
+#: Keys that hold code-system or profile URIs / enum codes, never data about a person: not searched.
+SKIPPED_KEYS = frozenset({"system", "resourceType", "profile"})
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/fhir")
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 #: Decoded attachments larger than this are searched on their first part only.
@@ -43,6 +45,8 @@ def _walk(obj: Any, path: str, out: set[tuple[str, str, str]]) -> None:
     if isinstance(obj, dict):
         for key, value in obj.items():
             child = f"{path}.{key}"
+            if key in SKIPPED_KEYS:
+                continue
             if key == "data" and isinstance(value, str) and _is_attachment(obj):
                 text = decode_attachment(value, obj.get("contentType"))
                 if text is not None:

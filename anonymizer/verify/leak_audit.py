@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from anonymizer.verify.bloom import KeyBloom, build_bloom
 from anonymizer.verify.candidates import is_free_text_path, resource_candidates
 from anonymizer.verify.harvest import harvest_resource
 
 if TYPE_CHECKING:
+    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 HARVEST_SCHEMA = "kind string, norm string, category string, label string, src_type string, src_path string"
@@ -59,16 +61,22 @@ def _harvest_partition(lines: Any) -> Any:
             yield from harvest_resource(resource)
 
 
-def _candidate_partition(rows: Any) -> Any:
-    for row in rows:
-        resource = orjson.loads(row.json) if row.json else None
-        if isinstance(resource, dict):
-            for kind, norm, path in resource_candidates(resource):
-                yield (row.uid, row.rtype, kind, norm, path)
+def _candidate_partition(bloom: Broadcast[KeyBloom]) -> Any:
+    def run(rows: Any) -> Any:
+        keys = bloom.value
+        for row in rows:
+            resource = orjson.loads(row.json) if row.json else None
+            if isinstance(resource, dict):
+                for kind, norm, path in resource_candidates(resource):
+                    if (kind, norm) in keys:
+                        yield (row.uid, row.rtype, kind, norm, path)
+
+    return run
 
 
-def _source_candidate_partition(types: frozenset[str]) -> Any:
+def _source_candidate_partition(types: frozenset[str], bloom: Broadcast[KeyBloom]) -> Any:
     def run(lines: Any) -> Any:
+        keys = bloom.value
         for row in lines:
             try:
                 resource = orjson.loads(row.line)
@@ -77,7 +85,8 @@ def _source_candidate_partition(types: frozenset[str]) -> Any:
             if isinstance(resource, dict) and resource.get("resourceType") in types:
                 rtype = resource["resourceType"]
                 for kind, norm, path in resource_candidates(resource):
-                    yield (rtype, kind, norm, path)
+                    if (kind, norm) in keys:
+                        yield (rtype, kind, norm, path)
 
     return run
 
@@ -88,9 +97,9 @@ def harvest(spark: SparkSession, source_lines: DataFrame) -> DataFrame:
     return spark.createDataFrame(rdd, HARVEST_SCHEMA).distinct()
 
 
-def output_candidates(spark: SparkSession, output: DataFrame) -> DataFrame:
-    """Match keys of every research-zone resource (columns of :data:`CANDIDATE_SCHEMA`)."""
-    rdd = output.select("uid", "rtype", "json").rdd.mapPartitions(_candidate_partition)
+def output_candidates(spark: SparkSession, output: DataFrame, bloom: Broadcast[KeyBloom]) -> DataFrame:
+    """Match keys of every research-zone resource that may be harvested keys (:data:`CANDIDATE_SCHEMA`)."""
+    rdd = output.select("uid", "rtype", "json").rdd.mapPartitions(_candidate_partition(bloom))
     return spark.createDataFrame(rdd, CANDIDATE_SCHEMA)
 
 
@@ -110,7 +119,9 @@ def run_leak_audit(spark: SparkSession, source_lines: DataFrame, output: DataFra
             for r in harvested.select("src_type", "src_path").distinct().collect()
         }
         keys = harvested.select("kind", "norm", "category", "label").distinct()
-        joined = output_candidates(spark, output).join(keys, ["kind", "norm"])
+        distinct_keys = harvested.select("kind", "norm").distinct()
+        bloom = spark.sparkContext.broadcast(build_bloom(distinct_keys.rdd.map(tuple), distinct_keys.count()))
+        joined = output_candidates(spark, output, bloom).join(keys, ["kind", "norm"])
         per_hit = (
             joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().cache()
         )
@@ -118,6 +129,7 @@ def run_leak_audit(spark: SparkSession, source_lines: DataFrame, output: DataFra
             return _classify(spark, source_lines, per_hit, harvest_counts, sensitive)
         finally:
             per_hit.unpersist()
+            bloom.destroy()
     finally:
         harvested.unpersist()
 
@@ -141,8 +153,10 @@ def _classify(
     if exemptable:
         types = frozenset(t for t, _ in exemptable)
         paths = spark.createDataFrame(exemptable, "rtype string, path string")
+        hit_keys = per_hit.select("kind", "norm").distinct()
+        bloom = spark.sparkContext.broadcast(build_bloom(hit_keys.rdd.map(tuple), hit_keys.count()))
         src = spark.createDataFrame(
-            source_lines.select("line").rdd.mapPartitions(_source_candidate_partition(types)),
+            source_lines.select("line").rdd.mapPartitions(_source_candidate_partition(types, bloom)),
             SOURCE_CANDIDATE_SCHEMA,
         ).join(F.broadcast(paths), ["rtype", "path"])
         explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("exempt", F.lit(True))

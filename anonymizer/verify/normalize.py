@@ -23,9 +23,9 @@ from collections.abc import Iterator
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 # Digit groups separated by at most one separator character (or a closing+space pair like ") ").
-_DIGIT_RUN_RE = re.compile(r"\d+(?:(?:[-./ ]|\) ?|\()?\d+)*")
+_DIGIT_RUN_RE = re.compile(r"(?<![A-Za-z0-9])\d+(?:(?:[-./ ]|\) ?|\()?\d+)*(?![A-Za-z0-9])")
 _DIGIT_GROUP_RE = re.compile(r"\d+")
-_ZIP_RE = re.compile(r"(?<![\d.\-/])(\d{5})(?:-\d{4})?(?![\d\-.]?\d)")
+_ZIP_RE = re.compile(r"(?<![\w.\-/])(\d{5})(?:-\d{4})?(?![\-.]?\d)(?!\w)")
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _US_DATE_RE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 _URL_RE = re.compile(r"(?:https?|ftp)://[^\s\"'<>]+", re.IGNORECASE)

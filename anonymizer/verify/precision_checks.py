@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from anonymizer.verify.candidates import FREE_TEXT_KEYS, decode_attachment
+from anonymizer.verify.candidates import decode_attachment, is_free_text_path
 from anonymizer.verify.harvest import PERSON_TYPES
 from anonymizer.verify.normalize import date_tokens
 
@@ -159,7 +159,7 @@ def _check_string(
             out[("date_precision", path)] += 1
         if key == "birthDate" and p.ages and as_of.year - int(match.group(1)) > 90:
             out[("birth_year_over_89", path)] += 1
-    elif key in FREE_TEXT_KEYS and p.dates in ("year", "removed"):
+    elif p.dates in ("year", "removed") and is_free_text_path(path):
         for _ in date_tokens(value):
             out[("date_in_text", path)] += 1
     if key == "postalCode":
