@@ -1,0 +1,83 @@
+"""cryptoHash: HMAC-SHA256 (lowercase hex), reference-aware for ``Reference.reference``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from functools import lru_cache
+
+_URL_CHARS = r"[A-Za-z0-9/.:%$]"  # Microsoft's class: no '-' or '_' (hosts with them are hashed whole)
+_ID = r"[A-Za-z0-9\-.]{1,64}"
+_LITERAL_REF = re.compile(
+    rf"^(?P<prefix>(?:https?://{_URL_CHARS}*)?(?P<type>[A-Z][A-Za-z]*)/)(?P<id>{_ID})(?P<suffix>/_history/{_ID})?$"
+)
+_URN_OID = re.compile(r"^urn:oid:(?P<id>[0-2](?:\.(?:0|[1-9][0-9]*))+)$")
+_URN_UUID = re.compile(
+    r"^urn:uuid:(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+)
+# Our joinable form also accepts any absolute base URL and conditional references.
+_ANY_LITERAL_REF = re.compile(
+    rf"^(?:[a-z][a-z0-9+.-]*://[^?#]*/)?(?P<type>[A-Z][A-Za-z]*)/(?P<id>{_ID})(?P<suffix>/_history/{_ID})?$"
+)
+_CONDITIONAL_REF = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^?#]*/)?(?P<type>[A-Z][A-Za-z]*)\?(?P<query>.+)$")
+
+
+@lru_cache(maxsize=64)
+def _keyed(key: str) -> hmac.HMAC:
+    return hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+
+
+def hmac_hex(value: str, key: str) -> str:
+    """HMAC-SHA256 of the UTF-8 value with the UTF-8 key, lowercase hex; empty stays empty."""
+    if not value:
+        return value
+    mac = _keyed(key).copy()
+    mac.update(value.encode("utf-8"))
+    return mac.hexdigest()
+
+
+def hash_reference(value: str, key: str, resource_types: frozenset[str]) -> str:
+    """Microsoft's reference-aware hash: only the id part of known reference forms changes."""
+    if value.startswith("#"):
+        return "#" + hmac_hex(value[1:], key)
+    m = _LITERAL_REF.match(value)
+    if m and m.group("type") in resource_types:
+        return m.group("prefix") + hmac_hex(m.group("id"), key) + (m.group("suffix") or "")
+    m = _URN_OID.match(value) or _URN_UUID.match(value)
+    if m:
+        return value[: m.start("id")] + hmac_hex(m.group("id"), key)
+    return hmac_hex(value, key)
+
+
+def hash_reference_joinable(value: str, key: str, resource_types: frozenset[str]) -> str:
+    """Our ``referenceHashing: joinable`` form: references hash so that joins on hashed ids survive.
+
+    - ``Type/id`` under any base URL (also hosts with ``-``/``_``) -> ``Type/<hash(id)>`` (the base is dropped:
+      it names the source server);
+    - ``urn:uuid:<id>`` -> ``urn:uuid:<hash(id)>`` (the id hashes like the resource's own ``id``);
+    - conditional ``Type?identifier=system|value`` -> the value part hashed, system kept;
+    - contained ``#id`` and ``urn:oid:`` as Microsoft; anything else hashed whole.
+    """
+    if value.startswith("#"):
+        return "#" + hmac_hex(value[1:], key)
+    m = _ANY_LITERAL_REF.match(value)
+    if m and m.group("type") in resource_types:
+        return f"{m.group('type')}/{hmac_hex(m.group('id'), key)}{m.group('suffix') or ''}"
+    m = _URN_OID.match(value) or _URN_UUID.match(value)
+    if m:
+        return value[: m.start("id")] + hmac_hex(m.group("id"), key)
+    m = _CONDITIONAL_REF.match(value)
+    if m and m.group("type") in resource_types:
+        return f"{m.group('type')}?{_hash_query(m.group('query'), key)}"
+    return hmac_hex(value, key)
+
+
+def _hash_query(query: str, key: str) -> str:
+    parts = []
+    for item in query.split("&"):
+        name, sep, val = item.partition("=")
+        system, bar, code = val.rpartition("|")
+        hashed = f"{system}|{hmac_hex(code, key)}" if bar else hmac_hex(val, key)
+        parts.append(f"{name}{sep}{hashed}")
+    return "&".join(parts)

@@ -1,0 +1,64 @@
+"""generalize: map a primitive through FHIRPath cases (first matching predicate wins)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from anonymizer.errors import ProcessingError
+
+
+@lru_cache(maxsize=1024)
+def compile_expression(expression: str) -> Callable[..., list[Any]]:
+    """Compile a FHIRPath expression once (fhirpathpy); raises on syntax errors."""
+    import fhirpathpy
+    from fhirpathpy.models import models
+
+    # fhirpathpy binds `$this` only inside functions: evaluating `select(expr)` on the value binds it.
+    return fhirpathpy.compile(f"select({expression})", model=models["r4"])
+
+
+_TEMPORAL = frozenset({"date", "dateTime", "instant", "time"})
+
+
+def _typed(value: object, fhir_type: str) -> object:
+    # Dates must compare as dates (`$this >= @2010-01-01`); other primitives evaluate as plain values.
+    if fhir_type not in _TEMPORAL:
+        return value
+    from fhirpathpy.engine.nodes import ResourceNode
+
+    return ResourceNode.create_node(value, fhir_type)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "data") and not isinstance(value, dict):
+        return value.data
+    return str(value) if value is not None and not isinstance(value, str | int | float | bool) else value
+
+
+def generalize_value(
+    value: object, fhir_type: str, cases: Mapping[str, str], other_values: str
+) -> tuple[bool, object]:
+    """Apply the ``cases`` in order: the first predicate true on ``$this`` gives the new value.
+
+    Returns ``(generalized, new_value)``; ``new_value`` is ``None`` when nothing matched and ``other_values``
+    is ``redact``. Evaluation failures raise :class:`ProcessingError` (skippable, as in Microsoft's tool).
+    """
+    if value is None:
+        return False, None
+    node = _typed(value, fhir_type)
+    try:
+        for predicate, expression in cases.items():
+            result = compile_expression(predicate)(node)
+            if result and result[0] is True:
+                out = compile_expression(expression)(node)
+                return True, _plain(out[0]) if out else None
+    except ProcessingError:
+        raise
+    except Exception as exc:
+        raise ProcessingError(f"generalize: evaluating a case failed ({type(exc).__name__})") from None
+    return True, (value if other_values == "keep" else None)
