@@ -10,7 +10,7 @@ from functools import lru_cache
 _URL_CHARS = r"[A-Za-z0-9/.:%$]"  # Microsoft's class: no '-' or '_' (hosts with them are hashed whole)
 _ID = r"[A-Za-z0-9\-.]{1,64}"
 _LITERAL_REF = re.compile(
-    rf"^(?P<prefix>(?:https?://{_URL_CHARS}*)?(?P<type>[A-Z][A-Za-z]*)/)(?P<id>{_ID})(?P<suffix>/_history/{_ID})?$"
+    rf"^(?P<prefix>(?:https?://{_URL_CHARS}*/)?(?P<type>[A-Z][A-Za-z]*)/)(?P<id>{_ID})(?P<suffix>/_history/{_ID})?$"
 )
 _URN_OID = re.compile(r"^urn:oid:(?P<id>[0-2](?:\.(?:0|[1-9][0-9]*))+)$")
 _URN_UUID = re.compile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -17,7 +18,19 @@ def compile_expression(expression: str) -> Callable[..., list[Any]]:
     from fhirpathpy.models import models
 
     # fhirpathpy binds `$this` only inside functions: evaluating `select(expr)` on the value binds it.
-    return fhirpathpy.compile(f"select({expression})", model=models["r4"])
+    return fhirpathpy.compile(
+        f"select({dotnet_regex_to_python(expression)})", model=models["r4"], options=_RAW
+    )
+
+
+_RAW = {"returnRawData": True}
+_NET_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
+_NET_SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def dotnet_regex_to_python(expression: str) -> str:
+    """Rewrite .NET regex syntax that Microsoft's configs use in ``replaceMatches``: ``(?<n>`` and ``${n}``."""
+    return _NET_SUBST.sub(r"\\g<\1>", _NET_GROUP.sub("(?P<", expression))
 
 
 _TEMPORAL = frozenset({"date", "dateTime", "instant", "time"})
@@ -33,10 +46,14 @@ def _typed(value: object, fhir_type: str) -> object:
 
 
 def _plain(value: object) -> object:
+    from fhirpathpy.engine.nodes import FP_TimeBase, ResourceNode
+
+    if isinstance(value, ResourceNode):
+        value = value.data
+    if isinstance(value, FP_TimeBase):
+        return value.asStr
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if hasattr(value, "data") and not isinstance(value, dict):
-        return value.data
     return str(value) if value is not None and not isinstance(value, str | int | float | bool) else value
 
 
