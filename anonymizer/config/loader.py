@@ -107,7 +107,7 @@ def _parse_json(text: str, where: str) -> dict[str, Any]:
         return out
 
     try:
-        data = json.loads(text, object_pairs_hook=no_duplicates, parse_float=Decimal)
+        data = json.loads(_strip_trailing_commas(text), object_pairs_hook=no_duplicates, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"Failed to parse configuration file {where}: {exc.msg} at line {exc.lineno}"
@@ -115,6 +115,32 @@ def _parse_json(text: str, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"Failed to parse configuration file {where}: the top level must be a JSON object")
     return data
+
+
+def _strip_trailing_commas(text: str) -> str:
+    """Drop commas before ``]``/``}`` outside strings: Newtonsoft (Microsoft's parser) accepts them."""
+    out: list[str] = []
+    in_string = escaped = False
+    pending_comma: int | None = None
+    for ch in text:
+        if in_string:
+            if ch == '"' and not escaped:
+                in_string = False
+            escaped = (ch == "\\") and not escaped
+            out.append(ch)
+            continue
+        if ch == '"':
+            in_string = True
+            pending_comma = None
+        elif ch in "]}" and pending_comma is not None:
+            out[pending_comma] = ""
+            pending_comma = None
+        elif ch == ",":
+            pending_comma = len(out)
+        elif not ch.isspace():
+            pending_comma = None
+        out.append(ch)
+    return "".join(out)
 
 
 def _unknown_keys(found: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -1,0 +1,136 @@
+"""Derive configs/hipaa-safe-harbor.json and configs/limited-dataset.json from Microsoft's R4 sample.
+
+Run: python scripts/derive_configs.py   (rewrites both files; review the diff)
+Deriving instead of hand-copying keeps Microsoft's ~180 resource-specific free-text rules in step with the sample.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "configs" / "ms-r4-configuration-sample.json"
+RESTRICTED_ZIP3_UNION = [
+    "036", "059", "063", "102", "203", "205", "369", "556", "692", "790",
+    "821", "823", "830", "831", "878", "879", "884", "890", "893",
+]  # fmt: skip
+KEY_REFERENCES = {
+    "dateShiftKey": "env:FHIR_ANONYMIZER_DATE_SHIFT_KEY",
+    "cryptoHashKey": "env:FHIR_ANONYMIZER_CRYPTO_HASH_KEY",
+    "encryptKey": "env:FHIR_ANONYMIZER_ENCRYPT_KEY",
+}
+US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/"
+CODE_KEEPS = [
+    {"path": "nodesByType('Coding').system", "method": "keep"},
+    {"path": "nodesByType('Coding').code", "method": "keep"},
+    {"path": "nodesByType('Coding').display", "method": "keep"},
+    {"path": "nodesByType('Coding').version", "method": "keep"},
+]
+RACE_ETHNICITY_KEEPS = [
+    {"path": f"Patient.extension('{US_CORE}us-core-race')", "method": "keep"},
+    {"path": f"Patient.extension('{US_CORE}us-core-ethnicity')", "method": "keep"},
+    {"path": f"Patient.extension('{US_CORE}us-core-birthsex')", "method": "keep"},
+]
+DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('instant')")
+CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
+
+
+def sample_rules() -> list[dict]:
+    return json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
+
+
+def safe_harbor() -> dict:
+    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS
+    for rule in sample_rules():
+        if rule["path"] in CODE_REDACTS or rule["method"].lower() == "perturb":
+            continue  # codes are kept above; the only random rule is replaced by redaction (next rule)
+        if rule["path"] in DATE_TYPES:
+            rule = {"path": rule["path"], "method": "redact"}  # year only, or nothing when age > 89
+        if rule["path"] == "nodesByType('Reference').reference":
+            rule = {"path": rule["path"], "method": "cryptoHash"}
+        rules.append(rule)
+    return {
+        "description": (
+            "HIPAA Safe Harbor (45 CFR 164.514(b)(2)), strict profile derived from Microsoft's R4 sample. "
+            "Removes or generalises all 18 identifier categories: names, addresses below the state (ZIP kept as ZIP3, "
+            "restricted ZIP3 zeroed using the union of the 2000-census list and Microsoft's list), every date element "
+            "except the year (no date shift: dates are generalised, and removed when they imply an age over 89), ages "
+            "over 89, telecom, e-mail, URLs, identifier values (SSN, MRN, licences, passports, device serials), photos "
+            "and attachments, and all free text (narratives, annotations, CodeableConcept.text, Reference.display). "
+            "Keeps clinical codes (Coding.system/code/display/version) and US Core race, ethnicity and birth sex so "
+            "research stays possible; resource ids and references are HMAC-hashed in the joinable form so tables still "
+            "join. All other extensions are removed."
+        ),
+        "fhirVersion": "R4",
+        "processingErrors": "raise",
+        "fhirPathRules": rules,
+        "parameters": {
+            **KEY_REFERENCES,
+            "dateShiftScope": "resource",
+            "enablePartialAgesForRedact": True,
+            "enablePartialDatesForRedact": True,
+            "enablePartialZipCodesForRedact": True,
+            "restrictedZipCodeTabulationAreas": RESTRICTED_ZIP3_UNION,
+            "referenceHashing": "joinable",
+        },
+    }
+
+
+#: Explicit date-choice redactions of the sample that a limited data set shifts instead.
+SHIFT_INSTEAD = (
+    "AllergyIntolerance.onset", "Condition.onset", "Condition.abatement", "Procedure.performed",
+    "Immunization.occurrence", "CarePlan.activity.detail.scheduled",
+)  # fmt: skip
+LDS_ADDRESS_KEEPS = [
+    {"path": "nodesByType('Address').city", "method": "keep"},
+    {"path": "nodesByType('Address').postalCode", "method": "keep"},
+]
+
+
+def limited_dataset() -> dict:
+    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + LDS_ADDRESS_KEEPS
+    for rule in sample_rules():
+        if rule["path"] in CODE_REDACTS:
+            continue
+        if rule["path"] in SHIFT_INSTEAD:
+            # Shift only the date forms; string/Age/Range forms still reach the sample's redact rule.
+            shift = f"{rule['path']}.ofType(dateTime) | {rule['path']}.ofType(Period)"
+            rules.append({"path": shift, "method": "dateShift"})
+        if rule["path"] == "nodesByType('Reference').reference":
+            rule = {"path": rule["path"], "method": "cryptoHash"}
+        rules.append(rule)
+    return {
+        "description": (
+            "HIPAA limited data set (45 CFR 164.514(e)), for research under a data use agreement; derived from "
+            "Microsoft's R4 sample. Removes the direct identifiers (names, street address lines, telecom, e-mail, URLs, "
+            "identifier values, device serials, photos, free text) and keeps what a limited data set may keep: dates, "
+            "shifted by a per-patient offset (dateShiftScope patient, so every interval within a patient's timeline stays "
+            "true), city, state and 5-digit ZIP, ages, and clinical codes. Ids and references are HMAC-hashed in the "
+            "joinable form."
+        ),
+        "fhirVersion": "R4",
+        "processingErrors": "raise",
+        "fhirPathRules": rules,
+        "parameters": {
+            **KEY_REFERENCES,
+            "dateShiftScope": "patient",
+            "enablePartialAgesForRedact": True,
+            "enablePartialDatesForRedact": True,
+            "enablePartialZipCodesForRedact": False,
+            "referenceHashing": "joinable",
+        },
+    }
+
+
+def main() -> None:
+    for name, config in (
+        ("hipaa-safe-harbor.json", safe_harbor()),
+        ("limited-dataset.json", limited_dataset()),
+    ):
+        (ROOT / "configs" / name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote configs/{name}: {len(config['fhirPathRules'])} rules")
+
+
+if __name__ == "__main__":
+    main()
