@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from anonymizer.verify import normalize as nz
@@ -25,15 +27,29 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/fhir
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 #: Decoded attachments larger than this are searched on their first part only.
 MAX_DECODED_CHARS = 200_000
+_MEMO_MAX_CHARS = 256
 
 
 def resource_candidates(resource: dict[str, Any]) -> set[tuple[str, str, str]]:
     """Distinct ``(kind, norm, path)`` keys of one resource; ``path`` is ``Type.a.b`` without indices."""
+    return {
+        (kind, norm, path) for path, value in resource_values(resource) for kind, norm in value_keys(value)
+    }
+
+
+def resource_values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float]]:
+    """``(path, value)`` of every searched value: strings, decoded text attachments, fractional numbers."""
     rtype = resource.get("resourceType")
-    root = rtype if isinstance(rtype, str) else "Unknown"
-    out: set[tuple[str, str, str]] = set()
-    _walk(resource, root, out)
-    return out
+    yield from _walk(resource, rtype if isinstance(rtype, str) else "Unknown")
+
+
+def value_keys(value: str | float) -> frozenset[tuple[str, str]]:
+    """Every ``(kind, norm)`` match key of one value (short strings are memoised: FHIR repeats them a lot)."""
+    if isinstance(value, float):
+        return frozenset({("decimal", nz.decimal_key(value))})
+    if len(value) <= _MEMO_MAX_CHARS:
+        return _short_string_keys(value)
+    return _string_keys(value)
 
 
 def is_free_text_path(path: str) -> bool:
@@ -41,25 +57,23 @@ def is_free_text_path(path: str) -> bool:
     return any(part in FREE_TEXT_KEYS for part in path.split(".")[1:])
 
 
-def _walk(obj: Any, path: str, out: set[tuple[str, str, str]]) -> None:
+def _walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
     if isinstance(obj, dict):
         for key, value in obj.items():
-            child = f"{path}.{key}"
             if key in SKIPPED_KEYS:
                 continue
+            child = f"{path}.{key}"
             if key == "data" and isinstance(value, str) and _is_attachment(obj):
                 text = decode_attachment(value, obj.get("contentType"))
                 if text is not None:
-                    string_candidates(text, child, out)
+                    yield child, text
                 continue
-            _walk(value, child, out)
+            yield from _walk(value, child)
     elif isinstance(obj, list):
         for element in obj:
-            _walk(element, path, out)
-    elif isinstance(obj, str):
-        string_candidates(obj, path, out)
-    elif isinstance(obj, float) and not obj.is_integer():
-        out.add(("decimal", nz.decimal_key(obj), path))
+            yield from _walk(element, path)
+    elif isinstance(obj, str) or (isinstance(obj, float) and not obj.is_integer()):
+        yield path, obj
 
 
 def _is_attachment(obj: dict[str, Any]) -> bool:
@@ -77,29 +91,35 @@ def decode_attachment(data: str, content_type: Any) -> str | None:
         return None
 
 
-def string_candidates(text: str, path: str, out: set[tuple[str, str, str]]) -> None:
-    """Add every match key of one string value at ``path`` to ``out``."""
+@functools.lru_cache(maxsize=65536)
+def _short_string_keys(text: str) -> frozenset[tuple[str, str]]:
+    return _string_keys(text)
+
+
+def _string_keys(text: str) -> frozenset[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
     plain = _TAG_RE.sub(" ", text) if "<" in text else text
     tokens = nz.words(plain)
     for gram in nz.word_ngrams(tokens):
         if len(gram) >= MIN_LENGTH["words"]:
-            out.add(("words", gram, path))
+            out.add(("words", gram))
     if any(ch.isdigit() for ch in text):
         for digits in nz.digit_sequences(plain):
             if len(digits) >= MIN_LENGTH["digits"]:
-                out.add(("digits", digits, path))
+                out.add(("digits", digits))
         for zip5 in nz.zip_tokens(plain):
-            out.add(("zip", zip5, path))
+            out.add(("zip", zip5))
         for date in nz.date_tokens(plain):
-            out.add(("date", date, path))
+            out.add(("date", date))
     for chunk in nz.compact_chunks(text):
         if len(chunk) >= MIN_LENGTH["compact"]:
-            out.add(("compact", chunk, path))
+            out.add(("compact", chunk))
     whole = nz.compact_key(text)
     if len(whole) >= MIN_LENGTH["compact"] and len(text) <= 200:
-        out.add(("compact", whole, path))
+        out.add(("compact", whole))
         if len(text) >= MIN_LENGTH["whole"]:
-            out.add(("whole", nz.whole_key(text), path))
+            out.add(("whole", nz.whole_key(text)))
     if "://" in text:
         for url in nz.url_tokens(text):
-            out.add(("whole", url, path))
+            out.add(("whole", url))
+    return frozenset(out)

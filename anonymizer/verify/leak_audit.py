@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from anonymizer.verify.bloom import KeyBloom, build_bloom
-from anonymizer.verify.candidates import is_free_text_path, resource_candidates
+from anonymizer.verify.candidates import is_free_text_path, resource_values, value_keys
 from anonymizer.verify.harvest import harvest_resource
 
 if TYPE_CHECKING:
@@ -61,22 +61,39 @@ def _harvest_partition(lines: Any) -> Any:
             yield from harvest_resource(resource)
 
 
+def _filtered_keys(bloom: KeyBloom) -> Any:
+    """``value -> keys that may be harvested`` with a per-partition memo of short values."""
+    memo: dict[str | float, list[tuple[str, str]]] = {}
+
+    def keys_of(value: str | float) -> list[tuple[str, str]]:
+        cached = memo.get(value)
+        if cached is None:
+            cached = [key for key in value_keys(value) if key in bloom]
+            if isinstance(value, float) or len(value) <= 256:
+                if len(memo) > 200_000:
+                    memo.clear()
+                memo[value] = cached
+        return cached
+
+    return keys_of
+
+
 def _candidate_partition(bloom: Broadcast[KeyBloom]) -> Any:
     def run(rows: Any) -> Any:
-        keys = bloom.value
+        keys_of = _filtered_keys(bloom.value)
         for row in rows:
             resource = orjson.loads(row.json) if row.json else None
             if isinstance(resource, dict):
-                for kind, norm, path in resource_candidates(resource):
-                    if (kind, norm) in keys:
-                        yield (row.uid, row.rtype, kind, norm, path)
+                found = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
+                for kind, norm, path in found:
+                    yield (row.uid, row.rtype, kind, norm, path)
 
     return run
 
 
 def _source_candidate_partition(types: frozenset[str], bloom: Broadcast[KeyBloom]) -> Any:
     def run(lines: Any) -> Any:
-        keys = bloom.value
+        keys_of = _filtered_keys(bloom.value)
         for row in lines:
             try:
                 resource = orjson.loads(row.line)
@@ -84,9 +101,9 @@ def _source_candidate_partition(types: frozenset[str], bloom: Broadcast[KeyBloom
                 continue
             if isinstance(resource, dict) and resource.get("resourceType") in types:
                 rtype = resource["resourceType"]
-                for kind, norm, path in resource_candidates(resource):
-                    if (kind, norm) in keys:
-                        yield (rtype, kind, norm, path)
+                found = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
+                for kind, norm, path in found:
+                    yield (rtype, kind, norm, path)
 
     return run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -89,7 +90,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     source_lines = read_source_lines(spark, request.source).cache()
     output = read_output(spark, request.output).cache()
     try:
-        log.info("verify: counting")
+        timer = _StepTimer()
         src_counts, dups = counts_mod.source_counts(source_lines)
         out_counts = counts_mod.output_counts(output)
         if request.quarantine:
@@ -99,12 +100,13 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
             quarantined = counts_mod.quarantine_from_summary(summary)
             q_source = "run summary" if summary else "none (no run-summary.json)"
         counts = counts_mod.reconcile(src_counts, dups, out_counts, quarantined, q_source, summary)
-        log.info("verify: comparing values per path")
+        timer.done("counts")
         changes = run_changes(source_lines, output, summary)
-        log.info("verify: leak audit")
+        timer.done("changes")
         audit = run_leak_audit(spark, source_lines, output)
-        log.info("verify: precision checks")
+        timer.done("leak_audit")
         precision = run_precision_checks(output, promises_from_config(config), as_of)
+        timer.done("precision")
     finally:
         source_lines.unpersist()
         output.unpersist()
@@ -119,7 +121,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         reasons.append("counts do not reconcile")
     passed = not reasons
     report = build_report(
-        tool={"name": "fhir-anonymizer verify", "version": _version()},
+        tool={"name": "fhir-anonymizer verify", "version": _version(), "timings_seconds": timer.seconds},
         generated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         inputs={
             "source": request.source,
@@ -148,6 +150,20 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     json_path = write_report_json(report, report_dir)
     html_path = write_report_html(report, report_dir)
     return VerifyResult(passed, audit.leaks, precision.total, counts.reconciled, json_path, html_path, report)
+
+
+class _StepTimer:
+    """Wall-clock seconds per verification step (logged and written to the report)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        self.seconds[step] = round(now - self._last, 1)
+        self._last = now
+        log.info("verify: %s done in %.1fs", step, self.seconds[step])
 
 
 def _summary_as_of(summary: dict[str, Any] | None) -> date | None:
