@@ -1,0 +1,108 @@
+"""``fhir-anonymizer deidentify``: landing NDJSON -> research-zone Delta tables, NDJSON, quarantine, run summary."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from anonymizer.cli.errors import CliError, UsageError
+from anonymizer.cli.spark_options import add_spark_options, session_from_args
+
+
+def parse_as_of(text: str | None) -> date | None:
+    """``YYYY-MM-DD`` -> date (usage error otherwise)."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of expects YYYY-MM-DD, got {text!r}") from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``deidentify`` subcommand."""
+    parser = subparsers.add_parser(
+        "deidentify",
+        help="de-identify bulk-export NDJSON into research-zone Delta tables",
+        description="Read bulk-export NDJSON (plain or .gz, any file names) from a folder or Hadoop URI, apply the "
+        "rules config to every resource in one Spark pass, and write one Delta table per resource type "
+        "(MERGE on the pseudonymized id), anonymized NDJSON per type, a quarantine of lines that could not be "
+        "processed (with file, line and reason), a run summary JSON and a row in the _runs table.",
+    )
+    parser.add_argument(
+        "--input", required=True, help="landing folder or URI (file://, abfss://) with the NDJSON files"
+    )
+    parser.add_argument(
+        "--output", required=True, help="research zone root: delta/<Type>, ndjson/<Type>, run-summary.json"
+    )
+    parser.add_argument(
+        "--config", required=True, help="rules file in Microsoft's anonymizer format (see configs/)"
+    )
+    parser.add_argument(
+        "--quarantine",
+        default=None,
+        help="where quarantined lines go (they contain PHI); default <output>-quarantine; never inside --output",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="reference date of the 'age over 89' rule (default: today, UTC)",
+    )
+    parser.add_argument(
+        "--run-id", default=None, help="identifier recorded with every row (default: timestamp + random)"
+    )
+    parser.add_argument(
+        "--allow-ephemeral-keys",
+        action="store_true",
+        help="use random keys for keys the config leaves empty (throw-away demos only: pseudonyms change every run)",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="longer lines are quarantined (default 64 MiB)",
+    )
+    add_spark_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run the de-identification and print where the results are."""
+    from anonymizer.errors import AnonymizerError
+    from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
+
+    request = DeidentifyRequest(
+        input=args.input,
+        output=args.output,
+        config=args.config,
+        quarantine=args.quarantine,
+        as_of=parse_as_of(args.as_of),
+        run_id=args.run_id,
+        allow_ephemeral_keys=args.allow_ephemeral_keys,
+        max_line_bytes=args.max_line_bytes,
+    )
+    spark = session_from_args(args, "fhir-anonymizer deidentify")
+    try:
+        result = run_deidentify(request, spark)
+    except (DeidentifyError, AnonymizerError) as exc:
+        raise CliError(str(exc)) from None
+    print_summary(result)
+    if not result.summary.reconciled:
+        raise CliError("counts do not reconcile (lines in != rows out + quarantined); see the run summary")
+
+
+def print_summary(result: object) -> None:
+    """Aggregate-only table of the run (never values)."""
+    summary = result.summary  # type: ignore[attr-defined]
+    print(
+        f"run {summary.run_id}: {summary.totals.lines_in} lines in, {summary.totals.rows_out} rows out, "
+        f"{summary.totals.quarantined} quarantined"
+    )
+    print(f"{'resource type':<28}{'in':>9}{'out':>9}{'quar.':>8}")
+    for name, c in sorted(summary.counts.items()):
+        print(f"{name:<28}{c.lines_in:>9}{c.rows_out:>9}{c.quarantined:>8}")
+    print(f"Delta tables:  {summary.output.rstrip('/')}/delta/<ResourceType>")
+    print(f"NDJSON:        {summary.output.rstrip('/')}/ndjson/<ResourceType>/")
+    print(f"Run summary:   {result.summary_path}")  # type: ignore[attr-defined]
+    print(f"Quarantine:    {summary.quarantine}/quarantine")

@@ -1,0 +1,229 @@
+"""``run_deidentify``: landing NDJSON -> engine (one pass) -> research-zone Delta tables + NDJSON + quarantine."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from anonymizer.spark import line_schema as ls
+from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
+from anonymizer.spark.research_zone import (
+    delete_ids,
+    delta_path,
+    merge_into_table,
+    ndjson_dir,
+    table_rows,
+    write_ndjson,
+)
+from anonymizer.spark.summary import RunSummary, TypeCounts, append_run_row, write_summary_file
+from anonymizer.spark.transform import DEFAULT_MAX_LINE_BYTES, TransformOptions, make_partition_transform
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger("anonymizer.spark")
+
+
+class DeidentifyError(RuntimeError):
+    """The run stopped; the message is safe to show (file and line, never content)."""
+
+
+@dataclass(frozen=True)
+class DeidentifyRequest:
+    """What to de-identify and where to put it.
+
+    Attributes:
+        input: landing folder or Hadoop URI with NDJSON (``.ndjson``/``.ndjson.gz``, any names, searched recursively;
+            a ``deleted/`` sub-folder holds Bundles of deleted resources).
+        output: research zone root (``delta/<Type>``, ``ndjson/<Type>``, ``delta/_runs``, ``run-summary.json``).
+        config: rules file (Microsoft's format).
+        quarantine: where quarantined lines go (PHI); default ``<output>-quarantine``; never inside ``output``.
+        as_of: reference date of the "age over 89" rule; default today (UTC).
+        allow_ephemeral_keys: random keys for missing ones (demo only).
+    """
+
+    input: str
+    output: str
+    config: str
+    quarantine: str | None = None
+    as_of: date | None = None
+    run_id: str | None = None
+    allow_ephemeral_keys: bool = False
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+
+@dataclass
+class DeidentifyResult:
+    """Outcome of a run: the summary plus where things are."""
+
+    summary: RunSummary
+    summary_path: str
+    tables: dict[str, str] = field(default_factory=dict)
+
+
+def default_quarantine(output: str) -> str:
+    """``<output>-quarantine``: beside the research zone, never inside it."""
+    return output.rstrip("/") + "-quarantine"
+
+
+def _inside(child: str, parent: str) -> bool:
+    c, p = child.rstrip("/") + "/", parent.rstrip("/") + "/"
+    if "://" not in c and "://" not in p:
+        c, p = str(Path(c).resolve()) + "/", str(Path(p).resolve()) + "/"
+    return c.startswith(p)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None) -> DeidentifyResult:
+    """De-identify the landing zone into the research zone; see :class:`DeidentifyRequest`."""
+    from anonymizer.engine import Anonymizer
+    from anonymizer.spark.session import active_or_new_session
+
+    spark = spark or active_or_new_session()
+    quarantine = request.quarantine or default_quarantine(request.output)
+    if _inside(quarantine, request.output):
+        raise DeidentifyError("the quarantine holds PHI and must not be inside the research zone (--output)")
+    if _inside(request.output, request.input):
+        raise DeidentifyError("--output must not be inside --input")
+    run_id = request.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    started, clock = _now(), time.monotonic()
+    timings: dict[str, float] = {}
+    anonymizer = Anonymizer.from_config_file(
+        request.config, as_of=request.as_of, allow_ephemeral_keys=request.allow_ephemeral_keys
+    )
+    options = TransformOptions(
+        max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
+    )
+
+    lines = _read_input(spark, request.input)
+    staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
+    transformed = lines.mapInArrow(make_partition_transform(anonymizer, options), ls.TRANSFORMED_DDL)
+    log.info("run %s: anonymizing %s", run_id, request.input)
+    try:
+        # The single engine pass: everything after this reads the staged result, never the input again.
+        transformed.write.mode("overwrite").parquet(staging)
+    except Exception as exc:
+        raise DeidentifyError(_engine_failure_message(exc)) from None
+    timings["anonymize_s"] = round(time.monotonic() - clock, 3)
+    staged = spark.read.parquet(staging)
+    counts = _count(staged)
+    log.info("run %s: %d lines, %d types", run_id, sum(c.lines_in for c in counts.values()), len(counts))
+
+    step = time.monotonic()
+    bad = staged.filter(f"status <> '{ls.STATUS_OK}'")
+    if any(c.quarantined for c in counts.values()):
+        append_quarantine(with_line_numbers(spark, bad, lines), quarantine, run_id)
+    timings["quarantine_s"] = round(time.monotonic() - step, 3)
+
+    step = time.monotonic()
+    tables: dict[str, str] = {}
+    good = staged.filter(f"status <> '{ls.STATUS_QUARANTINED}'")
+    for resource_type in sorted(t for t, c in counts.items() if c.rows_out):
+        rows = good.filter(good.resource_type == resource_type)
+        path = delta_path(request.output, resource_type)
+        merge_into_table(spark, table_rows(rows, run_id), path)
+        write_ndjson(spark, rows, ndjson_dir(request.output, resource_type))
+        tables[resource_type] = path
+        log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
+    for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
+        counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
+            spark, delta_path(request.output, resource_type), ids
+        )
+    timings["write_s"] = round(time.monotonic() - step, 3)
+
+    summary = RunSummary(
+        run_id=run_id,
+        started_at=started,
+        finished_at=_now(),
+        as_of=anonymizer.as_of.isoformat(),
+        config=str(request.config),
+        config_fingerprint=anonymizer.fingerprint,
+        input=request.input,
+        output=request.output,
+        quarantine=quarantine,
+        counts=counts,
+        timings_s={**timings, "total_s": round(time.monotonic() - clock, 3)},
+        tables=tables,
+    )
+    summary_path = f"{request.output.rstrip('/')}/run-summary.json"
+    append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
+    write_summary_file(spark, summary, summary_path)
+    _remove(spark, staging)
+    return DeidentifyResult(summary=summary, summary_path=summary_path, tables=tables)
+
+
+def _read_input(spark: SparkSession, path: str) -> DataFrame:
+    from anonymizer.spark.reader import read_lines
+
+    try:
+        return read_lines(spark, path)
+    except Exception as exc:
+        raise DeidentifyError(f"cannot read input {path}: {type(exc).__name__}") from None
+
+
+def _engine_failure_message(exc: BaseException) -> str:
+    text = str(exc)
+    marker = "LineProcessingAbort: "
+    if marker in text:
+        return text.split(marker, 1)[1].splitlines()[0]
+    return (
+        f"the anonymization pass failed: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+    )
+
+
+def _count(staged: DataFrame) -> dict[str, TypeCounts]:
+    counts: dict[str, TypeCounts] = {}
+    for row in staged.groupBy("resource_type", "status").count().collect():
+        c = counts.setdefault(row["resource_type"] or "unknown", TypeCounts())
+        c.lines_in += row["count"]
+        if row["status"] == ls.STATUS_OK:
+            c.rows_out += row["count"]
+        elif row["status"] == ls.STATUS_SKIPPED:
+            c.rows_out += row["count"]
+            c.quarantined += row["count"]
+            c.skipped += row["count"]
+        else:
+            c.quarantined += row["count"]
+    return counts
+
+
+def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[str, list[str]]:
+    """Pseudonymized ids listed as deleted by the export (Bundles under ``<input>/deleted/``)."""
+    import orjson
+
+    folder = f"{input_path.rstrip('/')}/deleted"
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(folder)
+    if not hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hpath):
+        return {}
+    out: dict[str, list[str]] = {}
+    for row in spark.read.text(folder).collect():  # deletion lists are small: ids only
+        try:
+            bundle = orjson.loads(row.value)
+        except orjson.JSONDecodeError:
+            continue
+        for entry in bundle.get("entry", []) if isinstance(bundle, dict) else []:
+            request = entry.get("request") or {}
+            if str(request.get("method", "")).upper() != "DELETE":
+                continue
+            resource_type, _, raw_id = str(request.get("url", "")).partition("/")
+            if resource_type and raw_id:
+                # Hash the id exactly as the engine hashes the resource's own id.
+                hashed = anonymizer.anonymize({"resourceType": resource_type, "id": raw_id}).get("id")
+                if hashed:
+                    out.setdefault(resource_type, []).append(hashed)
+    return out
+
+
+def _remove(spark: SparkSession, path: str) -> None:
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)

@@ -1,0 +1,110 @@
+"""Run summary (JSON, aggregate counts only) and the ``_runs`` Delta table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass
+class TypeCounts:
+    """Counts of one resource type; ``lines_in == rows_out + quarantined - skipped`` must hold.
+
+    A ``skipped`` line (processingErrors=skip) is both written (as Microsoft's empty resource) and quarantined.
+    """
+
+    lines_in: int = 0
+    rows_out: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    deleted: int = 0
+
+    @property
+    def reconciled(self) -> bool:
+        """Every line is accounted for exactly once."""
+        return self.lines_in == self.rows_out + self.quarantined - self.skipped
+
+
+@dataclass
+class RunSummary:
+    """What a de-identification run did; contains no resource values."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    as_of: str
+    config: str
+    config_fingerprint: str
+    input: str
+    output: str
+    quarantine: str
+    counts: dict[str, TypeCounts] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> TypeCounts:
+        """Counts over all resource types."""
+        total = TypeCounts()
+        for c in self.counts.values():
+            total.lines_in += c.lines_in
+            total.rows_out += c.rows_out
+            total.quarantined += c.quarantined
+            total.skipped += c.skipped
+            total.deleted += c.deleted
+        return total
+
+    @property
+    def reconciled(self) -> bool:
+        """True when every resource type reconciles."""
+        return all(c.reconciled for c in self.counts.values())
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON document written to ``run-summary.json``."""
+        data = asdict(self)
+        data["counts"] = {
+            t: {**asdict(c), "reconciled": c.reconciled} for t, c in sorted(self.counts.items())
+        }
+        data["totals"] = asdict(self.totals)
+        data["reconciled"] = self.reconciled
+        return data
+
+
+def write_summary_file(spark: SparkSession, summary: RunSummary, path: str) -> None:
+    """Write the summary JSON through the Hadoop file system (local folder or any Hadoop URI)."""
+    text = json.dumps(summary.to_json_dict(), indent=2)
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    stream = fs.create(target, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def append_run_row(spark: SparkSession, summary: RunSummary, runs_table: str) -> None:
+    """Append one row to the ``_runs`` Delta table (fingerprint, as_of, timings and counts as JSON)."""
+    total = summary.totals
+    row = (
+        summary.run_id,
+        summary.started_at,
+        summary.finished_at,
+        summary.as_of,
+        summary.config_fingerprint,
+        total.lines_in,
+        total.rows_out,
+        total.quarantined,
+        summary.reconciled,
+        json.dumps(summary.to_json_dict()["counts"]),
+        json.dumps(summary.timings_s),
+    )
+    schema = (
+        "run_id string, started_at string, finished_at string, as_of string, config_fingerprint string, "
+        "lines_in long, rows_out long, quarantined long, reconciled boolean, counts_json string, timings_json string"
+    )
+    spark.createDataFrame([row], schema).write.format("delta").mode("append").save(runs_table)

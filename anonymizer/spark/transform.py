@@ -1,0 +1,181 @@
+"""The Arrow-batch transform: classify every line, anonymize it with the engine, or quarantine it.
+
+One function handles a partition's stream of Arrow batches (``mapInArrow``); the engine object arrives in the
+closure (keys resolved on the driver, never in Spark conf, columns or plan text), is unpickled once per Python
+worker, and compiles its per-resource-type plans lazily on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from anonymizer.spark import line_schema as ls
+
+#: Lines longer than this (bytes, UTF-8) are quarantined instead of parsed.
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+class LineProcessingAbort(RuntimeError):
+    """``processingErrors: raise`` hit a failing line: names file and line, never the content."""
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    """Per-run options of the transform."""
+
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    source_folder: str | None = None
+
+
+def _basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _quarantine(reason: str, detail: str, raw: str, resource_type: str | None = None) -> dict[str, Any]:
+    return {
+        "status": ls.STATUS_QUARANTINED,
+        "reason": reason,
+        "detail": detail,
+        "raw_line": raw,
+        "resource_type": resource_type,
+    }
+
+
+def _output_columns(
+    out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
+) -> dict[str, Any]:
+    meta = out.get("meta")
+    last_updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    return {
+        "resource_type": out.get("resourceType"),
+        "id": out.get("id") if isinstance(out.get("id"), str) else None,
+        "patient_key": patient_id(out),
+        "last_updated": last_updated if isinstance(last_updated, str) else None,
+        "resource_json": orjson.dumps(out).decode("utf-8"),
+    }
+
+
+def process_line(
+    line: str,
+    anonymizer: Any,
+    source_file: str,
+    options: TransformOptions,
+    known_types: frozenset[str],
+    patient_id: Callable[[dict[str, Any]], str | None],
+    where: str,
+) -> dict[str, Any]:
+    """Classify and anonymize one line; returns the transformed row's columns (without position columns)."""
+    from anonymizer.errors import ConfigError, InvalidInputError, ProcessingError, RuleNotApplicableError
+
+    if not line.strip():
+        return _quarantine(ls.EMPTY_LINE, "blank line", line)
+    encoded_len = len(line.encode("utf-8", "surrogatepass"))
+    if encoded_len > options.max_line_bytes:
+        return _quarantine(ls.LINE_TOO_LARGE, f"{encoded_len} bytes > limit {options.max_line_bytes}", line)
+    if "\ufffd" in line:
+        # Spark's text reader replaces invalid UTF-8 with U+FFFD; a FHIR export has no reason to contain it.
+        return _quarantine(ls.INVALID_UTF8, "line is not valid UTF-8", line)
+    try:
+        resource = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return _quarantine(ls.MALFORMED_JSON, f"JSON syntax error at character {exc.pos}", line)
+    if not isinstance(resource, dict):
+        return _quarantine(ls.NOT_AN_OBJECT, f"top-level JSON {type(resource).__name__}, not an object", line)
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        return _quarantine(ls.MISSING_RESOURCE_TYPE, "no resourceType", line)
+    if resource_type not in known_types:
+        return _quarantine(
+            ls.UNKNOWN_RESOURCE_TYPE, "resourceType is not a FHIR R4 resource type", line, None
+        )
+    try:
+        out = anonymizer.anonymize(resource, source_file=source_file, source_folder=options.source_folder)
+    except ProcessingError as exc:
+        if anonymizer.processing_errors != "skip":
+            raise LineProcessingAbort(
+                f"{where}: processing error ({exc}); processingErrors is 'raise'"
+            ) from None
+        row = _quarantine(ls.PROCESSING_ERROR, str(exc), line, resource_type)
+        row.update(_output_columns(anonymizer.empty_resource(resource_type), patient_id))
+        row["status"] = ls.STATUS_SKIPPED
+        return row
+    except (InvalidInputError, RuleNotApplicableError) as exc:
+        return _quarantine(ls.INVALID_INPUT, str(exc), line, resource_type)
+    except ConfigError as exc:
+        raise LineProcessingAbort(f"{where}: configuration error ({exc})") from None
+    row = _output_columns(out, patient_id)
+    row["status"] = ls.STATUS_OK
+    return row
+
+
+def make_partition_transform(
+    anonymizer: Any, options: TransformOptions
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """Build the ``mapInArrow`` function. Input columns: ``value``, ``source_path``, ``split_start``."""
+
+    def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from anonymizer.fhir.patient import patient_id
+
+        known_types = ls.r4_resource_types()
+        names = ls.TRANSFORMED_SCHEMA.names
+        position: dict[tuple[str, int], int] = {}
+        hints: dict[str, str | None] = {}
+        for batch in batches:
+            columns: dict[str, list[Any]] = {name: [] for name in names}
+            values = batch.column("value").to_pylist()
+            paths = batch.column("source_path").to_pylist()
+            starts = batch.column("split_start").to_pylist()
+            for value, path, start in zip(values, paths, starts, strict=True):
+                key = (path, start)
+                index = position.get(key, 0)
+                position[key] = index + 1
+                source_file = _basename(path)
+                where = (
+                    f"{source_file} line {index + 1}"
+                    if start == 0
+                    else f"{source_file} split@{start} line {index + 1}"
+                )
+                row = process_line(
+                    value or "", anonymizer, source_file, options, known_types, patient_id, where
+                )
+                if row.get("resource_type") is None:
+                    if path not in hints:
+                        hints[path] = type_from_file_name(source_file, known_types)
+                    row["resource_type"] = hints[path]
+                row["source_file"] = path
+                row["split_start"] = start
+                row["line_in_split"] = index + 1
+                if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
+                    row["raw_line"] = base64.b64encode(
+                        row["raw_line"].encode("utf-8", "surrogatepass")
+                    ).decode("ascii")
+                for name in names:
+                    columns[name].append(row.get(name))
+            yield pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
+
+    return transform
+
+
+_NAME_TOKEN = re.compile(r"[A-Za-z]+")
+
+
+def type_from_file_name(file_name: str, known_types: frozenset[str]) -> str | None:
+    """The resource type a bulk-export file name announces (``Patient.000.ndjson``, ``Patient-<job>-1.ndjson``,
+    ``1.Patient.ndjson``), or ``None`` for mixed or unknown names."""
+    found = {t for t in _NAME_TOKEN.findall(file_name) if t in known_types}
+    return found.pop() if len(found) == 1 else None
+
+
+def _is_valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
