@@ -66,7 +66,8 @@ def covering_rules(config: dict[str, Any], letter: str) -> list[dict[str, Any]]:
         path = str(rule.get("path", ""))
         if method != "keep" and pattern.search(path):
             out.append({"rule_index": index, "method": method, "path": path})
-    return out
+    # Type-wide rules (nodesByType) first: they are the ones that cover the category everywhere.
+    return sorted(out, key=lambda r: ("nodesByType" not in r["path"], r["rule_index"]))
 
 
 def build_checklist(
@@ -92,10 +93,10 @@ def build_checklist(
         n_leaks, n_broken = leaks.get(letter, 0), broken.get(letter, 0)
         if n_leaks or n_broken:
             status = "found"
-            detail = f"found: {n_leaks} leaks, {n_broken} precision violations"
+            detail = f"found: {_plural(n_leaks, 'leak')}, {_plural(n_broken, 'precision violation')}"
         elif present:
             status = "removed"
-            detail = f"{present} distinct values in the source; none found in the research zone"
+            detail = f"{_plural(present, 'distinct value')} in the source; none found in the research zone"
         elif letter in _NOT_MATCHABLE:
             status = "not_checked" if letter == "P" else "not_present"
             detail = _NOT_MATCHABLE[letter]
@@ -108,3 +109,7 @@ def build_checklist(
                       "precision_violations": n_broken, "harvested_values": present,
                       "harvested_by_label": harvested.get(letter, {}), "rules": rules, "detail": detail})  # fmt: skip
     return items
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
