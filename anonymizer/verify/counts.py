@@ -1,20 +1,43 @@
 """Counts per resource type: source lines, research-zone rows, quarantined lines, and whether they reconcile.
 
-A type reconciles when ``source lines = output rows + quarantined + duplicates``: every landing line is
-either in the research zone or in quarantine, except repeated ``(type, id)`` lines that the idempotent
-MERGE folds into one row. Lines without a readable ``resourceType`` are reported as ``(none)``; they can
-only be in quarantine.
+A type reconciles when ``source lines = output rows + quarantined - skipped + duplicates``: every landing
+line is either in the research zone or in quarantine (a ``skipped`` line, processingErrors=skip, is in
+both), except repeated ``(type, id)`` lines that the idempotent MERGE folds into one row. Output rows are
+those written by the run in ``run-summary.json`` (all rows without one). Blank lines and lines without a
+known FHIR R4 ``resourceType`` are reported as ``unknown``, as the run summary does; they can only be in
+quarantine.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-NO_TYPE = "(none)"
+#: Key for lines without a (known FHIR R4) resource type, as the run summary names them.
+NO_TYPE = "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def r4_resource_types() -> frozenset[str]:
+    """Every FHIR R4 resource type (from the R4 model data fhirpathpy ships)."""
+    data = json.loads(resources.files("fhirpathpy").joinpath("models/r4/type2Parent.json").read_text())
+
+    def is_resource(name: str) -> bool:
+        seen: set[str] = set()
+        while name in data and name not in seen:
+            seen.add(name)
+            name = data[name]
+            if name == "Resource":
+                return True
+        return False
+
+    return frozenset(t for t in data if is_resource(t))
 
 
 @dataclass
@@ -26,6 +49,7 @@ class TypeCount:
     output_rows: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    skipped: int = 0
     summary_lines_in: int | None = None
     summary_rows_out: int | None = None
     reconciled: bool = True
@@ -56,8 +80,9 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing)."""
     from pyspark.sql import functions as F
 
+    rtype = F.get_json_object("line", "$.resourceType")
     typed = lines.select(
-        F.coalesce(F.get_json_object("line", "$.resourceType"), F.lit(NO_TYPE)).alias("t"),
+        F.when(rtype.isin(sorted(r4_resource_types())), rtype).otherwise(F.lit(NO_TYPE)).alias("t"),
         F.get_json_object("line", "$.id").alias("id"),
     )
     per_type = {r["t"]: int(r["count"]) for r in typed.groupBy("t").count().collect()}
@@ -73,9 +98,12 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     return per_type, {r["t"]: int(r["dups"]) for r in dup_rows}
 
 
-def output_counts(output: DataFrame) -> dict[str, int]:
-    """Research-zone rows per resource type."""
-    return {r["rtype"]: int(r["count"]) for r in output.groupBy("rtype").count().collect()}
+def output_counts(output: DataFrame, run_id: str | None) -> dict[str, int]:
+    """Research-zone rows per resource type written by run ``run_id`` (all rows when None)."""
+    from pyspark.sql import functions as F
+
+    rows = output.where(F.col("run_id") == run_id) if run_id else output
+    return {r["rtype"]: int(r["count"]) for r in rows.groupBy("rtype").count().collect()}
 
 
 def reconcile(
@@ -102,11 +130,14 @@ def reconcile(
         if isinstance(entry, dict):
             row.summary_lines_in = _int_or_none(entry.get("lines_in"))
             row.summary_rows_out = _int_or_none(entry.get("rows_out"))
-        row.reconciled = row.source_lines == row.output_rows + row.quarantined + row.duplicates
+            row.skipped = _int_or_none(entry.get("skipped")) or 0
+        # A skipped line (processingErrors=skip) is both written (empty resource) and quarantined.
+        accounted = row.output_rows + row.quarantined - row.skipped + row.duplicates
+        row.reconciled = row.source_lines == accounted
         if not row.reconciled:
             problems.append(
-                f"{rtype}: {row.source_lines} source lines != {row.output_rows} rows + "
-                f"{row.quarantined} quarantined + {row.duplicates} duplicates"
+                f"{rtype}: {row.source_lines} source lines != {row.output_rows} rows + {row.quarantined} "
+                f"quarantined - {row.skipped} skipped + {row.duplicates} duplicates"
             )
         if row.summary_lines_in is not None and row.summary_lines_in != row.source_lines:
             problems.append(
@@ -118,6 +149,7 @@ def reconcile(
         "output_rows": sum(r.output_rows for r in rows),
         "quarantined": sum(r.quarantined for r in rows),
         "duplicates": sum(r.duplicates for r in rows),
+        "skipped": sum(r.skipped for r in rows),
     }
     summary_totals = (summary or {}).get("totals") or {}
     lines_in = _int_or_none(summary_totals.get("lines_in"))

@@ -151,6 +151,16 @@ def run_leak_audit(spark: SparkSession, source_lines: DataFrame, output: DataFra
         harvested.unpersist()
 
 
+def is_sensitive_path(rtype: str, path: str, sensitive: set[tuple[str, str]]) -> bool:
+    """True when ``path`` is, or lies inside, an element where identifiers were harvested for this type.
+
+    Harvest paths name the element (``Patient.name``); a match inside it (``Patient.name.family``) is
+    never explained away by the same value at the same place in the source.
+    """
+    parts = path.split(".")
+    return any((rtype, ".".join(parts[:n])) in sensitive for n in range(2, len(parts) + 1))
+
+
 def _classify(
     spark: SparkSession,
     source_lines: DataFrame,
@@ -164,7 +174,7 @@ def _classify(
     exemptable = [
         (r["rtype"], r["path"])
         for r in locations
-        if (r["rtype"], r["path"]) not in sensitive and not is_free_text_path(r["path"])
+        if not is_sensitive_path(r["rtype"], r["path"], sensitive) and not is_free_text_path(r["path"])
     ]
     marked = per_hit.withColumn("exempt", F.lit(False))
     if exemptable:

@@ -92,7 +92,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     try:
         timer = _StepTimer()
         src_counts, dups = counts_mod.source_counts(source_lines)
-        out_counts = counts_mod.output_counts(output)
+        out_counts = counts_mod.output_counts(output, (summary or {}).get("run_id"))
         if request.quarantine:
             quarantined = read_quarantine_counts(spark, request.quarantine, (summary or {}).get("run_id"))
             q_source = "quarantine table"

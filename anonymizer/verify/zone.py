@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-#: Landing files verify reads (any name; plain or gzip-compressed NDJSON).
-SOURCE_GLOB = "*.{ndjson,ndjson.gz}"
+#: Landing files verify reads (any name; plain or gzip-compressed NDJSON), as the de-identification reader does.
+SOURCE_GLOB = "*.{ndjson,ndjson.gz,jsonl,jsonl.gz}"
+#: Landing sub-folders that hold no exported resources (deleted-resource Bundles, errors, client state).
+EXCLUDED_FOLDERS = ("/deleted/", "/error/", "/_state/")
 
 
 class ZoneError(Exception):
@@ -18,7 +20,10 @@ class ZoneError(Exception):
 
 
 def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
-    """Non-blank lines of every ``.ndjson``/``.ndjson.gz`` file under ``source``: columns ``file``, ``line``."""
+    """Every line of every NDJSON file under ``source`` (blank ones too: they count as quarantined).
+
+    Columns ``file``, ``line``.
+    """
     from pyspark.sql import functions as F
 
     if "://" not in source and not Path(source).exists():
@@ -26,10 +31,16 @@ def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
     df = (
         spark.read.option("recursiveFileLookup", "true")
         .option("pathGlobFilter", SOURCE_GLOB)
+        .option("lineSep", "\n")
         .text(source)
-        .select(F.input_file_name().alias("file"), F.col("value").alias("line"))
+        .select(
+            F.col("_metadata.file_path").alias("file"),
+            F.regexp_replace("value", "\r$", "").alias("line"),
+        )
     )
-    return df.where(F.length(F.trim(F.col("line"))) > 0)
+    for folder in EXCLUDED_FOLDERS:
+        df = df.where(~F.col("file").contains(folder))
+    return df
 
 
 def delta_root(output: str) -> str:
@@ -61,6 +72,7 @@ def read_output(spark: SparkSession, output: str) -> DataFrame:
                 F.lit(rtype).alias("rtype"),
                 F.col("id").cast("string").alias("id"),
                 F.col("patient_key").cast("string").alias("patient_key"),
+                F.col("run_id").cast("string").alias("run_id"),
                 F.to_json(F.col("resource")).alias("json"),
             )
         )
@@ -84,7 +96,7 @@ def read_run_summary(output: str) -> dict[str, Any] | None:
 
 
 def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | None) -> dict[str, int]:
-    """Quarantined lines per resource type (``(none)`` when unknown) from the quarantine Delta table."""
+    """Quarantined lines per resource type (``unknown`` when none) from the quarantine Delta table."""
     from pyspark.sql import functions as F
 
     table_path = quarantine.rstrip("/") + "/quarantine"
@@ -93,5 +105,5 @@ def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | N
     df = spark.read.format("delta").load(table_path)
     if run_id:
         df = df.where(F.col("run_id") == run_id)
-    rows = df.groupBy(F.coalesce(F.col("resource_type"), F.lit("(none)")).alias("t")).count().collect()
+    rows = df.groupBy(F.coalesce(F.col("resource_type"), F.lit("unknown")).alias("t")).count().collect()
     return {row["t"]: int(row["count"]) for row in rows}

@@ -72,15 +72,26 @@ def test_shifted_dates_are_not_precision_violations() -> None:
 
 def test_reconcile_counts_quarantine_and_duplicates() -> None:
     result = reconcile(
-        {"Patient": 10, "(none)": 2},
+        {"Patient": 10, "unknown": 2},
         {"Patient": 1},
         {"Patient": 8},
-        {"Patient": 1, "(none)": 2},
+        {"Patient": 1, "unknown": 2},
         "table",
         None,
     )
     assert result.reconciled
-    assert result.totals == {"source_lines": 12, "output_rows": 8, "quarantined": 3, "duplicates": 1}
+    assert result.totals == {
+        "source_lines": 12,
+        "output_rows": 8,
+        "quarantined": 3,
+        "duplicates": 1,
+        "skipped": 0,
+    }
+
+
+def test_reconcile_skipped_lines_are_written_and_quarantined() -> None:
+    summary = {"counts": {"Patient": {"lines_in": 5, "rows_out": 5, "quarantined": 2, "skipped": 2}}}
+    assert reconcile({"Patient": 5}, {}, {"Patient": 5}, {"Patient": 2}, "run summary", summary).reconciled
 
 
 def test_reconcile_finds_lost_rows_and_summary_disagreement() -> None:

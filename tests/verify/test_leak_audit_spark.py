@@ -18,6 +18,7 @@ PLANTED = [
     ("full birth date", "C", "Patient", "Patient.birthDate"),
     ("five-digit ZIP", "B", "Patient", "Patient.address.postalCode"),
     ("phone with other punctuation", "D", "Patient", "Patient.telecom.value"),
+    ("name kept where it was", "A", "Patient", "Patient.name.family"),
 ]
 
 
@@ -30,6 +31,8 @@ def _plant(resources: list[dict[str, Any]], source: list[dict[str, Any]]) -> lis
     pat["birthDate"] = "1970-05-12"
     pat["address"][0]["postalCode"] = "02215"
     pat["telecom"] = [{"system": "phone", "value": "+1 (555) 810.7203"}]
+    other = by_id[b.correct_anonymization(source[1])["id"]]
+    other["name"] = source[1]["name"]  # the same value at the same path must still be a leak
     return resources
 
 

@@ -123,3 +123,13 @@ def test_free_text_paths() -> None:
     assert is_free_text_path("Observation.note.text")
     assert is_free_text_path("DocumentReference.content.attachment.data")
     assert not is_free_text_path("Organization.address.city")
+
+
+def test_matches_inside_harvested_elements_are_never_exempt() -> None:
+    from anonymizer.verify.leak_audit import is_sensitive_path
+
+    sensitive = {("Patient", "Patient.name"), ("Encounter", "Encounter.subject.display")}
+    assert is_sensitive_path("Patient", "Patient.name.family", sensitive)
+    assert is_sensitive_path("Encounter", "Encounter.subject.display", sensitive)
+    assert not is_sensitive_path("Patient", "Patient.nameless", sensitive)
+    assert not is_sensitive_path("Practitioner", "Practitioner.name.family", sensitive)
