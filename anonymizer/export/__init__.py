@@ -1,0 +1,7 @@
+"""FHIR Bulk Data ``$export`` client: kick-off, status polling, manifest, streaming download into a landing target."""
+
+from __future__ import annotations
+
+from anonymizer.export.client import ExportError, ExportRequest, ExportResult, run_export
+
+__all__ = ["ExportError", "ExportRequest", "ExportResult", "run_export"]

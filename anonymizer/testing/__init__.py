@@ -1,0 +1,1 @@
+"""Test doubles a user can run: the built-in Bulk Data test server (loopback only)."""
