@@ -29,13 +29,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "or from the built-in test server with --demo), de-identification into the research zone, and the "
         "verification report. Exit status 1 when verification finds a leak or counts do not reconcile.",
     )
-    parser.add_argument("--demo", action="store_true", help="use the bundled 10-patient sample, hipaa-safe-harbor.json and ephemeral keys")
-    parser.add_argument("--output", required=True, help="folder for landing/, research/, quarantine/ and report/ (demo) or the research zone")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the bundled 10-patient sample, hipaa-safe-harbor.json and ephemeral keys",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="folder for landing/, research/, quarantine/ and report/ (demo) or the research zone",
+    )
     parser.add_argument("--landing", default=None, help="landing folder (default: <output>/landing)")
-    parser.add_argument("--fhir-url", default=None, help="FHIR base URL to export from (see `export --help` for more options)")
-    parser.add_argument("--config", default=None, help="rules file (default with --demo: configs/hipaa-safe-harbor.json)")
-    parser.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="reference date of the 'age over 89' rule")
-    parser.add_argument("--allow-ephemeral-keys", action="store_true", help="random keys for empty ones (implied by --demo)")
+    parser.add_argument(
+        "--fhir-url", default=None, help="FHIR base URL to export from (see `export --help` for more options)"
+    )
+    parser.add_argument(
+        "--config", default=None, help="rules file (default with --demo: configs/hipaa-safe-harbor.json)"
+    )
+    parser.add_argument(
+        "--as-of", default=None, metavar="YYYY-MM-DD", help="reference date of the 'age over 89' rule"
+    )
+    parser.add_argument(
+        "--allow-ephemeral-keys", action="store_true", help="random keys for empty ones (implied by --demo)"
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -79,7 +95,13 @@ def run(args: argparse.Namespace) -> None:
     print_summary(result)
     step = time.monotonic()
     verified = run_verify(
-        VerifyRequest(source=str(landing), output=str(research), config=config, report_dir=str(report), quarantine=str(quarantine)),
+        VerifyRequest(
+            source=str(landing),
+            output=str(research),
+            config=config,
+            report_dir=str(report),
+            quarantine=str(quarantine),
+        ),
         spark=spark,
     )
     timings["verify"] = time.monotonic() - step
@@ -102,7 +124,9 @@ def _export(args: argparse.Namespace, landing: Path) -> Path:
         if exc.name != "anonymizer.cli.export_chain":
             raise
         if args.fhir_url:
-            raise CliError("this build has no Bulk Data export client; land the files yourself and pass --landing") from None
+            raise CliError(
+                "this build has no Bulk Data export client; land the files yourself and pass --landing"
+            ) from None
         # Without the export client the demo reads the bundled sample as its landing zone.
         return DEMO_INPUT
     return export_for_run(args, landing, demo_data=DEMO_INPUT)
