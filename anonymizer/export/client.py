@@ -279,9 +279,11 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def _kickoff_params(request: ExportRequest) -> list[tuple[str, str]]:
-    params: list[tuple[str, str]] = (
-        [("_outputFormat", "application/fhir+ndjson")] if not request.azure else []
-    )
+    if request.azure and request.use_post:
+        raise ExportError(
+            "the Azure FHIR service routes $export kick-off for GET only (no POST Parameters body)"
+        )
+    params: list[tuple[str, str]] = [("_outputFormat", "application/fhir+ndjson")]
     if request.types:
         params.append(("_type", ",".join(request.types)))
     if request.since:

@@ -1,0 +1,183 @@
+"""The export client against the real built-in test server on 127.0.0.1, one test per failure mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anonymizer.export.client import ExportError, ExportRequest, PollPolicy, retry_after_seconds, run_export
+from anonymizer.storage.landing import LocalLanding
+from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "synthea-10-patients"
+FAST = PollPolicy(initial_delay_s=0.001, max_delay_s=0.01, sleep=lambda s: None)
+
+
+@pytest.fixture()
+def small_data(tmp_path: Path) -> Path:
+    folder = tmp_path / "server-data"
+    folder.mkdir()
+    for name in ("Patient.000.ndjson", "Device.000.ndjson", "AllergyIntolerance.000.ndjson"):
+        (folder / name).write_bytes((SAMPLE / name).read_bytes())
+    return folder
+
+
+def _export(server: BulkDataTestServer, landing: Path, **kw: object):
+    return run_export(
+        ExportRequest(fhir_url=server.base_url, **kw),
+        LocalLanding(landing),
+        policy=FAST,
+        progress=lambda m: None,
+    )
+
+
+def _landed_equals_source(result, landing: Path, data: Path) -> None:
+    for name in ("Patient", "Device", "AllergyIntolerance"):
+        assert (landing / result.export_id / f"{name}.000.ndjson").read_bytes() == (
+            data / f"{name}.000.ndjson"
+        ).read_bytes()
+
+
+def test_full_export_with_retries_and_progress(small_data: Path, tmp_path: Path) -> None:
+    faults = Faults(status_429=2, status_5xx=2, pending_polls=3, retry_after="date:+1")
+    with BulkDataTestServer(ServerConfig(small_data, faults=faults)) as server:
+        result = _export(server, tmp_path / "landing")
+    assert result.counts == {"AllergyIntolerance": 11, "Device": 16, "Patient": 13}
+    _landed_equals_source(result, tmp_path / "landing", small_data)
+    manifest = json.loads((tmp_path / "landing" / result.export_id / "manifest.json").read_text())
+    assert manifest["transactionTime"] == result.transaction_time
+    state = json.loads((tmp_path / "landing" / "_state" / "last_export.json").read_text())
+    assert state["transactionTime"] == result.transaction_time
+
+
+def test_dropped_connections_resume_with_range(small_data: Path, tmp_path: Path) -> None:
+    with BulkDataTestServer(ServerConfig(small_data, faults=Faults(drop_download=3))) as server:
+        result = _export(server, tmp_path / "landing")
+    _landed_equals_source(result, tmp_path / "landing", small_data)
+
+
+def test_gzip_downloads_are_decoded(small_data: Path, tmp_path: Path) -> None:
+    with BulkDataTestServer(ServerConfig(small_data, gzip_downloads=True)) as server:
+        result = _export(server, tmp_path / "landing")
+    _landed_equals_source(result, tmp_path / "landing", small_data)
+
+
+def test_rerun_does_not_download_twice(small_data: Path, tmp_path: Path) -> None:
+    with BulkDataTestServer(ServerConfig(small_data)) as server:
+        first = _export(server, tmp_path / "landing", export_id="exp1")
+        downloads = sum(1 for m, p in server.requests if p.startswith("/files/"))
+        _export(server, tmp_path / "landing", export_id="exp1")
+        assert sum(1 for m, p in server.requests if p.startswith("/files/")) == downloads
+    assert first.export_id == "exp1"
+
+
+def test_failed_job_stops_with_the_servers_message(small_data: Path, tmp_path: Path) -> None:
+    with (
+        BulkDataTestServer(ServerConfig(small_data, faults=Faults(fail_job=True))) as server,
+        pytest.raises(ExportError, match="export job failed.*export job failed"),
+    ):
+        _export(server, tmp_path / "landing")
+    assert not (tmp_path / "landing").exists() or not any((tmp_path / "landing").rglob("*.ndjson"))
+
+
+def test_azure_mode_rejects_unknown_parameters_and_client_sends_only_known_ones(
+    small_data: Path, tmp_path: Path
+) -> None:
+    import requests
+
+    with BulkDataTestServer(ServerConfig(small_data, mode="azure")) as server:
+        refused = requests.get(f"{server.base_url}/$export", params={"_elements": "id"}, timeout=10)
+        assert refused.status_code == 400 and "_elements" in refused.text
+        with pytest.raises(ExportError, match="GET only"):
+            _export(server, tmp_path / "landing", azure=True, use_post=True)
+        result = _export(
+            server, tmp_path / "landing", azure=True, types=("Patient",), since="2020-01-01T00:00:00Z"
+        )
+    assert result.counts == {"Patient": 13}
+
+
+def test_manifest_count_mismatch_lands_nothing(small_data: Path, tmp_path: Path) -> None:
+    with BulkDataTestServer(ServerConfig(small_data)) as server:
+        (small_data / "Device.000.ndjson").write_bytes(b'{"resourceType":"Device","id":"x"}\n')
+        server.state.config.data_dir = small_data  # manifest counts 1, then the file grows before download
+        original = BulkDataTestServer  # noqa: F841
+        from anonymizer.export import client as client_module
+
+        real = client_module.BulkExportClient.download
+
+        def grow_then_download(self, url, requires_token):  # type: ignore[no-untyped-def]
+            if "Device" in url:
+                (small_data / "Device.000.ndjson").write_bytes(b'{"resourceType":"Device","id":"x"}\n' * 2)
+            return real(self, url, requires_token)
+
+        client_module.BulkExportClient.download = grow_then_download  # type: ignore[method-assign]
+        try:
+            with pytest.raises(ExportError, match="manifest says 1"):
+                _export(server, tmp_path / "landing", types=("Device",))
+        finally:
+            client_module.BulkExportClient.download = real  # type: ignore[method-assign]
+    assert not list((tmp_path / "landing").rglob("Device*.ndjson")), (
+        "no half-landed file under the final name"
+    )
+
+
+def test_since_auto_uses_the_last_transaction_time(small_data: Path, tmp_path: Path) -> None:
+    with BulkDataTestServer(ServerConfig(small_data, mode="azure")) as server:
+        _export(server, tmp_path / "landing", azure=True)
+        _export(server, tmp_path / "landing", azure=True, since="auto")
+        kickoffs = [p for m, p in server.requests if p.endswith("$export")]
+    assert len(kickoffs) == 2
+
+
+def test_ctrl_c_cancels_the_server_job(small_data: Path, tmp_path: Path) -> None:
+    def interrupt(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with BulkDataTestServer(ServerConfig(small_data, faults=Faults(pending_polls=5))) as server:
+        with pytest.raises(KeyboardInterrupt):
+            run_export(
+                ExportRequest(fhir_url=server.base_url),
+                LocalLanding(tmp_path / "l"),
+                policy=PollPolicy(sleep=interrupt),
+                progress=lambda m: None,
+            )
+        assert any(m == "DELETE" for m, _ in server.requests)
+
+
+def test_smart_backend_services_assertion(small_data: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from anonymizer.export.auth import SmartBackendAuth
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    config = ServerConfig(
+        small_data, require_token=True, jwks_public_key_pem=public_pem, client_id="demo-client"
+    )
+    with BulkDataTestServer(config) as server:
+        with pytest.raises(ExportError, match="401"):
+            _export(server, tmp_path / "no-auth")
+        auth = SmartBackendAuth(server.token_url, "demo-client", private_pem)
+        result = run_export(
+            ExportRequest(fhir_url=server.base_url),
+            LocalLanding(tmp_path / "l"),
+            auth=auth,
+            policy=FAST,
+            progress=lambda m: None,
+        )
+        assert "demo-client" in repr(auth) and "BEGIN" not in repr(auth)
+    assert result.counts["Patient"] == 13
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(None) is None
+    assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # type: ignore[operator]
