@@ -16,7 +16,11 @@ from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import run_changes
 from anonymizer.verify.checklist import build_checklist
 from anonymizer.verify.leak_audit import run_leak_audit
-from anonymizer.verify.precision_checks import promises_from_config, run_precision_checks
+from anonymizer.verify.precision_checks import (
+    promises_from_config,
+    run_precision_checks,
+    source_date_decades,
+)
 from anonymizer.verify.report_html import write_report_html
 from anonymizer.verify.report_json import build_report, write_report_json
 from anonymizer.verify.zone import (
@@ -106,6 +110,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         audit = run_leak_audit(spark, source_lines, output)
         timer.done("leak_audit")
         precision = run_precision_checks(output, promises_from_config(config), as_of)
+        precision.decades_source = source_date_decades(source_lines)
         timer.done("precision")
     finally:
         source_lines.unpersist()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from anonymizer.verify.candidates import decode_attachment, is_free_text_path
-from anonymizer.verify.harvest import PERSON_TYPES
+from anonymizer.verify.harvest import PERSON_TYPES, is_person_linked
 from anonymizer.verify.normalize import date_tokens
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ class PrecisionResult:
     violations: list[dict[str, Any]] = field(default_factory=list)
     date_precision: dict[str, int] = field(default_factory=dict)
     images: int = 0
+    decades_out: dict[str, int] = field(default_factory=dict)
+    decades_source: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -112,7 +114,8 @@ class PrecisionResult:
         """JSON-ready form (see docs/verify.md, ``precision``)."""
         return {"promises": self.promises.to_dict(), "violations": self.violations,
                 "violation_count": self.total, "date_precision": self.date_precision,
-                "images_in_person_data": self.images}  # fmt: skip
+                "images_in_person_data": self.images,
+                "date_decades": {"source": self.decades_source, "output": self.decades_out}}  # fmt: skip
 
 
 def check_resource(resource: dict[str, Any], promises: Promises, as_of: date) -> Counter[tuple[str, str]]:
@@ -155,6 +158,7 @@ def _check_string(
             "time" if match.group(6) else "day" if match.group(5) else "month" if match.group(3) else "year"
         )
         out[(f"precision:{level}", path)] += 1
+        out[(f"decade:{match.group(1)[:3]}0s", "")] += 1
         if (p.dates == "year" and level != "year") or p.dates == "removed":
             out[("date_precision", path)] += 1
         if key == "birthDate" and p.ages and as_of.year - int(match.group(1)) > 90:
@@ -191,6 +195,42 @@ def _check_object(obj: dict[str, Any], path: str, p: Promises, out: Counter[tupl
         out[("image", path)] += 1
 
 
+def date_decades(resource: dict[str, Any]) -> Counter[str]:
+    """Date values of one resource counted by decade of their year (``1970s``)."""
+    out: Counter[str] = Counter()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, dict):
+            for value in obj.values():
+                walk(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                walk(value)
+        elif isinstance(obj, str) and len(obj) >= 4 and obj[:4].isdigit():
+            match = _DATE_VALUE_RE.match(obj)
+            if match:
+                out[f"{match.group(1)[:3]}0s"] += 1
+
+    walk(resource)
+    return out
+
+
+def source_date_decades(source_lines: DataFrame) -> dict[str, int]:
+    """Decade histogram of the date values of source resources about an individual (the "before" side)."""
+
+    def partition(rows: Any) -> Any:
+        for row in rows:
+            try:
+                resource = orjson.loads(row.line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(resource, dict) and is_person_linked(resource):
+                yield from date_decades(resource).items()
+
+    pairs = source_lines.select("line").rdd.mapPartitions(partition).reduceByKey(lambda a, b: a + b)
+    return dict(sorted(pairs.collect()))
+
+
 def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> PrecisionResult:
     """Run :func:`check_resource` over every person-linked research-zone row and aggregate."""
 
@@ -211,7 +251,10 @@ def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> 
     )
     result = PrecisionResult(promises)
     for (check, rtype, path), count in sorted(totals):
-        if check.startswith("precision:"):
+        if check.startswith("decade:"):
+            decade = check.split(":", 1)[1]
+            result.decades_out[decade] = result.decades_out.get(decade, 0) + count
+        elif check.startswith("precision:"):
             level = check.split(":", 1)[1]
             result.date_precision[level] = result.date_precision.get(level, 0) + count
         elif check == "image":

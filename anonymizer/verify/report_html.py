@@ -193,6 +193,14 @@ def _precision(precision: dict[str, Any]) -> str:
             "Date values about individuals, by precision", [(lv, hist.get(lv, 0), None) for lv in levels]
         )
     )
+    decades = precision.get("date_decades") or {}
+    before, after = decades.get("source") or {}, decades.get("output") or {}
+    out.append(
+        _bar_chart(
+            "Dates by decade: source (grey) and research zone (blue)",
+            [(d, before.get(d, 0), after.get(d, 0)) for d in sorted(set(before) | set(after))],
+        )
+    )
     out.append("</div>")
     return "".join(out)
 

@@ -100,8 +100,10 @@ def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | N
     from pyspark.sql import functions as F
 
     table_path = quarantine.rstrip("/") + "/quarantine"
-    if not Path(table_path).is_dir() and "://" not in quarantine:
-        raise ZoneError(f"quarantine table not found: {table_path}")
+    if "://" not in quarantine and not (Path(table_path) / "_delta_log").is_dir():
+        if not Path(quarantine).is_dir():
+            raise ZoneError(f"quarantine folder not found: {quarantine}")
+        return {}  # no line was ever quarantined there
     df = spark.read.format("delta").load(table_path)
     if run_id:
         df = df.where(F.col("run_id") == run_id)
