@@ -7,7 +7,8 @@ Status, in order of precedence:
 * ``removed`` -- values of this category were in the landing data and none is in the research zone;
   the rules whose path names this kind of element are listed;
 * ``not_present`` -- the landing data hold no value of this category the audit knows how to harvest;
-* ``not_checked`` -- the category cannot be proven by matching values (biometrics), see the notes.
+* ``not_checked`` -- the category cannot be proven by matching values (biometrics; dates under a
+  date-shifting config), see the notes.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def build_checklist(
     harvested: dict[str, dict[str, int]],
     findings: list[dict[str, Any]],
     violations: list[dict[str, Any]],
+    *,
+    dates_audited: bool = True,
 ) -> list[dict[str, Any]]:
     """One entry per category A..R with status, counts, rules and a one-line explanation."""
     leaks: dict[str, int] = {}
@@ -94,6 +97,9 @@ def build_checklist(
         if n_leaks or n_broken:
             status = "found"
             detail = f"found: {_plural(n_leaks, 'leak')}, {_plural(n_broken, 'precision violation')}"
+        elif letter == "C" and not dates_audited:
+            status = "not_checked"
+            detail = "the config shifts or keeps dates (not a Safe Harbor profile): dates were not searched"
         elif present:
             status = "removed"
             detail = f"{_plural(present, 'distinct value')} in the source; none found in the research zone"

@@ -107,16 +107,25 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         timer.done("counts")
         changes = run_changes(source_lines, output, summary)
         timer.done("changes")
-        audit = run_leak_audit(spark, source_lines, output)
+        promises = promises_from_config(config)
+        audit_dates = promises.dates in ("year", "removed")
+        audit = run_leak_audit(spark, source_lines, output, audit_dates=audit_dates)
+        if not audit_dates:
+            audit.notes.append(
+                f"calendar dates are not searched: the config's date promise is '{promises.dates}', "
+                "so an equal date proves nothing; see the dates-per-decade chart"
+            )
         timer.done("leak_audit")
-        precision = run_precision_checks(output, promises_from_config(config), as_of)
+        precision = run_precision_checks(output, promises, as_of)
         precision.decades_source = source_date_decades(source_lines)
         timer.done("precision")
     finally:
         source_lines.unpersist()
         output.unpersist()
 
-    checklist = build_checklist(config, audit.harvested, audit.hits, precision.violations)
+    checklist = build_checklist(
+        config, audit.harvested, audit.hits, precision.violations, dates_audited=audit_dates
+    )
     reasons = []
     if audit.leaks:
         reasons.append(f"{audit.leaks} identifier leaks (counted per resource, path and category)")

@@ -134,6 +134,7 @@ def _leaks(audit: dict[str, Any]) -> str:
         f"<p>{sum(sum(v.values()) for v in audit['harvested'].values()):,} distinct identifying values were "
         "harvested from the source and searched in every string of every research-zone resource.</p>"
     )
+    out.extend(f"<p class='muted'>Note: {_e(note)}</p>" for note in audit.get("notes") or [])
     if leaks:
         out.append(_finding_table(leaks))
     else:

@@ -45,15 +45,21 @@ def zones(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     b.write_zone(spark, root / "correct", correct)
     b.write_zone(spark, root / "leaky", _plant([b.correct_anonymization(r) for r in source], source))
     (root / "config.json").write_text(json.dumps(b.safe_harbor_config()), encoding="utf-8")
+    shifting = b.safe_harbor_config()
+    shifting["fhirPathRules"] = [
+        {"path": p["path"], "method": "dateShift"} if "date" in p["path"] else p
+        for p in shifting["fhirPathRules"]
+    ]
+    (root / "shift-config.json").write_text(json.dumps(shifting), encoding="utf-8")
     return {"root": root, "landing": root / "landing", "correct": root / "correct", "leaky": root / "leaky"}
 
 
-def _verify(spark: Any, zones: dict[str, Path], zone: str) -> VerifyResult:
+def _verify(spark: Any, zones: dict[str, Path], zone: str, config: str = "config.json") -> VerifyResult:
     request = VerifyRequest(
         source=str(zones["landing"]),
         output=str(zones[zone]),
-        config=str(zones["root"] / "config.json"),
-        report_dir=str(zones["root"] / f"report-{zone}"),
+        config=str(zones["root"] / config),
+        report_dir=str(zones["root"] / f"report-{zone}-{config}"),
     )
     return run_verify(request, spark=spark)
 
@@ -124,3 +130,14 @@ def test_html_is_self_contained(correct_result: VerifyResult) -> None:
     assert "contains no identifying values" in html
     assert "<svg" in html and "<script" not in html
     assert "src=" not in html and "href=" not in html and "@import" not in html
+
+
+def test_date_shift_config_does_not_search_dates(spark: Any, zones: dict[str, Path]) -> None:
+    result = _verify(spark, zones, "leaky", "shift-config.json")
+    report = result.report
+    assert report["precision"]["promises"]["dates"] == "shifted"
+    categories = {f["category"] for f in report["leak_audit"]["findings"] if not f["exempt"]}
+    assert categories == {"A", "B", "D", "G"}  # the kept birth date is not judged by equality
+    checklist = {c["category"]: c["status"] for c in report["checklist"]}
+    assert checklist["C"] == "not_checked"
+    assert any("not searched" in note for note in report["leak_audit"]["notes"])
