@@ -1,0 +1,32 @@
+"""Security labels Microsoft's tool adds to ``meta.security``, in its fixed order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+#: operation -> coding, in the order the labels are added.
+LABELS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("REDACT", {"system": _V3, "code": "REDACTED", "display": "redacted"}),
+    ("ABSTRACT", {"system": _V3, "code": "ABSTRED", "display": "abstracted"}),
+    ("CRYPTOHASH", {"system": _V3, "code": "CRYTOHASH", "display": "cryptographic hash function"}),
+    ("ENCRYPT", {"system": _V3, "code": "MASKED", "display": "masked"}),
+    ("PERTURB", {"code": "PERTURBED", "display": "exact value is replaced with another exact value"}),
+    ("SUBSTITUTE", {"code": "SUBSTITUTED", "display": "exact value is replaced with a predefined value"}),
+    ("GENERALIZE", {"code": "GENERALIZED", "display": "exact value is replaced with a general value"}),
+)
+
+
+def add_security_labels(resource: dict[str, Any], operations: set[str]) -> None:
+    """Add one coding per recorded operation unless a coding with that code exists (case-insensitive)."""
+    wanted = [coding for op, coding in LABELS if op in operations]
+    if not wanted:
+        return
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        meta = resource["meta"] = {}  # appended last, as Microsoft's tool does
+    security = meta.setdefault("security", [])
+    existing = {str(c.get("code", "")).lower() for c in security if isinstance(c, dict)}
+    for coding in wanted:
+        if coding["code"].lower() not in existing:
+            security.append(dict(coding))

@@ -1,0 +1,279 @@
+"""Node-level application of each method: what one rule does to one element of the typed tree."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from anonymizer.config import Parameters, RuleConfig
+from anonymizer.errors import InvalidInputError, ProcessingError, RuleNotApplicableError
+from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
+from anonymizer.fhir.tree import Node, children
+from anonymizer.methods import crypto_hash, date_shift, encrypt, generalize, perturb, redact
+from anonymizer.methods.dotnet import to_dotnet_string
+
+DATE_TYPES = frozenset({"date", "dateTime", "instant"})
+
+
+@dataclass
+class Context:
+    """State of one top-level ``anonymize`` call (keys unwrapped once per call, visited set, date prefix)."""
+
+    params: Parameters
+    as_of: date
+    model: TypeModel
+    root: dict[str, Any]
+    visited: set[tuple[int, Any]]
+    date_shift_key: str
+    crypto_hash_key: str
+    encrypt_key: str
+    prefix: str | None
+    hits: collections.Counter[tuple[int, str]]
+
+    def offset(self) -> int:
+        """The date-shift offset (fixed, or keyed on the scope's prefix; resource scope reads the root id now)."""
+        fixed = self.params.date_shift_fixed_offset
+        if fixed is not None:
+            return fixed
+        prefix = self.prefix
+        if prefix is None:
+            rid = self.root.get("id")
+            prefix = rid if isinstance(rid, str) else ""
+        return date_shift.offset_days(prefix, self.date_shift_key)
+
+
+def where_predicate(ctx: Context) -> Any:
+    """Evaluate a ``where(...)`` argument on a node with fhirpathpy (compiled once per expression)."""
+
+    def predicate(expression: str, node: Node) -> bool:
+        try:
+            result = generalize.compile_expression(expression)(node.value)
+        except Exception as exc:
+            raise ProcessingError(f"evaluating where({expression}) failed ({type(exc).__name__})") from None
+        return bool(result) and result[0] is True
+
+    return predicate
+
+
+def mark_subtree(node: Node, ctx: Context) -> None:
+    """Mark every non-resource descendant visited (perturb and substitute protect what they produced)."""
+    stack = list(children(node, ctx.model))
+    while stack:
+        current = stack.pop()
+        if current.is_resource:
+            continue
+        ctx.visited.add(current.location)
+        stack.extend(children(current, ctx.model))
+
+
+def _record(ctx: Context, rule: RuleConfig, ops: set[str], op: str) -> None:
+    ops.add(op)
+    ctx.hits[(rule.index, rule.method)] += 1
+
+
+def apply_method(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> bool:
+    """Apply ``rule`` to ``node``; returns True when the whole subtree is now final (perturb, substitute)."""
+    method = rule.method
+    if method == "keep":
+        return False
+    if method == "redact":
+        _redact(node, rule, ctx, ops)
+        return False
+    if method == "dateshift":
+        _date_shift(node, rule, ctx, ops)
+        return False
+    if method == "cryptohash":
+        _crypto_hash(node, rule, ctx, ops)
+        return False
+    if method == "encrypt":
+        _encrypt(node, rule, ctx, ops)
+        return False
+    if method == "perturb":
+        return _perturb(node, rule, ctx, ops)
+    if method == "substitute":
+        _substitute(node, rule, ctx, ops)
+        return True
+    if method == "generalize":
+        _generalize(node, rule, ctx, ops)
+        return False
+    if method == "scrubtext":
+        from anonymizer.text_method import scrub_node
+
+        scrub_node(node, rule, ctx, ops)
+        return False
+    raise RuleNotApplicableError(f"Anonymization method {method.upper()} not supported.")
+
+
+def _primitive_value(node: Node) -> Any:
+    if not node.is_primitive or node.is_resource:
+        return None
+    value = node.value
+    return None if value is None or value == "" else value
+
+
+def _redact(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    value = _primitive_value(node)
+    if value is None:
+        return
+    p = ctx.params
+    if node.fhir_type in DATE_TYPES:
+        node.value = redact.redact_date(str(value), node.fhir_type, partial=p.partial_dates, as_of=ctx.as_of)
+        _record(ctx, rule, ops, "REDACT")
+    elif node.name == "value" and node.parent is not None and node.parent.fhir_type == "Age":
+        node.value = redact.redact_age(value, partial=p.partial_ages)
+        _record(ctx, rule, ops, "REDACT")
+    elif node.name == "postalCode":
+        new, op = redact.redact_postal_code(
+            str(value), partial=p.partial_zip, restricted=p.restricted_zip_prefixes
+        )
+        node.value = new
+        _record(ctx, rule, ops, op)
+    else:
+        node.value = None
+        _record(ctx, rule, ops, "REDACT")
+
+
+def _date_shift(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    if node.fhir_type not in DATE_TYPES:
+        return
+    value = _primitive_value(node)
+    if value is None:
+        return
+    new, op = date_shift.shift_date(
+        str(value), node.fhir_type, ctx.offset(), partial=ctx.params.partial_dates, as_of=ctx.as_of
+    )
+    node.value = new
+    _record(ctx, rule, ops, op)
+
+
+def _crypto_hash(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    value = _primitive_value(node)
+    if value is None:
+        return
+    text = to_dotnet_string(value)
+    if node.name == "reference" and node.parent is not None and node.parent.fhir_type == "Reference":
+        hasher = (
+            crypto_hash.hash_reference_joinable
+            if ctx.params.reference_hashing == "joinable"
+            else crypto_hash.hash_reference
+        )
+        node.value = hasher(text, ctx.crypto_hash_key, ctx.model.resource_types)
+    else:
+        node.value = crypto_hash.hmac_hex(text, ctx.crypto_hash_key)
+    _record(ctx, rule, ops, "CRYPTOHASH")
+
+
+def _encrypt(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    value = _primitive_value(node)
+    if value is None:
+        return
+    node.value = encrypt.encrypt_value(to_dotnet_string(value), ctx.encrypt_key)
+    _record(ctx, rule, ops, "ENCRYPT")
+
+
+def _perturb(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> bool:
+    target, fhir_type = node, node.fhir_type
+    if node.fhir_type in perturb.QUANTITY_TYPES or any(
+        ctx.model.is_a(node.fhir_type, t) for t in ("Quantity",)
+    ):
+        target = next((c for c in children(node, ctx.model) if c.name == "value"), None)
+        fhir_type = "decimal"
+        if target is None:
+            return True
+    elif node.fhir_type not in perturb.NUMERIC_TYPES:
+        return False  # visited, unchanged
+    if target.location in ctx.visited:
+        return True
+    value = target.value
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    target.value = perturb.perturb_value(
+        value, fhir_type, span=rule.span or 0, range_type=rule.range_type, round_to=rule.round_to
+    )
+    _record(ctx, rule, ops, "PERTURB")
+    return True
+
+
+def _generalize(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    if node.is_resource or node.fhir_type not in PRIMITIVE_TYPES:
+        raise RuleNotApplicableError(
+            f"{rule.label}: generalize applies to primitive values only ({node.fhir_type} at {node.path})"
+        )
+    value = node.value
+    if value is None:
+        return
+    _, new = generalize.generalize_value(value, node.fhir_type, rule.cases or {}, rule.other_values)
+    node.value = new
+    _record(ctx, rule, ops, "GENERALIZE")
+
+
+def _substitute(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    replacement = rule.replace_with
+    if node.is_primitive:
+        node.value = None if replacement is None else to_dotnet_string(replacement)
+        holder = node.ext_holder
+        if isinstance(holder, dict):
+            for key in list(holder):
+                kids = [c for c in children(node, ctx.model) if c.name == key]
+                if not any(c.location in ctx.visited for c in kids):
+                    holder.pop(key, None)
+        node.kids = None
+        _record(ctx, rule, ops, "SUBSTITUTE")
+        return
+    current = node.value
+    if not isinstance(current, dict):
+        return
+    if replacement is None:
+        replacement = {}
+    if not isinstance(replacement, dict):
+        raise InvalidInputError(
+            f"{rule.label}: replaceWith must be a JSON object for {node.fhir_type} at {node.path}"
+        )
+    for key in replacement:
+        if key.startswith("_") or ctx.model.child(node.type_path, key) is None:
+            raise InvalidInputError(f"{rule.label}: replaceWith has no element {key!r} of {node.fhir_type}")
+    kids = children(node, ctx.model)
+    merged: dict[str, Any] = {}
+    for key in list(current) + [k for k in replacement if k not in current]:
+        if key.startswith("_"):
+            continue
+        processed = [
+            c
+            for c in kids
+            if c.key == key or (isinstance(c.container, list) and c.container is current.get(key))
+        ]
+        visited_idx = {c.key if isinstance(c.container, list) else 0 for c in processed if _touched(c, ctx)}
+        old, new = current.get(key), replacement.get(key)
+        if new == "" or new is None:
+            if visited_idx:
+                merged[key] = old
+            continue
+        if isinstance(new, list):
+            old_list = old if isinstance(old, list) else ([] if old is None else [old])
+            merged[key] = [
+                old_list[i] if i in visited_idx and i < len(old_list) else copy_json(v)
+                for i, v in enumerate(new)
+            ]
+        else:
+            merged[key] = old if 0 in visited_idx else copy_json(new)
+    current.clear()
+    current.update(merged)
+    node.kids = None
+    _record(ctx, rule, ops, "SUBSTITUTE")
+
+
+def _touched(node: Node, ctx: Context) -> bool:
+    if node.location in ctx.visited:
+        return True
+    return any(_touched(c, ctx) for c in children(node, ctx.model) if not c.is_resource)
+
+
+def copy_json(value: Any) -> Any:
+    """Deep copy of a JSON value."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
