@@ -107,7 +107,7 @@ def _complex_children(
     node: Node, obj: dict[str, Any], model: TypeModel, skip_resource_type: bool
 ) -> list[Node]:
     kids: list[Node] = []
-    for key, item in obj.items():
+    for key, item in list(obj.items()):
         if key == "resourceType" and skip_resource_type:
             continue
         if key.startswith("_"):
@@ -128,7 +128,7 @@ def _complex_children(
             # A primitive with only extensions: materialise a null value so the node has a place.
             obj[key] = [None] * len(holders) if isinstance(holders, list) else None
             item_for_nodes = obj[key]
-        values = obj[key] if key in obj else item_for_nodes
+        values = obj.get(key, item_for_nodes)
         if isinstance(values, list):
             for i, element in enumerate(values):
                 holder = holders[i] if isinstance(holders, list) and i < len(holders) else None
