@@ -1,0 +1,210 @@
+"""The Spark de-identification pipeline on small inputs: reconciliation, quarantine, idempotency, incremental, joins."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
+
+pytestmark = pytest.mark.spark
+
+CONFIG = {
+    "fhirVersion": "R4",
+    "processingErrors": "raise",
+    "fhirPathRules": [
+        {"path": "Resource.id", "method": "cryptoHash"},
+        {"path": "nodesByType('Reference').reference", "method": "cryptoHash"},
+        {"path": "nodesByType('HumanName')", "method": "redact"},
+        {"path": "nodesByType('date')", "method": "redact"},
+    ],
+    "parameters": {
+        "cryptoHashKey": "test-key",
+        "enablePartialDatesForRedact": True,
+        "referenceHashing": "joinable",
+    },
+}
+AS_OF = date(2026, 1, 1)
+
+
+def _patient(pid: str, family: str, updated: str = "2024-01-01T00:00:00Z") -> dict:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "meta": {"lastUpdated": updated},
+        "name": [{"family": family}],
+        "birthDate": "1970-05-06",
+    }
+
+
+def _obs(oid: str, pid: str) -> dict:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": f"Patient/{pid}"},
+    }
+
+
+def _write(folder: Path, name: str, lines: list[str], gz: bool = False) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if gz:
+        (folder / name).write_bytes(gzip.compress(data))
+    else:
+        (folder / name).write_bytes(data)
+
+
+@pytest.fixture()
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(CONFIG))
+    return path
+
+
+def _request(tmp_path: Path, landing: Path, config: Path, **kw: object) -> DeidentifyRequest:
+    return DeidentifyRequest(
+        input=str(landing), output=str(tmp_path / "research"), config=str(config), as_of=AS_OF, **kw
+    )
+
+
+def test_reconciles_quarantines_bad_lines_and_joins(spark, tmp_path: Path, config_file: Path) -> None:
+    landing = tmp_path / "landing"
+    _write(
+        landing,
+        "Patient.000.ndjson",
+        [json.dumps(_patient("p1", "Smith")), json.dumps(_patient("p2", "Jones"))],
+    )
+    _write(
+        landing,
+        "Observation-job1-1.ndjson.gz",
+        [
+            json.dumps(_obs("o1", "p1")),
+            "{not json",
+            "[1, 2]",
+            '{"status": "final"}',
+            '{"resourceType": "Alien"}',
+            json.dumps(_obs("o2", "p2")),
+        ],
+        gz=True,
+    )
+    _write(landing, "1.Observation.ndjson", ["", json.dumps(_obs("o3", "p1"))])
+    (landing / "manifest.json").write_text("{}")
+    result = run_deidentify(_request(tmp_path, landing, config_file), spark)
+    counts = result.summary.counts
+    assert result.summary.reconciled
+    assert (counts["Patient"].lines_in, counts["Patient"].rows_out) == (2, 2)
+    assert (
+        counts["Observation"].lines_in,
+        counts["Observation"].rows_out,
+        counts["Observation"].quarantined,
+    ) == (8, 3, 5)
+
+    quarantine = spark.read.format("delta").load(str(tmp_path / "research-quarantine" / "quarantine"))
+    reasons = {(r.source_file.rsplit("/", 1)[-1], r.line_number, r.reason) for r in quarantine.collect()}
+    assert reasons == {
+        ("Observation-job1-1.ndjson.gz", 2, "malformed_json"),
+        ("Observation-job1-1.ndjson.gz", 3, "not_an_object"),
+        ("Observation-job1-1.ndjson.gz", 4, "missing_resource_type"),
+        ("Observation-job1-1.ndjson.gz", 5, "unknown_resource_type"),
+        ("1.Observation.ndjson", 1, "empty_line"),
+    }
+    research = tmp_path / "research"
+    assert not any("quarantine" in p.name for p in research.iterdir()), (
+        "PHI must stay outside the research zone"
+    )
+    patients = spark.read.format("delta").load(str(research / "delta" / "Patient"))
+    observations = spark.read.format("delta").load(str(research / "delta" / "Observation"))
+    joined = observations.join(patients.select("patient_key"), "patient_key")
+    assert joined.count() == 3
+    assert patients.selectExpr("resource:birthDate::string as b").first().b == "1970"
+    assert "Smith" not in "".join(r.j for r in patients.selectExpr("to_json(resource) as j").collect())
+    ndjson = list((research / "ndjson" / "Patient").glob("part-*.ndjson"))
+    assert sum(len(p.read_text().splitlines()) for p in ndjson) == 2
+
+
+def test_rerun_is_idempotent_and_incremental_upserts_and_deletes(
+    spark, tmp_path: Path, config_file: Path
+) -> None:
+    first = tmp_path / "landing1"
+    _write(
+        first,
+        "Patient.000.ndjson",
+        [json.dumps(_patient("p1", "A")), json.dumps(_patient("p2", "B")), json.dumps(_patient("p2", "B"))],
+    )
+    request = _request(tmp_path, first, config_file)
+    run_deidentify(request, spark)
+    run_deidentify(request, spark)
+    table = str(tmp_path / "research" / "delta" / "Patient")
+    assert spark.read.format("delta").load(table).count() == 2, (
+        "duplicates in one export and re-runs collapse"
+    )
+
+    second = tmp_path / "landing2"
+    _write(second, "Patient.000.ndjson", [json.dumps(_patient("p3", "C", "2025-01-01T00:00:00Z"))])
+    deleted = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "DELETE", "url": "Patient/p1"}}],
+    }
+    _write(second / "deleted", "del.ndjson", [json.dumps(deleted)])
+    result = run_deidentify(_request(tmp_path, second, config_file), spark)
+    assert result.summary.counts["Patient"].deleted == 1
+    assert spark.read.format("delta").load(table).count() == 2  # p2, p3 (p1 deleted)
+    runs = spark.read.format("delta").load(str(tmp_path / "research" / "delta" / "_runs"))
+    assert runs.count() == 3
+
+
+def test_processing_error_raise_names_file_and_line(spark, tmp_path: Path) -> None:
+    config = dict(
+        CONFIG,
+        fhirPathRules=[{"path": "Patient.gender", "method": "generalize", "cases": {"$this > 5": "'x'"}}],
+    )
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    landing = tmp_path / "landing"
+    _write(
+        landing,
+        "Patient.000.ndjson",
+        [json.dumps(_patient("p1", "A")), json.dumps({**_patient("p2", "Secretname"), "gender": "female"})],
+    )
+    with pytest.raises(DeidentifyError) as exc:
+        run_deidentify(_request(tmp_path, landing, path), spark)
+    assert "Patient.000.ndjson line 2" in str(exc.value)
+    assert "Secretname" not in str(exc.value) and "female" not in str(exc.value)
+
+    path.write_text(json.dumps({**config, "processingErrors": "skip"}))
+    result = run_deidentify(_request(tmp_path, landing, path), spark)
+    c = result.summary.counts["Patient"]
+    assert (c.lines_in, c.rows_out, c.quarantined, c.skipped) == (2, 2, 1, 1) and result.summary.reconciled
+
+
+def test_quarantine_inside_output_is_refused(spark, tmp_path: Path, config_file: Path) -> None:
+    with pytest.raises(DeidentifyError, match="must not be inside"):
+        run_deidentify(
+            _request(tmp_path, tmp_path / "x", config_file, quarantine=str(tmp_path / "research" / "q")),
+            spark,
+        )
+
+
+def test_keys_never_appear_in_the_plan(spark, tmp_path: Path, config_file: Path) -> None:
+    from anonymizer.engine import Anonymizer
+
+    from anonymizer.spark import line_schema as ls
+    from anonymizer.spark.reader import read_lines
+    from anonymizer.spark.transform import TransformOptions, make_partition_transform
+
+    landing = tmp_path / "landing"
+    _write(landing, "Patient.000.ndjson", [json.dumps(_patient("p1", "A"))])
+    anon = Anonymizer.from_config_file(str(config_file), as_of=AS_OF)
+    df = read_lines(spark, str(landing)).mapInArrow(
+        make_partition_transform(anon, TransformOptions()), ls.TRANSFORMED_DDL
+    )
+    plan = df._jdf.queryExecution().toString()
+    assert "test-key" not in plan
+    assert "test-key" not in spark.sparkContext.getConf().toDebugString()
