@@ -99,12 +99,16 @@ def _launched_by_spark_submit() -> bool:
 
 
 def cli_session(
-    master: str | None, conf: Mapping[str, str] | None = None, app_name: str = "fhir-anonymizer"
+    master: str | None,
+    conf: Mapping[str, str] | None = None,
+    app_name: str = "fhir-anonymizer",
+    *,
+    verbose: bool = False,
 ) -> SparkSession:
     """Session for the CLI: the given master, the spark-submit/Databricks one, or ``local[*]``."""
     if master is None and (has_configured_master() or _active_exists()):
         return active_or_new_session(conf)
-    return local_session(master or "local[*]", app_name=app_name, conf=conf)
+    return local_session(master or "local[*]", app_name=app_name, conf=conf, verbose=verbose)
 
 
 def _active_exists() -> bool:
