@@ -32,6 +32,11 @@ RACE_ETHNICITY_KEEPS = [
     {"path": f"Patient.extension('{US_CORE}us-core-ethnicity')", "method": "keep"},
     {"path": f"Patient.extension('{US_CORE}us-core-birthsex')", "method": "keep"},
 ]
+#: Identifying elements Microsoft's sample misses (found by our verify leak audit on the Synthea samples).
+EXTRA_REDACTS = [
+    {"path": "Device.lotNumber", "method": "redact"},
+    {"path": "Device.udiCarrier", "method": "redact"},
+]
 DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('instant')")
 CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
 
@@ -41,7 +46,7 @@ def sample_rules() -> list[dict]:
 
 
 def safe_harbor() -> dict:
-    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS
+    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + EXTRA_REDACTS
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS or rule["method"].lower() == "perturb":
             continue  # codes are kept above; the only random rule is replaced by redaction (next rule)
@@ -89,7 +94,7 @@ LDS_ADDRESS_KEEPS = [
 
 
 def limited_dataset() -> dict:
-    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + LDS_ADDRESS_KEEPS
+    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + LDS_ADDRESS_KEEPS + EXTRA_REDACTS
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS:
             continue

@@ -301,7 +301,12 @@ def _parameters(
         value = raw.get(name)
         if value not in (None, "") and not isinstance(value, str):
             raise ConfigError(f"parameters.{name} must be a string (a key or a reference such as env:NAME)")
-        resolved[name] = resolve_secret(value, base_dir=base_dir) if value else Secret("")
+        try:
+            resolved[name] = resolve_secret(value, base_dir=base_dir) if value else Secret("")
+        except ConfigError:
+            if not allow_ephemeral_keys:
+                raise
+            resolved[name] = Secret("")  # explicitly allowed: an unresolvable key becomes an ephemeral one
     shared_random = _random.token_hex(16)  # Microsoft: cryptoHashKey and encryptKey share one random default
     for name in KEY_PARAMETERS:
         if resolved[name]:
