@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,6 @@ from anonymizer.spark.research_zone import (
     delete_ids,
     delta_path,
     merge_into_table,
-    ndjson_dir,
     table_rows,
     write_ndjson,
 )
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger("anonymizer.spark")
+_MERGE_THREADS = 4
 
 
 class DeidentifyError(RuntimeError):
@@ -124,15 +125,20 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     timings["quarantine_s"] = round(time.monotonic() - step, 3)
 
     step = time.monotonic()
-    tables: dict[str, str] = {}
     good = staged.filter(f"status <> '{ls.STATUS_QUARANTINED}'")
-    for resource_type in sorted(t for t, c in counts.items() if c.rows_out):
+    types = sorted(t for t, c in counts.items() if c.rows_out)
+    tables = {t: delta_path(request.output, t) for t in types}
+
+    def merge_one(resource_type: str) -> None:
         rows = good.filter(good.resource_type == resource_type)
-        path = delta_path(request.output, resource_type)
-        merge_into_table(spark, table_rows(rows, run_id), path)
-        write_ndjson(spark, rows, ndjson_dir(request.output, resource_type))
-        tables[resource_type] = path
+        merge_into_table(spark, table_rows(rows, run_id), tables[resource_type])
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
+
+    # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.
+    with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
+        list(pool.map(merge_one, types))
+    if types:
+        write_ndjson(spark, good, request.output)
     for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
         counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
             spark, delta_path(request.output, resource_type), ids

@@ -15,11 +15,6 @@ def delta_path(output: str, resource_type: str) -> str:
     return f"{output.rstrip('/')}/delta/{resource_type}"
 
 
-def ndjson_dir(output: str, resource_type: str) -> str:
-    """Folder of this run's anonymized NDJSON of one resource type."""
-    return f"{output.rstrip('/')}/ndjson/{resource_type}"
-
-
 def table_rows(rows: DataFrame, run_id: str) -> DataFrame:
     """Rows of one type shaped for its Delta table, duplicates of an id collapsed to the newest ``last_updated``."""
     from pyspark.sql import Window
@@ -66,16 +61,25 @@ def delete_ids(spark: SparkSession, path: str, ids: list[str]) -> int:
     return len(ids)
 
 
-def write_ndjson(spark: SparkSession, rows: DataFrame, directory: str) -> None:
-    """Write this run's anonymized resources as NDJSON part files named ``part-*.ndjson``."""
-    rows.select("resource_json").write.mode("overwrite").option("compression", "none").text(directory)
+def write_ndjson(spark: SparkSession, rows: DataFrame, output: str) -> None:
+    """Write this run's anonymized resources as ``ndjson/<Type>/part-*.ndjson`` in one Spark job."""
+    root = f"{output.rstrip('/')}/ndjson"
+    rows.select("resource_type", "resource_json").write.mode("overwrite").partitionBy("resource_type").option(
+        "compression", "none"
+    ).text(root)
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
-    folder = jvm.org.apache.hadoop.fs.Path(directory)
+    hpath = jvm.org.apache.hadoop.fs.Path
+    folder = hpath(root)
     fs = folder.getFileSystem(conf)
     for status in fs.listStatus(folder):
         name = status.getPath().getName()
-        if name.startswith("part-") and name.endswith(".txt"):
-            fs.rename(
-                status.getPath(), jvm.org.apache.hadoop.fs.Path(folder, name[: -len(".txt")] + ".ndjson")
-            )
+        if not name.startswith("resource_type="):
+            continue
+        target = hpath(folder, name[len("resource_type=") :])
+        fs.delete(target, True)
+        fs.rename(status.getPath(), target)
+        for part in fs.listStatus(target):
+            part_name = part.getPath().getName()
+            if part_name.startswith("part-") and part_name.endswith(".txt"):
+                fs.rename(part.getPath(), hpath(target, part_name[: -len(".txt")] + ".ndjson"))
