@@ -1,0 +1,190 @@
+"""Contextual detection: the patient's own identifying values, wherever they occur in that patient's text.
+
+`ContextualMatcher.for_identifiers(ids)` compiles one case-insensitive alternation from a
+`PatientIdentifiers` (cached per value, so the notes of one patient share it). Matching rules:
+
+- Whole words only: a value never matches inside a longer word ("Ann" not in "Annual"); a possessive
+  keeps its suffix ("Smith's" -> "[NAME]'s").
+- Multi-word values (full names, street lines, two-word cities) match across any run of whitespace,
+  line breaks included ("John\\nSmith").
+- Case is ignored ("SMITH", "smith").
+- A single name token is removed on its own only when it is at least 4 characters long and not in
+  `anonymizer.text.common_words`, or when it contains a digit (Synthea's numbered names). Shorter or
+  common tokens ("Li", "Grace", "White") are removed only as part of a full name from the record or after
+  a title ("Mr.", "Mrs.", "Ms.", "Miss", "Dr."). Numbered tokens also give their stem ("Sumiko254" ->
+  "Sumiko") under the same rule.
+- A city that is a common word ("Liberal") is removed only before a state ("Liberal, KS").
+- Phone numbers and numeric identifiers match with any punctuation between their digits; other
+  identifiers of 4+ characters and e-mails match literally.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from anonymizer.text.common_words import is_common_word
+from anonymizer.text.identifiers import PatientIdentifiers
+from anonymizer.text.patterns import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
+
+_TITLES = ("mr", "mrs", "ms", "mx", "miss", "dr", "prof")
+_FIRST_WORD = re.compile(r"\w+")
+_MIN_TOKEN = 4
+_MIN_IDENTIFIER = 4
+_TRAILING_DIGITS = re.compile(r"^(.*?[^\d])\d+$")
+_SSN_SHAPE = re.compile(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$")
+_STATE_AFTER = rf"(?=,?\s+(?-i:{'|'.join(STATE_ABBREVIATIONS)}|{STATE_NAMES_PATTERN})\b)"
+
+
+class ContextMatch(NamedTuple):
+    """A patient value found in text: ``text[start:end]`` is removed as ``category``."""
+
+    start: int
+    end: int
+    category: str
+
+
+class ContextualMatcher:
+    """Compiled matcher for one patient's values; build it with `for_identifiers` (cached).
+
+    Each value is keyed by the lower-cased literal its match must start with; `find` locates keys with
+    ``str.find`` (C speed) and runs the value's regex only there, which is much faster than one big
+    case-insensitive alternation scanned at every position.
+    """
+
+    __slots__ = ("_by_key", "_count")
+
+    def __init__(self, alternatives: list[tuple[str, str, str]]) -> None:
+        by_key: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        unique = sorted(set(alternatives), key=lambda a: (-len(a[1]), a))
+        for key, source, category in unique:
+            by_key.setdefault(key, []).append((re.compile(source, re.IGNORECASE), category))
+        self._by_key = by_key
+        self._count = len(unique)
+
+    def __repr__(self) -> str:
+        return f"ContextualMatcher({self._count} values)"
+
+    @staticmethod
+    def for_identifiers(ids: PatientIdentifiers) -> ContextualMatcher:
+        """The matcher of ``ids`` (the last 1,024 distinct collections are kept compiled)."""
+        return _cached(ids)
+
+    def find(self, text: str, lower: str | None = None) -> list[ContextMatch]:
+        """Matches in ``text`` sorted by start (they may overlap; the scrubber merges overlaps).
+
+        ``lower`` is ``text.lower()`` when the caller has it already (same length as ``text``).
+        """
+        if lower is None or len(lower) != len(text):
+            lower = text.lower()
+            if len(lower) != len(text):
+                lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        out: list[ContextMatch] = []
+        for key, candidates in self._by_key.items():
+            pos = lower.find(key)
+            while pos >= 0:
+                nxt = pos + 1
+                for regex, category in candidates:
+                    m = regex.match(text, pos)
+                    if m is not None:
+                        out.append(ContextMatch(pos, m.end(), category))
+                        nxt = max(nxt, m.end())
+                        break
+                pos = lower.find(key, nxt)
+        out.sort(key=lambda c: (c.start, -c.end))
+        return out
+
+
+@lru_cache(maxsize=1024)
+def _cached(ids: PatientIdentifiers) -> ContextualMatcher:
+    return ContextualMatcher(_alternatives(ids))
+
+
+def _alternatives(ids: PatientIdentifiers) -> list[tuple[str, str, str]]:
+    """``(key, regex source, category)`` for every value: the match must start with ``key``."""
+    alts: list[tuple[str, str, str]] = []
+    for name in (*ids.names, *ids.related_names):
+        alts.append((_key(name), _words(name), "NAME"))
+    for token in ids.name_tokens:
+        for candidate in _with_stem(token):
+            for title in _TITLES:
+                alts.append((title, rf"(?<!\w){title}\.?\s+{re.escape(candidate)}(?!\w)", "NAME"))
+            if _alone_ok(candidate):
+                alts.append((_key(candidate), _word(candidate), "NAME"))
+    for value in ids.telecom:
+        alts.extend(_telecom(value))
+    for line in ids.address_lines:
+        alts.append((_key(line), _words(line), "ADDRESS"))
+        street = line.split(maxsplit=1)
+        if len(street) == 2 and street[0][:1].isdigit() and len(street[1].split()) > 1:
+            alts.append((_key(street[1]), _words(street[1]), "ADDRESS"))
+    for city in ids.cities:
+        single_common = len(city.split()) == 1 and (is_common_word(city) or len(city) < _MIN_TOKEN)
+        alts.append((_key(city), _words(city) + (_STATE_AFTER if single_common else ""), "ADDRESS"))
+    for code in ids.postal_codes:
+        digits = re.sub(r"\D", "", code)
+        if len(digits) >= 5:
+            alts.append((digits[:5], rf"(?<![\w-]){digits[:5]}(?:-?\d{{4}})?(?![\w-])", "ZIP"))
+    for value in ids.identifiers:
+        alts.extend(_identifier(value))
+    return [a for a in alts if a[0]]
+
+
+def _key(value: str) -> str:
+    """The lower-cased literal a match of ``value`` starts with: its first word (or first character)."""
+    v = value.strip().lower()
+    m = _FIRST_WORD.match(v)
+    return m.group(0) if m else v[:1]
+
+
+def _with_stem(token: str) -> list[str]:
+    m = _TRAILING_DIGITS.match(token)
+    return [token, m.group(1)] if m else [token]
+
+
+def _alone_ok(token: str) -> bool:
+    if any(c.isdigit() for c in token):
+        return True
+    return len(token) >= _MIN_TOKEN and not is_common_word(token)
+
+
+def _word(value: str) -> str:
+    return rf"(?<!\w){re.escape(value)}(?!\w)"
+
+
+def _words(value: str) -> str:
+    body = r"\s+".join(re.escape(w) for w in value.split())
+    return rf"(?<!\w){body}(?!\w)"
+
+
+def _digits_loose(digits: str) -> str:
+    return r"[\s().-]{0,2}".join(digits)
+
+
+def _telecom(value: str) -> list[tuple[str, str, str]]:
+    v = value.strip()
+    if "@" in v:
+        v = v.removeprefix("mailto:")
+        return [(_key(v), _word(v), "EMAIL")]
+    if re.match(r"(?i)^(?:https?|ftp)://|^www\.", v):
+        return [(_key(v), re.escape(v), "URL")]
+    digits = re.sub(r"\D", "", v)
+    if len(digits) >= 7:
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        return [(digits[:3], rf"(?<!\d){_digits_loose(digits)}(?!\d)", "PHONE")]
+    return [(_key(v), _word(v), "PHONE")] if len(v) >= _MIN_IDENTIFIER else []
+
+
+def _identifier(value: str) -> list[tuple[str, str, str]]:
+    v = value.strip()
+    if len(v) < _MIN_IDENTIFIER:
+        return []
+    category = "SSN" if _SSN_SHAPE.match(v) else "ID"
+    alts = [(_key(v), rf"(?<![\w-]){re.escape(v)}(?![\w-])", category)]
+    if re.fullmatch(r"[\d\s.-]+", v):
+        digits = re.sub(r"\D", "", v)
+        if len(digits) >= 6:
+            alts.append((digits[:3], rf"(?<![\w-]){_digits_loose(digits)}(?![\w-])", category))
+    return alts
