@@ -65,6 +65,7 @@ class ServerConfig:
     jwks_public_key_pem: bytes | None = None  # SMART: client assertions are verified with this key
     client_id: str = "demo-client"
     gzip_downloads: bool = False
+    page_size: int | None = None  # split the manifest's output into pages linked with rel=next
 
 
 class _State:
@@ -158,7 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._kickoff(method, url)
         if url.path.startswith("/jobs/"):
             job_id = url.path.split("/")[2]
-            return self._delete(job_id) if method == "DELETE" else self._status(job_id)
+            page = int(parse_qs(url.query).get("page", ["1"])[0])
+            return self._delete(job_id) if method == "DELETE" else self._status(job_id, page)
         if url.path.startswith("/files/") and method == "GET":
             return self._download(url.path[len("/files/") :])
         return self._outcome(404, "not found")
@@ -218,11 +220,13 @@ class _Handler(BaseHTTPRequestHandler):
         files = sorted(p for p in self.state.config.data_dir.glob("*.ndjson"))
         return [p for p in files if not types or p.name.split(".")[0] in types]
 
-    def _status(self, job_id: str) -> None:
+    def _status(self, job_id: str, page: int = 1) -> None:
         cfg, faults = self.state.config, self.state.config.faults
         job = self.state.jobs.get(job_id)
         if job is None or job_id in self.state.deleted_jobs:
             return self._outcome(404, "unknown job")
+        if page > 1:
+            return self._manifest(job, job_id, page)
         with self.state.lock:
             if faults.status_429 > 0:
                 faults.status_429 -= 1
@@ -237,6 +241,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(202, headers={**self._retry_after(), **progress})
         if faults.fail_job:
             return self._outcome(500, "export job failed")
+        return self._manifest(job, job_id, 1)
+
+    def _manifest(self, job: dict[str, Any], job_id: str, page: int) -> None:
+        cfg = self.state.config
         output = []
         for path in self._files(job["types"]):
             resource_type = path.name.split(".")[0]
@@ -253,6 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
             "deleted": [],
             "error": [],
         }
+        if cfg.page_size:
+            start = (page - 1) * cfg.page_size
+            manifest["output"] = output[start : start + cfg.page_size]
+            if start + cfg.page_size < len(output):
+                manifest["link"] = [
+                    {"relation": "next", "url": f"{self._base()}/jobs/{job_id}?page={page + 1}"}
+                ]
         self._send(200, json.dumps(manifest).encode(), ctype="application/json")
 
     def _delete(self, job_id: str) -> None:

@@ -181,3 +181,12 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds("7") == 7.0
     assert retry_after_seconds(None) is None
     assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # type: ignore[operator]
+
+
+def test_paged_manifest_and_slow_server(small_data: Path, tmp_path: Path) -> None:
+    config = ServerConfig(small_data, page_size=1, faults=Faults(slow_s=0.05))
+    with BulkDataTestServer(config) as server:
+        result = _export(server, tmp_path / "landing")
+    assert result.counts == {"AllergyIntolerance": 11, "Device": 16, "Patient": 13}
+    manifest = json.loads((tmp_path / "landing" / result.export_id / "manifest.json").read_text())
+    assert len(manifest["output"]) == 3 and "link" not in manifest
