@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         return [p for p in files if not types or p.name.split(".")[0] in types]
 
     def _status(self, job_id: str, page: int = 1) -> None:
-        cfg, faults = self.state.config, self.state.config.faults
+        faults = self.state.config.faults
         job = self.state.jobs.get(job_id)
         if job is None or job_id in self.state.deleted_jobs:
             return self._outcome(404, "unknown job")
