@@ -248,7 +248,9 @@ def _substitute(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> No
         old, new = current.get(key), replacement.get(key)
         if new == "" or new is None:
             if visited_idx:
-                merged[key] = old
+                # Not in the replacement but holding processed descendants: kept, emptied of everything else.
+                kept = [_only_visited(c, ctx) for c in processed if _touched(c, ctx)]
+                merged[key] = kept if isinstance(old, list) else kept[0]
             continue
         if isinstance(new, list):
             old_list = old if isinstance(old, list) else ([] if old is None else [old])
@@ -270,10 +272,24 @@ def _touched(node: Node, ctx: Context) -> bool:
     return any(_touched(c, ctx) for c in children(node, ctx.model) if not c.is_resource)
 
 
+def _only_visited(node: Node, ctx: Context) -> Any:
+    if node.location in ctx.visited:
+        return node.value
+    out: dict[str, Any] = {}
+    for child in children(node, ctx.model):
+        if _touched(child, ctx):
+            value = _only_visited(child, ctx)
+            if isinstance(child.container, list):
+                out.setdefault(child.key if isinstance(child.key, str) else child.name, []).append(value)
+            else:
+                out[child.key] = value
+    return out
+
+
 def copy_json(value: Any) -> Any:
-    """Deep copy of a JSON value."""
+    """Deep copy of a replacement value; empty-string members disappear, as in Microsoft's parser."""
     if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items() if v != ""}
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value

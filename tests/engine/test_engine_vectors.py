@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from anonymizer.engine import Anonymizer
+from anonymizer.errors import AnonymizerError, RuleNotApplicableError
 from anonymizer.fhirpath.compiler import _FAST, split_path
 from anonymizer.labels import add_security_labels
 from anonymizer.methods.encrypt import decrypt_value
@@ -143,3 +144,45 @@ def test_parse_path(v: dict[str, Any]) -> None:
 def test_fast_path_detection(v: dict[str, Any]) -> None:
     m = _FAST.match(v["input"])
     assert bool(m) == v["expected"]["match"]
+
+
+COMPLEX_ELEMENT = {"Address": "address", "HumanName": "name", "ContactPoint": "telecom"}
+
+
+def _keep_rule(processed: str, element: str) -> dict[str, str]:
+    # "HumanName.given[0]" -> "Patient.name.given[0]": an earlier rule that already processed that node
+    return {"path": f"Patient.{element}{processed[processed.index('.') :]}", "method": "keep"}
+
+
+@pytest.mark.parametrize(
+    "v", [p for p in vectors("substitute") if p.values[0]["params"]["nodeType"] in COMPLEX_ELEMENT]
+)
+def test_substitute_complex(v: dict[str, Any]) -> None:
+    element = COMPLEX_ELEMENT[v["params"]["nodeType"]]
+    rules = [_keep_rule(p, element) for p in v["params"].get("alreadyProcessed", [])]
+    rules.append(
+        {"path": f"Patient.{element}", "method": "substitute", "replaceWith": v["params"]["replaceWith"]}
+    )
+    engine = Anonymizer.from_config({"fhirPathRules": rules}, as_of=AS_OF)
+    resource = {"resourceType": "Patient", element: [json.loads(json.dumps(v["input"]))]}
+    expected = v["expected"]
+    if isinstance(expected, dict) and "error" in expected:
+        with pytest.raises(AnonymizerError):
+            engine.anonymize(resource)
+        return
+    out = engine.anonymize(resource)
+    assert out.get(element) == ([expected] if expected else None)
+
+
+@pytest.mark.parametrize(
+    "v", [p for p in vectors("generalize") if p.values[0]["params"]["nodeType"] in COMPLEX_ELEMENT]
+)
+def test_generalize_complex_node_is_not_applicable(v: dict[str, Any]) -> None:
+    element = COMPLEX_ELEMENT[v["params"]["nodeType"]]
+    config = {
+        "fhirPathRules": [{"path": f"Patient.{element}", "method": "generalize", "cases": {"true": "'x'"}}]
+    }
+    with pytest.raises(RuleNotApplicableError):
+        Anonymizer.from_config(config, as_of=AS_OF).anonymize(
+            {"resourceType": "Patient", element: [v["input"]]}
+        )
