@@ -106,12 +106,17 @@ def _alternatives(ids: PatientIdentifiers) -> list[tuple[str, str, str]]:
     alts: list[tuple[str, str, str]] = []
     for name in (*ids.names, *ids.related_names):
         alts.append((_key(name), _words(name), "NAME"))
-    for token in ids.name_tokens:
-        for candidate in _with_stem(token):
-            for title in _TITLES:
-                alts.append((title, rf"(?<!\w){title}\.?\s+{re.escape(candidate)}(?!\w)", "NAME"))
-            if _alone_ok(candidate):
-                alts.append((_key(candidate), _word(candidate), "NAME"))
+    tokens = sorted({c for token in ids.name_tokens for c in _with_stem(token)}, key=lambda t: (-len(t), t))
+    if tokens:
+        one = "(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)"
+        more = rf"(?:,?\s+{one})*"
+        for title in _TITLES:
+            alts.append((title, rf"(?<!\w){title}\.?\s+{one}{more}", "NAME"))
+        for token in tokens:
+            # two or more of the patient's name words in a row ("Al Smith", "SMITH, JOHN"), any order
+            alts.append((_key(token), rf"(?<!\w){re.escape(token)}(?:,?\s+{one})+", "NAME"))
+            if _alone_ok(token):
+                alts.append((_key(token), _word(token), "NAME"))
     for value in ids.telecom:
         alts.extend(_telecom(value))
     for line in ids.address_lines:

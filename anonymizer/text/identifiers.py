@@ -180,8 +180,8 @@ def _collect_human_name(name: Any, acc: dict[str, list[str]], *, related: bool) 
         full.append(" ".join([*prefix, *parts, *suffix]))
         if len(given) > 1:
             full.append(" ".join(given))
-        if family and given:
-            full.append(f"{given[0]} {family}")
+        if family:
+            full.extend(f"{g} {family}" for g in given)
             full.append(f"{family}, {' '.join(given)}")
         if family and prefix:
             full.append(f"{prefix[0]} {family}")
