@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +39,9 @@ def replicate(src: Path, dst: Path, factor: int) -> int:
             for copy in range(factor):
                 for line in original:
                     # a "c<copy>-" prefix on ids and on the ids inside references keeps copies distinct and joinable
-                    line_copy = line.replace('"id":"', f'"id":"c{copy}-').replace("urn:uuid:", f"urn:uuid:c{copy}-")
+                    line_copy = line.replace('"id":"', f'"id":"c{copy}-').replace(
+                        "urn:uuid:", f"urn:uuid:c{copy}-"
+                    )
                     out.write(_REF.sub(rf'"reference":"\1/c{copy}-', line_copy) + "\n")
                     lines += 1
     return lines
