@@ -29,6 +29,9 @@ from anonymizer.text.identifiers import PatientIdentifiers
 from anonymizer.text.patterns import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
 
 _TITLES = ("mr", "mrs", "ms", "mx", "miss", "dr", "prof")
+# Word edges: letters and digits, but not "_", so markdown "_Smith_" still shows a whole word.
+_LB = r"(?<![^\W_])"
+_RB = r"(?![^\W_])"
 _FIRST_WORD = re.compile(r"\w+")
 _MIN_TOKEN = 4
 _MIN_IDENTIFIER = 4
@@ -108,13 +111,13 @@ def _alternatives(ids: PatientIdentifiers) -> list[tuple[str, str, str]]:
         alts.append((_key(name), _words(name), "NAME"))
     tokens = sorted({c for token in ids.name_tokens for c in _with_stem(token)}, key=lambda t: (-len(t), t))
     if tokens:
-        one = "(?:" + "|".join(re.escape(t) for t in tokens) + r")(?!\w)"
+        one = "(?:" + "|".join(re.escape(t) for t in tokens) + ")" + _RB
         more = rf"(?:,?\s+{one})*"
         for title in _TITLES:
-            alts.append((title, rf"(?<!\w){title}\.?\s+{one}{more}", "NAME"))
+            alts.append((title, rf"{_LB}{title}\.?\s+{one}{more}", "NAME"))
         for token in tokens:
             # two or more of the patient's name words in a row ("Al Smith", "SMITH, JOHN"), any order
-            alts.append((_key(token), rf"(?<!\w){re.escape(token)}(?:,?\s+{one})+", "NAME"))
+            alts.append((_key(token), rf"{_LB}{re.escape(token)}(?:,?\s+{one})+", "NAME"))
             if _alone_ok(token):
                 alts.append((_key(token), _word(token), "NAME"))
     for value in ids.telecom:
@@ -155,12 +158,12 @@ def _alone_ok(token: str) -> bool:
 
 
 def _word(value: str) -> str:
-    return rf"(?<!\w){re.escape(value)}(?!\w)"
+    return rf"{_LB}{re.escape(value)}{_RB}"
 
 
 def _words(value: str) -> str:
     body = r"\s+".join(re.escape(w) for w in value.split())
-    return rf"(?<!\w){body}(?!\w)"
+    return rf"{_LB}{body}{_RB}"
 
 
 def _digits_loose(digits: str) -> str:

@@ -77,6 +77,37 @@ class _Tally:
         self.chars_kept += result.chars_kept
         return result.text
 
+    def scrub_pieces(self, pieces: list[str]) -> list[str]:
+        """Scrub consecutive pieces of one text as a whole (joined by line breaks); same count of pieces back."""
+        joined = "\n".join(pieces)
+        replacements = self.scrubber.replacements(joined, self.ids)
+        starts = []
+        pos = 0
+        for piece in pieces:
+            starts.append(pos)
+            pos += len(piece) + 1
+        edits: list[list[tuple[int, int, str]]] = [[] for _ in pieces]
+        removed = 0
+        for r in replacements:
+            first = True
+            for i, piece in enumerate(pieces):
+                lo, hi = max(r.start, starts[i]), min(r.end, starts[i] + len(piece))
+                if lo >= hi and not (first and lo == hi and starts[i] <= r.start <= starts[i] + len(piece)):
+                    continue
+                edits[i].append((lo - starts[i], hi - starts[i], r.value if first else ""))
+                removed += max(0, hi - lo)
+                first = False
+            self.counts[r.category] = self.counts.get(r.category, 0) + 1
+        total = sum(len(p) for p in pieces)
+        self.chars_in += total
+        self.chars_kept += total - removed
+        out = []
+        for piece, piece_edits in zip(pieces, edits, strict=True):
+            for lo, hi, value in reversed(piece_edits):
+                piece = piece[:lo] + value + piece[hi:]
+            out.append(piece)
+        return out
+
     def result(self, text: str) -> ScrubResult:
         return ScrubResult(text, self.counts, self.chars_in, self.chars_kept)
 
@@ -96,8 +127,7 @@ def scrub_xhtml(scrubber: TextScrubber, xhtml: str, ids: PatientIdentifiers | No
         for name, value in list(element.attrib.items()):
             if _scrub_attribute(name):
                 element.set(name, tally(value))
-        element.text = tally(element.text) if element.text else element.text
-        element.tail = tally(element.tail) if element.tail else element.tail
+    _scrub_text_nodes(root, tally)
     root.tail = None
     prefix = f"{{{XHTML_NS}}}"
     if isinstance(root.tag, str) and root.tag.startswith(prefix):
@@ -109,6 +139,31 @@ def scrub_xhtml(scrubber: TextScrubber, xhtml: str, ids: PatientIdentifiers | No
         root.set("xmlns", XHTML_NS)
     out = ET.tostring(root, encoding="unicode")
     return tally.result(out)
+
+
+def _scrub_text_nodes(root: ET.Element, tally: _Tally) -> None:
+    """Scrub all text nodes as one text, so a value split by markup ("4417 Quenton<br/>Crossing") is
+    still found; element boundaries read as a line break, and a replacement that spans several nodes
+    is written into the first and removes the rest."""
+    slots: list[tuple[ET.Element, str]] = []
+    pieces: list[str] = []
+
+    def walk(element: ET.Element) -> None:  # document order: text, then each child and its tail
+        if element.text:
+            slots.append((element, "text"))
+            pieces.append(element.text)
+        for child in element:
+            walk(child)
+            if child.tail:
+                slots.append((child, "tail"))
+                pieces.append(child.tail)
+
+    walk(root)
+    if not pieces:
+        return
+    new_pieces = tally.scrub_pieces(pieces)
+    for (element, attr), value in zip(slots, new_pieces, strict=True):
+        setattr(element, attr, value)
 
 
 def _parse_xml(xhtml: str) -> ET.Element | None:

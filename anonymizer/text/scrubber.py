@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from anonymizer.text.contextual import ContextualMatcher
 from anonymizer.text.dates import DateParts
@@ -97,6 +97,30 @@ class ScrubResult:
         return self.chars_kept / self.chars_in if self.chars_in else 1.0
 
 
+class Replacement(NamedTuple):
+    """``text[start:end]`` (an identifier of ``category``) is replaced by ``value``."""
+
+    start: int
+    end: int
+    category: str
+    value: str
+
+
+def apply_replacements(text: str, replacements: list[Replacement]) -> ScrubResult:
+    """Apply non-overlapping, ordered `Replacement`s to ``text`` and count what was done."""
+    out: list[str] = []
+    counts: dict[str, int] = {}
+    pos = removed = 0
+    for r in replacements:
+        out.append(text[pos : r.start])
+        out.append(r.value)
+        counts[r.category] = counts.get(r.category, 0) + 1
+        removed += r.end - r.start
+        pos = r.end
+    out.append(text[pos:])
+    return ScrubResult("".join(out), counts, len(text), len(text) - removed)
+
+
 @dataclass(slots=True)
 class _Span:
     start: int
@@ -158,10 +182,23 @@ class TextScrubber:
 
     def scrub(self, text: str, ids: PatientIdentifiers | None = None) -> ScrubResult:
         """Scrub ``text`` using the patient's identifying values ``ids`` (``None``: patterns only)."""
+        return apply_replacements(text, self.replacements(text, ids))
+
+    def replacements(self, text: str, ids: PatientIdentifiers | None = None) -> list[Replacement]:
+        """What `scrub` would replace: non-overlapping spans in order, each with its replacement text.
+
+        For callers that must map the spans back onto pieces of text (XHTML text nodes).
+        """
         if not text:
-            return ScrubResult(text, {}, 0, 0)
-        spans = self._find(text, ids)
-        return self._replace(text, _merge(spans))
+            return []
+        out = []
+        for span in _merge(self._find(text, ids)):
+            if span.category == "DATE" and span.date is not None and not span.merged:
+                value = self.date_policy(text[span.start : span.end], span.date)
+            else:
+                value = self.placeholders[span.category]
+            out.append(Replacement(span.start, span.end, span.category, value))
+        return out
 
     def _find(self, text: str, ids: PatientIdentifiers | None) -> list[_Span]:
         spans: list[_Span] = []
@@ -191,23 +228,6 @@ class TextScrubber:
             )
             spans.append(_Span(m.start, m.end, m.category, source, m.date))
         return spans
-
-    def _replace(self, text: str, spans: list[_Span]) -> ScrubResult:
-        out: list[str] = []
-        counts: dict[str, int] = {}
-        pos = removed = 0
-        for span in spans:
-            out.append(text[pos : span.start])
-            original = text[span.start : span.end]
-            if span.category == "DATE" and span.date is not None and not span.merged:
-                out.append(self.date_policy(original, span.date))
-            else:
-                out.append(self.placeholders[span.category])
-            counts[span.category] = counts.get(span.category, 0) + 1
-            removed += span.end - span.start
-            pos = span.end
-        out.append(text[pos:])
-        return ScrubResult("".join(out), counts, len(text), len(text) - removed)
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:
