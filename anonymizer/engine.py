@@ -105,9 +105,18 @@ class Anonymizer:
         return out
 
     def anonymize(
-        self, resource: dict[str, Any], *, source_file: str | None = None, source_folder: str | None = None
+        self,
+        resource: dict[str, Any],
+        *,
+        source_file: str | None = None,
+        source_folder: str | None = None,
+        patient_identifiers: Any = None,
     ) -> dict[str, Any]:
-        """Anonymize one resource in place and return it; raises on any failure (never applies ``skip``)."""
+        """Anonymize one resource in place and return it; raises on any failure (never applies ``skip``).
+
+        ``patient_identifiers`` (``anonymizer.text.identifiers.PatientIdentifiers``) lets ``scrubText`` rules remove
+        the patient's own names, telecom, address parts and identifiers from free text.
+        """
         if not isinstance(resource, dict):
             raise InvalidInputError("The input FHIR resource JSON is invalid: not a JSON object")
         resource_type = resource.get("resourceType")
@@ -129,6 +138,7 @@ class Anonymizer:
             encrypt_key=base["encrypt_key"],
             prefix=self._prefix(resource, source_file, source_folder),
             hits=self.rule_hits,
+            patient_identifiers=patient_identifiers,
         )
         self._process_resource(resource_node(resource), ctx, None)
         prune(resource)

@@ -31,6 +31,9 @@ class Context:
     encrypt_key: str
     prefix: str | None
     hits: collections.Counter[tuple[int, str]]
+    patient_identifiers: Any = (
+        None  # anonymizer.text.identifiers.PatientIdentifiers for scrubText, when known
+    )
 
     def offset(self) -> int:
         """The date-shift offset (fixed, or keyed on the scope's prefix; resource scope reads the root id now)."""

@@ -186,3 +186,50 @@ def test_generalize_complex_node_is_not_applicable(v: dict[str, Any]) -> None:
         Anonymizer.from_config(config, as_of=AS_OF).anonymize(
             {"resourceType": "Patient", element: [v["input"]]}
         )
+
+
+def test_json_path_rules_select_nodes_like_fhirpath() -> None:
+    config = {"fhirPathRules": [{"jsonPath": "$.name[*].family", "method": "redact"}]}
+    out = Anonymizer.from_config(config, as_of=AS_OF).anonymize(
+        {"resourceType": "Patient", "name": [{"family": "Smith", "given": ["Ann"]}, {"family": "Jones"}]}
+    )
+    assert out["name"] == [{"given": ["Ann"]}]
+    assert [c["code"] for c in out["meta"]["security"]] == ["REDACTED"]
+
+
+def test_scrub_text_keeps_notes_without_identifiers() -> None:
+    import base64
+
+    from anonymizer.text.identifiers import collect_identifiers
+
+    patient = {
+        "resourceType": "Patient",
+        "name": [{"family": "Hartmann", "given": ["Greta"]}],
+        "birthDate": "1961-03-03",
+    }
+    note = "GRETA HARTMANN was seen on March 3rd, 1961; call 555-123-4567.\nPlan: rest."
+    doc = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "content": [
+            {"attachment": {"contentType": "text/plain", "data": base64.b64encode(note.encode()).decode()}}
+        ],
+        "text": {
+            "status": "generated",
+            "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Greta <b>Hartmann</b></p></div>',
+        },
+    }
+    config = {
+        "fhirPathRules": [
+            {"path": "nodesByType('Attachment').data", "method": "scrubText"},
+            {"path": "nodesByType('xhtml')", "method": "scrubText"},
+        ],
+        "parameters": {"enablePartialDatesForRedact": True},
+    }
+    out = Anonymizer.from_config(config, as_of=AS_OF).anonymize(
+        doc, patient_identifiers=collect_identifiers([patient])
+    )
+    text = base64.b64decode(out["content"][0]["attachment"]["data"]).decode()
+    assert "hartmann" not in text.lower() and "greta" not in text.lower() and "555-123-4567" not in text
+    assert "Plan: rest." in text and "1961" in text and "March" not in text
+    assert "Hartmann" not in out["text"]["div"] and out["text"]["div"].startswith("<div")

@@ -1,0 +1,68 @@
+"""``scrubText`` (our extension): remove identifiers inside free text instead of deleting the text.
+
+Applies to string, markdown, narrative XHTML and ``Attachment.data`` (base64 ``text/*``: decoded, scrubbed and
+re-encoded; other content types are removed). Detection is pattern-based (dates, phones, e-mails, URLs, IPs, SSNs,
+record numbers, ZIP codes, ages over 89) plus, when the caller passes the patient's identifiers
+(``Anonymizer.anonymize(..., patient_identifiers=...)``), the patient's own names, telecom, address parts and
+identifiers. Dates follow the rule's ``dates`` option: ``year`` (default under partial-date redaction),
+``shift`` (the resource's date-shift offset) or ``placeholder``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from anonymizer.text.formats import scrub_attachment, scrub_string, scrub_xhtml
+from anonymizer.text.scrubber import TextScrubber, shifted, year_only
+
+if TYPE_CHECKING:
+    from anonymizer.config import RuleConfig
+    from anonymizer.fhir.tree import Node
+    from anonymizer.processors import Context
+
+TEXT_TYPES = frozenset({"string", "markdown"})
+
+
+@lru_cache(maxsize=64)
+def _scrubber(dates: str, placeholders: tuple[tuple[str, str], ...]) -> TextScrubber:
+    policy = year_only() if dates == "year" else None
+    return TextScrubber(policy, placeholders=dict(placeholders) or None)
+
+
+def _scrubber_for(rule: RuleConfig, ctx: Context) -> TextScrubber:
+    dates = str(rule.extra.get("dates") or ("year" if ctx.params.partial_dates else "placeholder"))
+    placeholders = rule.extra.get("placeholders") or {}
+    if dates == "shift":
+        return TextScrubber(shifted(ctx.offset()), placeholders=placeholders or None)
+    return _scrubber(dates, tuple(sorted(placeholders.items())))
+
+
+def scrub_node(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    """Scrub one text node in place and record the operation."""
+    value = node.value
+    if not isinstance(value, str) or not value:
+        return
+    ids: Any = getattr(ctx, "patient_identifiers", None)
+    scrubber = _scrubber_for(rule, ctx)
+    if node.fhir_type == "xhtml":
+        node.value = scrub_xhtml(scrubber, value, ids).text
+    elif (
+        node.fhir_type == "base64Binary"
+        and node.name == "data"
+        and node.parent is not None
+        and node.parent.fhir_type == "Attachment"
+    ):
+        parent = node.parent.value if isinstance(node.parent.value, dict) else {}
+        scrubbed = scrub_attachment(scrubber, parent.get("contentType"), value, ids)
+        node.value = None if scrubbed is None else scrubbed.data
+        if isinstance(parent, dict):
+            parent.pop("hash", None)
+            if scrubbed is not None and "size" in parent:
+                parent["size"] = scrubbed.size
+    elif node.fhir_type in TEXT_TYPES:
+        node.value = scrub_string(scrubber, value, ids).text
+    else:
+        return
+    ops.add("REDACT")
+    ctx.hits[(rule.index, rule.method)] += 1
