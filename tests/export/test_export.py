@@ -190,3 +190,19 @@ def test_paged_manifest_and_slow_server(small_data: Path, tmp_path: Path) -> Non
     assert result.counts == {"AllergyIntolerance": 11, "Device": 16, "Patient": 13}
     manifest = json.loads((tmp_path / "landing" / result.export_id / "manifest.json").read_text())
     assert len(manifest["output"]) == 3 and "link" not in manifest
+
+
+def test_azure_container_mode_records_the_manifest_without_downloading(
+    small_data: Path, tmp_path: Path
+) -> None:
+    with BulkDataTestServer(ServerConfig(small_data, mode="azure")) as server:
+        result = _export(server, tmp_path / "landing", azure=True, container="fhir-landing", export_id="az1")
+        assert not any(p.startswith("/files/") for _, p in server.requests), (
+            "the service wrote the files itself"
+        )
+        kickoff = next(p for m, p in server.requests if p.endswith("$export"))
+    assert kickoff
+    assert result.files == [] and (tmp_path / "landing" / "az1" / "manifest.json").is_file()
+    assert (
+        json.loads((tmp_path / "landing" / "_state" / "last_export.json").read_text())["export_id"] == "az1"
+    )
