@@ -226,6 +226,11 @@ def _ssn_ok(text: str, m: re.Match[str]) -> bool:
     return m.group("s") == "-" or not (m.start() > 1 and text[m.start() - 2].isdigit())
 
 
+def _place_ok(text: str, m: re.Match[str]) -> bool:
+    # "Smith, MD." and "Jones, PA" are credentials: those two need a ZIP after them
+    return m.group("st") not in ("MD", "PA") or m.group("z") is not None
+
+
 def _zip_ok(text: str, m: re.Match[str]) -> bool:
     if "-" in m.group(0):
         return True
@@ -302,6 +307,18 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
         original=True,
     ),
     _Recognizer("ADDRESS", re.compile(r"p\.?\s?o\.?\s+box\s+\d+(?!\w)"), _cls(r"\w"), gate="box"),
+    _Recognizer(
+        "ADDRESS",
+        re.compile(
+            r"(?P<v>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}),[ \t]*"
+            rf"(?P<st>{'|'.join(STATE_ABBREVIATIONS)}|{STATE_NAMES_PATTERN})(?P<z>[ \t]+\d{{5}})?"
+            r"(?(z)|(?=[ \t]*(?:[.;,)\n]|$)))"
+        ),
+        _cls(r"\w"),
+        value="v",
+        original=True,
+        check=_place_ok,
+    ),
     _Recognizer(
         "AGE",
         re.compile(

@@ -54,6 +54,8 @@ def found(text: str) -> list[tuple[str, str]]:
         ("zip code: 66801 is", ("ZIP", "66801")),
         ("lives at 4417 Quenton Crossing now", ("ADDRESS", "4417 Quenton Crossing")),
         ("write to PO Box 1234 now", ("ADDRESS", "PO Box 1234")),
+        ("moved to Topeka, Kansas 66604 in", ("ADDRESS", "Topeka")),
+        ("born in Kansas City, MO.", ("ADDRESS", "Kansas City")),
         ("a 93-year-old man", ("AGE", "93")),
         ("a 93 year-old man", ("AGE", "93")),
         ("she is 93 y/o", ("AGE", "93")),
@@ -79,6 +81,7 @@ def test_planted_forms(text: str, expected: tuple[str, str]) -> None:
         "- nda020800 0.3 ml epinephrine auto-injector",
         "Version 1.2.3 of the protocol; ratio 3:1; dilution 1:1000.",
         "Glasgow coma score 15; Down syndrome screening negative; Bell palsy resolved.",
+        "Seen by Dr. Kunze, MD. Reviewed by Okafor, PA; Tylenol, OR ibuprofen.",
     ],
 )
 def test_clinical_text_has_no_matches(text: str) -> None:
