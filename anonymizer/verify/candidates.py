@@ -43,8 +43,14 @@ def resource_values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float
     yield from _walk(resource, rtype if isinstance(rtype, str) else "Unknown")
 
 
+class Blob(str):
+    """The SHA-256 of a binary attachment (searched as one ``blob`` key, not as text)."""
+
+
 def value_keys(value: str | float) -> frozenset[tuple[str, str]]:
     """Every ``(kind, norm)`` match key of one value (short strings are memoised: FHIR repeats them a lot)."""
+    if isinstance(value, Blob):
+        return frozenset({("blob", str(value))})
     if isinstance(value, float):
         return frozenset({("decimal", nz.decimal_key(value))})
     if len(value) <= _MEMO_MAX_CHARS:
@@ -67,6 +73,8 @@ def _walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
                 text = decode_attachment(value, obj.get("contentType"))
                 if text is not None:
                     yield child, text
+                else:
+                    yield child, Blob(nz.blob_key(value))
                 continue
             yield from _walk(value, child)
     elif isinstance(obj, list):

@@ -63,7 +63,17 @@ STOPWORDS = frozenset(
     }
 )  # fmt: skip
 #: Minimum length of a match key per kind; shorter keys are ignored (too likely by chance).
-MIN_LENGTH = {"words": 3, "digits": 7, "compact": 6, "zip": 5, "date": 10, "decimal": 6, "whole": 12}
+MIN_LENGTH = {
+    "words": 3,
+    "digits": 7,
+    "compact": 6,
+    "zip": 5,
+    "date": 10,
+    "decimal": 6,
+    "whole": 12,
+    "blob": 64,
+}
+_MEDIA_TYPES = ("image/", "video/", "audio/")
 
 
 class Harvested(NamedTuple):
@@ -171,6 +181,11 @@ def _classify(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
             )
         elif "contentType" in obj or "data" in obj or "size" in obj:  # Attachment.url
             yield ("whole", nz.whole_key(url), "N", "attachment URL", path + ".url")
+    content_type = str(obj.get("contentType") or "").lower()
+    if isinstance(obj.get("data"), str) and (
+        content_type.startswith(_MEDIA_TYPES) or path.endswith(".photo")
+    ):
+        yield ("blob", nz.blob_key(obj["data"]), "Q", "photograph or image", path + ".data")
     for key in _DEVICE_ID_KEYS & obj.keys():
         if isinstance(obj[key], str):
             yield from _id_keys(obj[key], "M", "device identifier", f"{path}.{key}")

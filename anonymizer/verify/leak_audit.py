@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from anonymizer.verify.bloom import KeyBloom, build_bloom
-from anonymizer.verify.candidates import is_free_text_path, resource_values, value_keys
+from anonymizer.verify.candidates import Blob, is_free_text_path, resource_values, value_keys
 from anonymizer.verify.harvest import harvest_resource
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _filtered_keys(bloom: KeyBloom) -> Any:
         cached = memo.get(value)
         if cached is None:
             cached = [key for key in value_keys(value) if key in bloom]
-            if isinstance(value, float) or len(value) <= 256:
+            if isinstance(value, float) or (len(value) <= 256 and not isinstance(value, Blob)):
                 if len(memo) > 200_000:
                     memo.clear()
                 memo[value] = cached

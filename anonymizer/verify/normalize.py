@@ -12,10 +12,12 @@ Both sides must reduce a value to the same *match key* ``(kind, norm)`` for the 
 * ``date``   -- an ISO calendar date ``YYYY-MM-DD`` (from ISO or US ``MM/DD/YYYY`` writing).
 * ``decimal`` -- a coordinate rounded to 4 decimals (geolocation latitude/longitude).
 * ``whole``  -- a whole string value, lower-case, trimmed (URLs).
+* ``blob``   -- SHA-256 of a binary attachment's base64 data (an image kept byte for byte).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -85,6 +87,11 @@ def date_key(text: str) -> str | None:
 def decimal_key(value: float) -> str:
     """A coordinate rounded to 4 decimals (about 11 m), as text."""
     return f"{value:.4f}"
+
+
+def blob_key(data: str) -> str:
+    """SHA-256 (hex) of base64 attachment data, whitespace removed."""
+    return hashlib.sha256("".join(data.split()).encode("ascii", "replace")).hexdigest()
 
 
 def whole_key(text: str) -> str:

@@ -133,3 +133,23 @@ def test_matches_inside_harvested_elements_are_never_exempt() -> None:
     assert is_sensitive_path("Encounter", "Encounter.subject.display", sensitive)
     assert not is_sensitive_path("Patient", "Patient.nameless", sensitive)
     assert not is_sensitive_path("Practitioner", "Practitioner.name.family", sensitive)
+
+
+def test_image_kept_byte_for_byte_is_found_as_category_q() -> None:
+    photo = base64.b64encode(bytes(range(256)) * 4).decode()
+    patient = {
+        "resourceType": "Patient",
+        "id": "p-123456",
+        "photo": [{"contentType": "image/jpeg", "data": photo}],
+    }
+    harvested = _harvest(patient)
+    blob = ("blob", nz.blob_key(photo))
+    assert harvested[blob] == "Q"
+    doc = {
+        "resourceType": "DocumentReference",
+        "content": [{"attachment": {"contentType": "image/jpeg", "data": photo}}],
+    }
+    assert blob in _keys(doc)
+    assert blob not in _keys(
+        {"resourceType": "DocumentReference", "content": [{"attachment": {"contentType": "image/jpeg"}}]}
+    )
