@@ -216,6 +216,52 @@ def build_labelled_set(limit: int | None = None, seed: int = 8) -> list[Doc]:
     return docs
 
 
+# Forms the patterns were NOT written for (kept here to show the limits honestly).
+HARD_FORMS: list[tuple[str, str, str]] = [
+    ("DATE", "Seen on {}.", "the third of March, 1961"),
+    ("DATE", "Seen on {} again.", "March the 3rd"),
+    ("DATE", "Seen on {} again.", "03Mar1961"),
+    ("DATE", "DOB {} noted.", "3.III.1961"),
+    ("PHONE", "Call {} now.", "555 3428876"),
+    ("PHONE", "Call {} now.", "555-342-88-76"),
+    ("PHONE", "Call {} now.", "(555)3428876"),
+    ("EMAIL", "Write to {} now.", "evie dot bart at example dot net"),
+    ("URL", "Portal {} now.", "example.org/patient/123"),
+    ("AGE", "A {}-year-old woman.", "ninety-two"),
+    ("AGE", "A {}yrs old woman.", "93"),
+    ("AGE", "She is {} today.", "93"),
+    ("ID", "Chart {} reviewed.", "#A-4471-2210"),
+    ("ID", "Chart number {} reviewed.", "4471220"),
+    ("ADDRESS", "Lives at {} now.", "4417 Quenton Xing"),
+    ("ADDRESS", "Lives at {} now.", "Apt 4B, 12 Main St"),
+    ("ZIP", "Mail to zip {} now.", "66801"),
+    ("SSN", "SS# {} on file.", "999724410"),
+    ("IP", "From {} today.", "2001:db8::7334"),
+]
+
+
+def build_hard_set() -> list[Doc]:
+    """One short text per form in `HARD_FORMS`, no patient context."""
+    docs = []
+    for category, template, value in HARD_FORMS:
+        text = template.format(value)
+        start = template.index("{}")
+        docs.append(Doc(text, PatientIdentifiers(), [(start, start + len(value), category)]))
+    return docs
+
+
+def hard_form_results(detectors: list[tuple[str, Callable[[Doc], list[Span]]]]) -> list[dict[str, object]]:
+    """Per form: which detector covers it entirely."""
+    rows = []
+    for doc, (category, _, value) in zip(build_hard_set(), HARD_FORMS, strict=True):
+        start, end, _ = doc.gold[0]
+        row: dict[str, object] = {"category": category, "form": value}
+        for name, detect in detectors:
+            row[name] = all(_covered(detect(doc), len(doc.text))[start:end])
+        rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------- detectors
 
 
@@ -335,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         detectors.append(("presidio", presidio))
     rows = [evaluate(name, fn, docs, args.repeat) for name, fn in detectors]
     cost = scrub_cost(docs, args.repeat)
+    hard = hard_form_results(detectors)
 
     gold = rows[0]["gold"]
     assert isinstance(gold, dict)
@@ -352,13 +399,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'MB/s':10}" + "".join(f"{r['mb_per_s']:>15.2f}" for r in rows))
     if presidio is None:
         print("presidio-analyzer not installed: not compared")
+    print("forms the patterns were not written for (found = covered entirely):")
+    for row in hard:
+        marks = "  ".join(f"{name}={'yes' if row[name] else 'no'}" for name, _ in detectors)
+        print(f"  {row['category']:8} {row['form']!s:36} {marks}")
     print(
         f"scrub_attachment (base64 decode + contextual + patterns + re-encode): {cost['s_per_mb']:.3f} s per MB "
         f"({cost['mb_per_s']:.2f} MB/s), share of characters kept {cost['kept_share']:.2%}"
     )
     if args.json:
         args.json.write_text(
-            json.dumps({"detectors": rows, "scrub_cost": cost, "notes": len(docs)}, indent=2)
+            json.dumps(
+                {"detectors": rows, "scrub_cost": cost, "notes": len(docs), "hard_forms": hard}, indent=2
+            )
         )
     return 0
 

@@ -6,7 +6,7 @@ Categories (`CATEGORIES`):
   "Mar 3, 1961", "03-Mar-1961", "March 1961", "March 3"); a bare year is not a date element and stays.
 - ``PHONE``: US numbers in any punctuation ("(555) 810-7203", "555.810.7203", "+1 555 810 7203 ext. 12",
   "5558107203") and international "+" numbers; fax numbers are found by the same patterns.
-- ``EMAIL``, ``URL`` (scheme or "www." URLs), ``IP`` (IPv4; IPv6 full and "::" forms).
+- ``EMAIL``, ``URL`` (scheme, "www." and bare-domain URLs with a common TLD), ``IP`` (IPv4; IPv6 full and "::" forms).
 - ``SSN``: "123-45-6789", "123 45 6789", 9 digits after an SSN label.
 - ``ID``: values after record/account/plan/licence/passport/serial/claim labels ("MRN: A1234567",
   "acct # 88-1234"), UUIDs, ID-like tokens (1-3 letters around 5+ digits such as "S99940903", runs of 7+ digits).
@@ -107,7 +107,8 @@ _STREET_SUFFIX = (
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|"
     "Circle|Cir|Parkway|Pkwy|Highway|Hwy|Landing|Square|Sq|Trail|Trl|Row|Alley|Crossing|Heights|Hts|"
     "Route|Rte|Loop|Run|Point|Pike|Plaza|Commons|Gardens|Estates|Station|Walk|Ridge|Manor|Grove|Hollow|"
-    "Harbor|Junction|Knoll|Meadows?|Mill|Park|Ranch|Summit|Turnpike|View|Village|Vista|Wells?|Creek|Glen"
+    "Harbor|Junction|Knoll|Meadows?|Mill|Park|Ranch|Summit|Turnpike|View|Village|Vista|Wells?|Creek|Glen|"
+    "Xing|Ldg|Holw|Rdg|Mnr|Jct|Cres|Crescent|Ctr|Center|Expy|Fwy|Bend|Bnd|Cove|Cv|Spur|Pass|Oval|Trce|Sta"
 )
 # Every alternative starts with a literal letter, so the regex engine can skip ahead to candidates.
 _ID_LABEL = "|".join(
@@ -146,6 +147,8 @@ _ID_LABEL = "|".join(
         r"vin",
     ]
 )
+# Bare domains ("example.org/patient/1") are URLs only with these common top-level domains.
+_TLDS = "com|org|net|edu|gov|mil|info|biz|io|us|health|care|co\\.uk"
 _SEP = r"\s*(?:is\s+|[:#=]\s*|no\.?\s*)?"
 _H = r"[0-9a-f]{1,4}"
 _PHONE_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])"
@@ -243,6 +246,12 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
     _Recognizer("URL", re.compile(r"(?:https?|s?ftp)://[^\s<>\"'`]+"), gate="://"),
     _Recognizer(
         "URL", re.compile(r"www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`]*"), _cls(r"\w."), gate="www."
+    ),
+    _Recognizer(
+        "URL",
+        re.compile(rf"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{_TLDS})(?:/[^\s<>\"'`]*)?(?![\w@-])"),
+        _cls(r"\w.@/-"),
+        gate=re.compile(rf"\.(?:{_TLDS})\b"),
     ),
     _Recognizer(
         "EMAIL",

@@ -35,6 +35,7 @@ def found(text: str) -> list[tuple[str, str]]:
         ("mail evie.bart@example.net today", ("EMAIL", "evie.bart@example.net")),
         ("see https://example.org/p?id=1. ok", ("URL", "https://example.org/p?id=1")),
         ("see www.example.org/x, ok", ("URL", "www.example.org/x")),
+        ("see example.org/patient/123 ok", ("URL", "example.org/patient/123")),
         ("from 192.168.10.7 ok", ("IP", "192.168.10.7")),
         ("from fe80::1ff:fe23:4567:890a ok", ("IP", "fe80::1ff:fe23:4567:890a")),
         (
@@ -53,6 +54,7 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Topeka, Kansas 66604-1234 is", ("ZIP", "66604-1234")),
         ("zip code: 66801 is", ("ZIP", "66801")),
         ("lives at 4417 Quenton Crossing now", ("ADDRESS", "4417 Quenton Crossing")),
+        ("lives at 4417 Quenton Xing now", ("ADDRESS", "4417 Quenton Xing")),
         ("write to PO Box 1234 now", ("ADDRESS", "PO Box 1234")),
         ("moved to Topeka, Kansas 66604 in", ("ADDRESS", "Topeka")),
         ("born in Kansas City, MO.", ("ADDRESS", "Kansas City")),
