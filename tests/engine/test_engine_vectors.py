@@ -93,7 +93,9 @@ def test_engine_assertions(v: dict[str, Any]) -> None:
             raise AssertionError(f"unknown op {op}")
 
 
-@pytest.mark.parametrize("v", vectors("substitute"))
+@pytest.mark.parametrize(
+    "v", [p for p in vectors("substitute") if not p.values[0]["params"]["nodeType"][0].isupper()]
+)
 def test_substitute_primitive(v: dict[str, Any]) -> None:
     node_type = v["params"]["nodeType"]
     element = {"boolean": "active", "id": "id", "date": "birthDate"}.get(node_type)
