@@ -1,0 +1,102 @@
+"""Secret references resolved on the driver: Databricks scopes and Key Vault with fakes at their client boundary."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from anonymizer.config import load_config
+from anonymizer.errors import ConfigError
+from anonymizer.secrets import databricks, keyvault, resolve_secret
+
+
+class FakeSecrets:
+    def __init__(self, values: dict[tuple[str, str], str]) -> None:
+        self.values = values
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, scope: str, key: str) -> str:
+        self.calls.append((scope, key))
+        return self.values[(scope, key)]
+
+
+@pytest.fixture()
+def fake_dbutils() -> Any:
+    secrets = FakeSecrets({("fhir-deid", "hash-key"): "db-hash-secret"})
+    databricks.set_dbutils_factory(lambda: SimpleNamespace(secrets=secrets))
+    yield secrets
+    databricks.set_dbutils_factory(None)
+
+
+@pytest.fixture()
+def fake_vault() -> Any:
+    calls: list[tuple[str, str, str | None]] = []
+
+    class Client:
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+        def get_secret(self, name: str, version: str | None = None) -> Any:
+            calls.append((self.url, name, version))
+            if name == "missing":
+                raise RuntimeError("SecretNotFound: value kv-date-secret leaked?")
+            return SimpleNamespace(value="kv-date-secret")
+
+    keyvault.set_client_factory(Client)
+    yield calls
+    keyvault.set_client_factory(None)
+
+
+def test_dbsecret_reference(fake_dbutils: FakeSecrets) -> None:
+    assert resolve_secret("dbsecret:fhir-deid/hash-key").value == "db-hash-secret"
+    assert fake_dbutils.calls == [("fhir-deid", "hash-key")]
+    with pytest.raises(ConfigError, match="dbsecret:<scope>/<key>"):
+        resolve_secret("dbsecret:no-slash")
+
+
+def test_keyvault_reference_and_errors_never_chain_values(fake_vault: list) -> None:
+    url = "https://my-vault.vault.azure.net/secrets/date-key"
+    assert resolve_secret(f"keyvault:{url}").value == "kv-date-secret"
+    assert fake_vault == [("https://my-vault.vault.azure.net", "date-key", None)]
+    with pytest.raises(ConfigError) as exc:
+        resolve_secret("keyvault:https://my-vault.vault.azure.net/secrets/missing")
+    assert (
+        "kv-date-secret" not in str(exc.value)
+        and exc.value.__cause__ is None
+        and exc.value.__suppress_context__
+    )
+    with pytest.raises(ConfigError, match="keyvault:https://<vault>"):
+        resolve_secret("keyvault:http://elsewhere/x")
+
+
+def test_config_keys_from_both_backends(fake_dbutils: FakeSecrets, fake_vault: list) -> None:
+    config = load_config(
+        {
+            "fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
+            "parameters": {
+                "cryptoHashKey": "dbsecret:fhir-deid/hash-key",
+                "dateShiftKey": "keyvault:https://my-vault.vault.azure.net/secrets/date-key",
+            },
+        }
+    )
+    assert config.parameters.crypto_hash_key.value == "db-hash-secret"
+    assert config.parameters.date_shift_key.value == "kv-date-secret"
+    assert "secret" not in repr(config.parameters)
+
+
+def test_without_databricks_runtime_the_error_says_so() -> None:
+    with pytest.raises(ConfigError, match="Databricks runtime"):
+        resolve_secret("dbsecret:scope/key")
+
+
+def test_env_and_file_references_for_real(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FHIR_DEID_TEST_KEY", "env-secret")
+    (tmp_path / "key.txt").write_text("file-secret\n", encoding="utf-8")
+    assert resolve_secret("env:FHIR_DEID_TEST_KEY").value == "env-secret"
+    assert resolve_secret("file:key.txt", base_dir=tmp_path).value == "file-secret"
+    assert repr(resolve_secret("env:FHIR_DEID_TEST_KEY")) == "Secret(****)"
+    with pytest.raises(ConfigError) as exc:
+        resolve_secret("file:absent.txt", base_dir=tmp_path)
+    assert "file-secret" not in str(exc.value)
