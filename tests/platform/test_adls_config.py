@@ -11,11 +11,16 @@ HOST = "lake.dfs.core.windows.net"
 
 def test_service_principal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SP_SECRET", "sp-secret-value")
-    conf = adls_hadoop_conf(AdlsAuth("lake", "service_principal", tenant_id="t-1", client_id="c-1", secret="env:SP_SECRET"))
+    conf = adls_hadoop_conf(
+        AdlsAuth("lake", "service_principal", tenant_id="t-1", client_id="c-1", secret="env:SP_SECRET")
+    )
     assert conf[f"fs.azure.account.auth.type.{HOST}"] == "OAuth"
     assert conf[f"fs.azure.account.oauth.provider.type.{HOST}"].endswith("ClientCredsTokenProvider")
     assert conf[f"fs.azure.account.oauth2.client.secret.{HOST}"] == "sp-secret-value"
-    assert conf[f"fs.azure.account.oauth2.client.endpoint.{HOST}"] == "https://login.microsoftonline.com/t-1/oauth2/token"
+    assert (
+        conf[f"fs.azure.account.oauth2.client.endpoint.{HOST}"]
+        == "https://login.microsoftonline.com/t-1/oauth2/token"
+    )
 
 
 def test_managed_identity_needs_no_secret() -> None:
