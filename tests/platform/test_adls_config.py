@@ -1,47 +1,51 @@
-"""ADLS Gen2 (abfss://) Hadoop settings for the three authentication methods."""
+"""ADLS Spark conf: the three auth modes, references resolved on the driver, nothing secret in reprs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from anonymizer.storage.adls_config import AdlsAuth, adls_hadoop_conf
+from anonymizer.errors import ConfigError
+from anonymizer.storage.adls_config import REDACTION_REGEX, AdlsAuth, adls_spark_conf, auth_from_mapping
 
-HOST = "lake.dfs.core.windows.net"
+HOST = "lake1.dfs.core.windows.net"
 
 
 def test_service_principal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SP_SECRET", "sp-secret-value")
-    conf = adls_hadoop_conf(
-        AdlsAuth("lake", "service_principal", tenant_id="t-1", client_id="c-1", secret="env:SP_SECRET")
+    monkeypatch.setenv("SP_SECRET", "sp-value")
+    auth = AdlsAuth(
+        "lake1", "service_principal", tenant_id="t-1", client_id="c-1", client_secret="env:SP_SECRET"
     )
+    conf = adls_spark_conf(auth)
     assert conf[f"fs.azure.account.auth.type.{HOST}"] == "OAuth"
-    assert conf[f"fs.azure.account.oauth.provider.type.{HOST}"].endswith("ClientCredsTokenProvider")
-    assert conf[f"fs.azure.account.oauth2.client.secret.{HOST}"] == "sp-secret-value"
-    assert (
-        conf[f"fs.azure.account.oauth2.client.endpoint.{HOST}"]
-        == "https://login.microsoftonline.com/t-1/oauth2/token"
-    )
+    assert conf[f"fs.azure.account.oauth2.client.secret.{HOST}"] == "sp-value"
+    assert conf[f"fs.azure.account.oauth2.client.endpoint.{HOST}"].endswith("/t-1/oauth2/token")
+    assert "sp-value" not in repr(auth) and "SP_SECRET" not in repr(auth)
+    prefixed = adls_spark_conf(auth, hadoop_prefix=True)
+    assert all(k.startswith("spark.hadoop.fs.azure.") for k in prefixed)
 
 
-def test_managed_identity_needs_no_secret() -> None:
-    conf = adls_hadoop_conf(AdlsAuth("lake", "managed_identity", client_id="uami-1"))
+def test_managed_identity_has_no_secret() -> None:
+    conf = adls_spark_conf(AdlsAuth("lake1", "managed_identity", client_id="uami-1"))
     assert conf[f"fs.azure.account.oauth.provider.type.{HOST}"].endswith("MsiTokenProvider")
     assert conf[f"fs.azure.account.oauth2.client.id.{HOST}"] == "uami-1"
-    assert not any("secret" in k for k in conf)
+    assert not any("secret" in k or "account.key" in k for k in conf)
 
 
-def test_account_key_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    key_file = tmp_path / "key"
-    key_file.write_text("a2V5\n")
-    conf = adls_hadoop_conf(AdlsAuth("lake", "account_key", secret=f"file:{key_file}"))
-    assert conf == {f"fs.azure.account.auth.type.{HOST}": "SharedKey", f"fs.azure.account.key.{HOST}": "a2V5"}
-    with pytest.raises(ValueError, match="needs"):
-        adls_hadoop_conf(AdlsAuth("lake", "service_principal", client_id="x"))
+def test_account_key_and_redaction(tmp_path) -> None:
+    (tmp_path / "k").write_text("acct-key==\n")
+    conf = adls_spark_conf(AdlsAuth("lake1", "account_key", account_key=f"file:{tmp_path / 'k'}"))
+    assert conf == {f"fs.azure.account.key.{HOST}": "acct-key=="}
+    secret_keys = [k for k in conf] + [f"fs.azure.account.oauth2.client.secret.{HOST}"]
+    assert all(re.search(REDACTION_REGEX, k) for k in secret_keys)
 
 
-@pytest.mark.spark
-def test_apply_sets_the_session_hadoop_conf(spark) -> None:  # type: ignore[no-untyped-def]
-    from anonymizer.storage.adls_config import apply_adls_config
-
-    apply_adls_config(spark, AdlsAuth("lake", "managed_identity"))
-    assert spark.sparkContext._jsc.hadoopConfiguration().get(f"fs.azure.account.auth.type.{HOST}") == "OAuth"
+def test_missing_fields_and_unknown_mode() -> None:
+    with pytest.raises(ConfigError, match="client_secret"):
+        adls_spark_conf(AdlsAuth("lake1", "service_principal", tenant_id="t", client_id="c"))
+    with pytest.raises(ConfigError, match="unknown ADLS auth mode"):
+        adls_spark_conf(AdlsAuth("lake1", "sas"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ADLS settings"):
+        auth_from_mapping({"account": "a", "mode": "account_key", "bogus": "x"})
+    assert auth_from_mapping({"account": "a", "mode": "managed_identity", "client_id": ""}).client_id is None
