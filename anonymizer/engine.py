@@ -49,10 +49,17 @@ class Anonymizer:
 
     @classmethod
     def from_config_file(
-        cls, path: str | Path, *, as_of: date | None = None, allow_ephemeral_keys: bool = False
+        cls,
+        path: str | Path,
+        *,
+        as_of: date | None = None,
+        allow_ephemeral_keys: bool = False,
+        keys_from: str | None = None,
     ) -> Anonymizer:
-        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:)."""
-        return cls(load_config(path, allow_ephemeral_keys=allow_ephemeral_keys), as_of=as_of)
+        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them)."""
+        return cls(
+            load_config(path, allow_ephemeral_keys=allow_ephemeral_keys, keys_from=keys_from), as_of=as_of
+        )
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, as_of: date | None = None, allow_ephemeral_keys: bool = False,

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> None:
         run_id=args.run_id,
         allow_ephemeral_keys=args.allow_ephemeral_keys,
         max_line_bytes=args.max_line_bytes,
+        keys_from=args.keys_from,
     )
     spark = session_from_args(args, "fhir-anonymizer deidentify")
     try:

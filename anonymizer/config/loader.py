@@ -65,6 +65,12 @@ PARAMETER_KEYS = frozenset(
     }
 )
 KEY_PARAMETERS = ("dateShiftKey", "cryptoHashKey", "encryptKey")
+#: Secret names used with ``keys_from`` (``--keys-from dbsecret:<scope>`` -> ``dbsecret:<scope>/crypto-hash-key``).
+KEY_SECRET_NAMES = {
+    "dateShiftKey": "date-shift-key",
+    "cryptoHashKey": "crypto-hash-key",
+    "encryptKey": "encrypt-key",
+}
 SUPPORTED_VERSION = "R4"
 
 
@@ -73,6 +79,7 @@ def load_config(
     *,
     allow_ephemeral_keys: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
+    keys_from: str | None = None,
 ) -> AnonymizerConfig:
     """Load, validate and resolve a configuration file or dict.
 
@@ -81,6 +88,9 @@ def load_config(
         allow_ephemeral_keys: generate random keys for empty/missing ones (Microsoft's default behaviour);
             otherwise a missing key is an error.
         base_dir: folder for ``file:`` key references (default: the config file's folder).
+        keys_from: a reference prefix that overrides the config's keys, e.g. ``dbsecret:<scope>`` or
+            ``keyvault:https://<vault>.vault.azure.net/secrets``; the keys a rule needs are read as
+            ``<prefix>/date-shift-key``, ``<prefix>/crypto-hash-key``, ``<prefix>/encrypt-key``.
     """
     source_name: str | None = None
     if isinstance(source, Mapping):
@@ -94,6 +104,17 @@ def load_config(
         except OSError:
             raise ConfigError(f"Failed to read configuration file {path}") from None
         raw = _parse_json(text, str(path))
+    if keys_from:
+        raw = dict(raw)
+        raw["parameters"] = dict(raw.get("parameters") or {})
+        methods = {
+            str(r.get("method", "")).lower() for r in raw.get("fhirPathRules") or [] if isinstance(r, dict)
+        }
+        needed = {"dateShiftKey": "dateshift" in methods or "scrubtext" in methods, "cryptoHashKey": "cryptohash" in methods,
+                  "encryptKey": "encrypt" in methods}  # fmt: skip
+        for name, secret_name in KEY_SECRET_NAMES.items():
+            if needed[name]:
+                raw["parameters"][name] = f"{keys_from.rstrip('/')}/{secret_name}"
     return _build(raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, source_name=source_name)
 
 

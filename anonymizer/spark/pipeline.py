@@ -46,6 +46,7 @@ class DeidentifyRequest:
         quarantine: where quarantined lines go (PHI); default ``<output>-quarantine``; never inside ``output``.
         as_of: reference date of the "age over 89" rule; default today (UTC).
         allow_ephemeral_keys: random keys for missing ones (demo only).
+        keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
     """
 
     input: str
@@ -56,6 +57,7 @@ class DeidentifyRequest:
     run_id: str | None = None
     allow_ephemeral_keys: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    keys_from: str | None = None
 
 
 @dataclass
@@ -98,7 +100,10 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     started, clock = _now(), time.monotonic()
     timings: dict[str, float] = {}
     anonymizer = Anonymizer.from_config_file(
-        request.config, as_of=request.as_of, allow_ephemeral_keys=request.allow_ephemeral_keys
+        request.config,
+        as_of=request.as_of,
+        allow_ephemeral_keys=request.allow_ephemeral_keys,
+        keys_from=request.keys_from,
     )
     options = TransformOptions(
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name

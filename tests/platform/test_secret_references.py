@@ -100,3 +100,14 @@ def test_env_and_file_references_for_real(tmp_path: Any, monkeypatch: pytest.Mon
     with pytest.raises(ConfigError) as exc:
         resolve_secret("file:absent.txt", base_dir=tmp_path)
     assert "file-secret" not in str(exc.value)
+
+
+def test_keys_from_a_secret_scope_override_the_config(fake_dbutils: FakeSecrets) -> None:
+    fake_dbutils.values[("fhir-deid", "crypto-hash-key")] = "scope-hash-key"
+    raw = {
+        "fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
+        "parameters": {"cryptoHashKey": "env:UNSET_FOR_TEST"},
+    }
+    config = load_config(raw, keys_from="dbsecret:fhir-deid")
+    assert config.parameters.crypto_hash_key.value == "scope-hash-key"
+    assert fake_dbutils.calls == [("fhir-deid", "crypto-hash-key")], "only the keys the rules need are read"
