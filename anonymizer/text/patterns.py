@@ -388,13 +388,17 @@ def _gate_open(gate: str | re.Pattern[str] | None, lower: str) -> bool:
     return gate.search(lower) is not None
 
 
-def find_patterns(text: str, categories: frozenset[str] | None = None) -> list[PatternMatch]:
+def find_patterns(
+    text: str, categories: frozenset[str] | None = None, lower: str | None = None
+) -> list[PatternMatch]:
     """Pattern matches in ``text`` for the enabled ``categories``, sorted by start.
 
     Matches of different recognizers may overlap; the scrubber merges overlaps into one span.
+    ``lower`` is ``text.lower()`` when the caller has it already.
     """
     recognizers = _enabled(frozenset(CATEGORIES) if categories is None else frozenset(categories))
-    lower = text.lower()
+    if lower is None or len(lower) != len(text):
+        lower = text.lower()
     if len(lower) != len(text):  # a few characters change length when lower-cased ("İ")
         lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     out: list[PatternMatch] = []

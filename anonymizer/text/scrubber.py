@@ -48,32 +48,51 @@ def placeholder_dates(date_text: str, parsed: DateParts) -> str:
     return PLACEHOLDERS["DATE"]
 
 
-def year_only(min_year: int | None = None, placeholder: str = "[DATE]") -> DatePolicy:
-    """Date policy keeping the year only; dates without a year, or (``min_year``) years before it, become
-    ``placeholder`` (how the engine suppresses years that betray an age over 89)."""
+class _YearOnly:
+    """Picklable year-only policy (see `year_only`)."""
 
-    def policy(date_text: str, parsed: DateParts) -> str:
-        if parsed.year is None or (min_year is not None and parsed.year < min_year):
-            return placeholder
+    __slots__ = ("min_year", "placeholder")
+
+    def __init__(self, min_year: int | None, placeholder: str) -> None:
+        self.min_year, self.placeholder = min_year, placeholder
+
+    def __call__(self, date_text: str, parsed: DateParts) -> str:
+        if parsed.year is None or (self.min_year is not None and parsed.year < self.min_year):
+            return self.placeholder
         return str(parsed.year)
 
-    return policy
+
+class _Shifted:
+    """Picklable date-shift policy (see `shifted`)."""
+
+    __slots__ = ("offset_days", "placeholder")
+
+    def __init__(self, offset_days: int, placeholder: str) -> None:
+        self.offset_days, self.placeholder = offset_days, placeholder
+
+    def __repr__(self) -> str:
+        return "shifted(****)"  # the offset is derived from a key
+
+    def __call__(self, date_text: str, parsed: DateParts) -> str:
+        full = parsed.as_date()
+        if full is None:
+            return self.placeholder
+        try:
+            return (full + timedelta(days=self.offset_days)).isoformat()
+        except OverflowError:
+            return self.placeholder
+
+
+def year_only(min_year: int | None = None, placeholder: str = "[DATE]") -> DatePolicy:
+    """Date policy keeping the year only; dates without a year, or (``min_year``) years before it, become
+    ``placeholder``. With ``min_year = as_of.year - 89`` no year that betrays an age over 89 survives."""
+    return _YearOnly(min_year, placeholder)
 
 
 def shifted(offset_days: int, placeholder: str = "[DATE]") -> DatePolicy:
     """Date policy shifting full dates by ``offset_days`` (written back as ISO ``YYYY-MM-DD``);
     dates missing a day, month or year cannot be shifted and become ``placeholder``."""
-
-    def policy(date_text: str, parsed: DateParts) -> str:
-        full = parsed.as_date()
-        if full is None:
-            return placeholder
-        try:
-            return (full + timedelta(days=offset_days)).isoformat()
-        except OverflowError:
-            return placeholder
-
-    return policy
+    return _Shifted(offset_days, placeholder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +233,7 @@ class TextScrubber:
             categories = categories | {"DATE"}
         if not categories:
             return spans
-        for m in find_patterns(text, categories):
+        for m in find_patterns(text, categories, lower):
             if (
                 m.category == "DATE"
                 and "DATE" not in self.pattern_categories
