@@ -24,7 +24,7 @@ conditions are checked in Python on the (few) candidates, and recognizers whose 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -149,6 +149,38 @@ _ID_LABEL = "|".join(
 )
 # Bare domains ("example.org/patient/1") are URLs only with these common top-level domains.
 _TLDS = "com|org|net|edu|gov|mil|info|biz|io|us|health|care|co\\.uk"
+_ID_KEYS = (
+    "mrn",
+    "mr",
+    "medical",
+    "record",
+    "acct",
+    "account",
+    "member",
+    "subscriber",
+    "beneficiary",
+    "patient",
+    "insurance",
+    "health",
+    "policy",
+    "claim",
+    "encounter",
+    "visit",
+    "case",
+    "device",
+    "serial",
+    "passport",
+    "certificate",
+    "plate",
+    "licen",
+    "driver",
+    "dl",
+    "s/n",
+    "vin",
+)
+_MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_URL_PATH = re.compile(r"/[^\s<>\"'`]*")
+_DIGIT_RUN = re.compile(r"\d+")
 _SEP = r"\s*(?:is\s+|[:#=]\s*|no\.?\s*)?"
 _H = r"[0-9a-f]{1,4}"
 _PHONE_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])"
@@ -200,6 +232,11 @@ class _Recognizer:
     original: bool = False  # run on the original text instead of the lower-cased one
     check: _Check | None = None  # extra test on the original text
     finder: str | None = None  # name of a special candidate expansion (see `_expand_id_token`)
+    # Where candidates start: "scan" (``finditer``), "digits" (at each run of digits, found once for all
+    # digit recognizers) or "keys" (at each occurrence of one of ``keys``, found with ``str.find``).
+    starts: str = "scan"
+    keys: tuple[str, ...] = ()
+    runs: tuple[int, int] = (1, 1_000_000)  # "digits": lengths of the first digit run a match can have
 
 
 def _cls(chars: str) -> re.Pattern[str]:
@@ -249,8 +286,8 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
     ),
     _Recognizer(
         "URL",
-        re.compile(rf"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{_TLDS})(?:/[^\s<>\"'`]*)?(?![\w@-])"),
-        _cls(r"\w.@/-"),
+        re.compile(rf"\.(?:{_TLDS})(?![a-z0-9-])"),
+        finder="domain",
         gate=re.compile(rf"\.(?:{_TLDS})\b"),
     ),
     _Recognizer(
@@ -266,19 +303,41 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
         gate=re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-"),
     ),
     _Recognizer(
-        "IP", re.compile(r"\d\d?\d?(?:\.\d\d?\d?){3}(?!\w|\.\d)"), _cls(r"\w."), gate=".", check=_octets_ok
+        "IP",
+        re.compile(r"\d\d?\d?(?:\.\d\d?\d?){3}(?!\w|\.\d)"),
+        _cls(r"\w."),
+        gate=".",
+        check=_octets_ok,
+        starts="digits",
+        runs=(1, 3),
     ),
     _Recognizer(
         "IP",
         re.compile(rf"(?:{_H}:){{7}}{_H}(?![\w:])|(?:{_H}:){{1,6}}:(?:{_H}(?::{_H}){{0,5}})?(?![\w:])"),
         _cls(r"\w:"),
-        gate=re.compile(r":[0-9a-f]{0,4}:"),
+        gate=re.compile(r"::|(?::[0-9a-f]{1,4}){3}:"),  # not times ("10:30:45")
     ),
-    _Recognizer("DATE", re.compile(ISO_DATE), _cls(r"\w.-")),
-    _Recognizer("DATE", re.compile(NUMERIC_DATE), _cls(r"\w./-")),
-    _Recognizer("DATE", re.compile(MONTH_FIRST_DATE), _cls(r"\w"), check=_month_first_ok),
-    _Recognizer("DATE", re.compile(DAY_FIRST_DATE), _cls(r"\w.,"), check=_day_first_ok),
-    _Recognizer("SSN", re.compile(r"\d\d\d(?P<s>[- ])\d\d(?P=s)\d{4}(?![\w-])"), _cls(r"\w-"), check=_ssn_ok),
+    _Recognizer("DATE", re.compile(ISO_DATE), _cls(r"\w.-"), starts="digits", runs=(4, 4)),
+    _Recognizer("DATE", re.compile(NUMERIC_DATE), _cls(r"\w./-"), starts="digits", runs=(1, 2)),
+    _Recognizer(
+        "DATE",
+        re.compile(MONTH_FIRST_DATE),
+        _cls(r"\w"),
+        check=_month_first_ok,
+        starts="keys",
+        keys=_MONTH_KEYS,
+    ),
+    _Recognizer(
+        "DATE", re.compile(DAY_FIRST_DATE), _cls(r"\w.,"), check=_day_first_ok, starts="digits", runs=(1, 2)
+    ),
+    _Recognizer(
+        "SSN",
+        re.compile(r"\d\d\d(?P<s>[- ])\d\d(?P=s)\d{4}(?![\w-])"),
+        _cls(r"\w-"),
+        check=_ssn_ok,
+        starts="digits",
+        runs=(3, 3),
+    ),
     _Recognizer(
         "SSN",
         re.compile(
@@ -286,12 +345,16 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
         ),
         _cls(r"\w"),
         value="v",
+        starts="keys",
+        keys=("ss", "social"),
     ),
     _Recognizer(
         "PHONE",
         re.compile(r"\d\d\d[\s.-]?\d{3}[\s.-]?\d{4}" + _PHONE_EXT),
         _cls(r"\w+/.-"),
         finder="phone",
+        starts="digits",
+        runs=(3, 10),
     ),
     _Recognizer(
         "PHONE", re.compile(r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}" + _PHONE_EXT), _cls(r"\w"), finder="phone"
@@ -299,12 +362,22 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
     _Recognizer(
         "PHONE", re.compile(r"\+[2-9]\d{0,2}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\w)"), _cls(r"\w+"), gate="+"
     ),
-    _Recognizer("ZIP", re.compile(r"\d{5}(?:-\d{4})?(?![\w-])"), _cls(r"\w-"), original=True, check=_zip_ok),
+    _Recognizer(
+        "ZIP",
+        re.compile(r"\d{5}(?:-\d{4})?(?![\w-])"),
+        _cls(r"\w-"),
+        original=True,
+        check=_zip_ok,
+        starts="digits",
+        runs=(5, 5),
+    ),
     _Recognizer(
         "ID",
         re.compile(f"(?:{_ID_LABEL})" + _SEP + r"(?P<v>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{2,}[a-z0-9])(?!\w)"),
         _cls(r"\w"),
         value="v",
+        starts="keys",
+        keys=_ID_KEYS,
     ),
     _Recognizer(
         "ADDRESS",
@@ -314,6 +387,8 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
         ),
         _cls(r"\w-"),
         original=True,
+        starts="digits",
+        runs=(1, 6),
     ),
     _Recognizer("ADDRESS", re.compile(r"p\.?\s?o\.?\s+box\s+\d+(?!\w)"), _cls(r"\w"), gate="box"),
     _Recognizer(
@@ -335,16 +410,33 @@ _RECOGNIZERS: tuple[_Recognizer, ...] = (
         ),
         _cls(r"\w."),
         value="v",
+        starts="digits",
+        runs=(2, 3),
     ),
     _Recognizer(
         "AGE",
-        re.compile(rf"(?:aged?|age\s*:|at\s+the\s+age\s+of)\s*(?P<v>{_AGE})(?![\w.]|\.\d)"),
+        re.compile(rf"(?:aged?|age\s*:|age\s+of)\s*(?P<v>{_AGE})(?![\w.]|\.\d)"),
         _cls(r"\w"),
         value="v",
-        gate="age",
+        starts="keys",
+        keys=("age",),
     ),
-    _Recognizer("ID", re.compile(r"\d\d{4,}"), finder="id_token"),
+    _Recognizer("ID", re.compile(r"\d\d{4,}"), finder="id_token", starts="digits", runs=(5, 1_000_000)),
 )
+
+
+def _expand_domain(lower: str, dot: int, end: int) -> tuple[int, int] | None:
+    """A bare domain around the top-level domain found at ``dot`` ("example.org/patient/1"); e-mail
+    domains (after "@") and parts of longer tokens are not URLs."""
+    start = dot
+    while start > 0 and (lower[start - 1].isalnum() or lower[start - 1] in ".-"):
+        start -= 1
+    while start < dot and not lower[start].isalnum():
+        start += 1
+    if start == dot or (start > 0 and lower[start - 1] in "@/_"):
+        return None
+    path = _URL_PATH.match(lower, end)
+    return start, path.end() if path else end
 
 
 def _expand_phone_prefix(lower: str, start: int) -> int:
@@ -388,6 +480,34 @@ def _gate_open(gate: str | re.Pattern[str] | None, lower: str) -> bool:
     return gate.search(lower) is not None
 
 
+def _candidates(
+    rec: _Recognizer, subject: str, lower: str, digit_runs: list[tuple[int, int]] | None
+) -> Iterator[re.Match[str]]:
+    """Matches of ``rec`` in ``subject``: non-overlapping, in order."""
+    if rec.starts == "scan":
+        yield from rec.regex.finditer(subject)
+        return
+    if rec.starts == "digits":
+        low, high = rec.runs
+        positions: Iterable[int] = [a for a, b in digit_runs or () if low <= b - a <= high]
+    else:
+        found: set[int] = set()
+        for key in rec.keys:
+            pos = lower.find(key)
+            while pos >= 0:
+                found.add(pos)
+                pos = lower.find(key, pos + 1)
+        positions = sorted(found)
+    done = 0
+    for pos in positions:
+        if pos < done:
+            continue
+        m = rec.regex.match(subject, pos)
+        if m is not None:
+            done = m.end()
+            yield m
+
+
 def find_patterns(
     text: str, categories: frozenset[str] | None = None, lower: str | None = None
 ) -> list[PatternMatch]:
@@ -402,11 +522,14 @@ def find_patterns(
     if len(lower) != len(text):  # a few characters change length when lower-cased ("İ")
         lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     out: list[PatternMatch] = []
+    digit_runs: list[tuple[int, int]] | None = None
     for rec in recognizers:
         if not _gate_open(rec.gate, lower):
             continue
         subject = text if rec.original else lower
-        for m in rec.regex.finditer(subject):
+        if rec.starts == "digits" and digit_runs is None:
+            digit_runs = [m.span() for m in _DIGIT_RUN.finditer(lower)]
+        for m in _candidates(rec, subject, lower, digit_runs):
             start = m.start()
             if rec.left is not None and start > 0 and rec.left.match(subject, start - 1):
                 continue
@@ -414,6 +537,11 @@ def find_patterns(
                 continue
             if rec.finder == "id_token":
                 span = _expand_id_token(lower, m.start(), m.end())
+                if span is None:
+                    continue
+                start, end = span
+            elif rec.finder == "domain":
+                span = _expand_domain(lower, m.start(), m.end())
                 if span is None:
                     continue
                 start, end = span

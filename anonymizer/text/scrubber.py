@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from anonymizer.text.contextual import ContextualMatcher
@@ -264,6 +265,7 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     return merged
 
 
+@lru_cache(maxsize=1024)
 def _birth_parts(ids: PatientIdentifiers) -> frozenset[tuple[int, int, int | None]]:
     parts = set()
     for value in ids.birth_dates:
