@@ -15,10 +15,12 @@ Categories (`CATEGORIES`):
 - ``AGE``: ages over 89 ("92-year-old", "93 y/o", "aged 93", "age: 95", "91 years of age"); the number only.
 
 Speed: Python's ``re`` is slow on case-insensitive alternations and on patterns that begin with a
-look-behind, because it cannot skip ahead to a possible first character. So the scan lower-cases the
-text once, every regex starts with a literal or a character class, the "no word character before"
-conditions are checked in Python on the (few) candidates, and recognizers whose trigger (``@``,
-``://``, ``::``...) is absent are not run at all.
+look-behind, because it cannot skip ahead to a possible first character. So the text is lower-cased once;
+recognizers that start with a digit are tried only at the start of digit runs of a plausible length (the
+runs are found once for all of them); recognizers that start with a label or month name are tried only
+where one of their keywords occurs (``str.find``); the rest start with a literal or character class;
+"no word character before" is checked in Python on the candidates; and recognizers whose trigger
+(``@``, ``://``, ``::``, a TLD...) is absent are not run at all.
 """
 
 from __future__ import annotations
