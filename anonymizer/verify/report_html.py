@@ -211,7 +211,7 @@ def _counts(counts: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{_e(t['resource_type'])}</td><td class='n'>{t['source_lines']:,}</td>"
         f"<td class='n'>{t['output_rows']:,}</td><td class='n'>{t['quarantined']:,}</td>"
-        f"<td class='n'>{t['duplicates']:,}</td>"
+        f"<td class='n'>{t['duplicates']:,}</td><td class='n'>{t.get('skipped', 0):,}</td>"
         f"<td class='{'ok' if t['reconciled'] else 'bad'}'>{'yes' if t['reconciled'] else 'NO'}</td></tr>"
         for t in per_type
     )
@@ -227,7 +227,7 @@ def _counts(counts: dict[str, Any]) -> str:
         + (f"<ul class='bad'>{problems}</ul>" if problems else "")
         + chart
         + "<table><tr><th>Resource type</th><th>Source lines</th><th>Research-zone rows</th>"
-        f"<th>Quarantined</th><th>Duplicates</th><th>Reconciled</th></tr>{rows}</table>"
+        f"<th>Quarantined</th><th>Duplicates</th><th>Skipped</th><th>Reconciled</th></tr>{rows}</table>"
     )
 
 
@@ -255,19 +255,26 @@ def _changes(changes: dict[str, Any]) -> str:
     else:
         out.append("<p class='muted'>The de-identification run recorded no per-rule hit counts; "
                    "the table below is computed by comparing values per path.</p>")  # fmt: skip
+    top = sorted(changes["paths"], key=lambda p: -p["changed_or_removed"])[:15]
+    out.append("<p><b>Paths with the most values changed or removed</b></p>" + _path_table(top))
+    out.append(
+        f"<details><summary>All {len(changes['paths']):,} element paths</summary>"
+        f"{_path_table(changes['paths'])}</details>"
+    )
+    return "".join(out)
+
+
+def _path_table(paths: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{_e(p['resource_type'])}</td><td><code>{_e(p['path'])}</code></td><td>{_e(p['status'])}</td>"
         f"<td class='n'>{p['source_values']:,}</td><td class='n'>{p['output_values']:,}</td>"
         f"<td class='n'>{p['kept']:,}</td><td class='n'>{p['changed_or_removed']:,}</td><td class='n'>{p['added']:,}</td></tr>"
-        for p in changes["paths"]
+        for p in paths
     )
-    out.append(
-        f"<details><summary>All {len(changes['paths']):,} element paths</summary>"
+    return (
         "<table><tr><th>Resource type</th><th>Path</th><th>Outcome</th><th>Source values</th>"
-        "<th>Output values</th><th>Kept</th><th>Changed or removed</th><th>Added</th></tr>"
-        f"{rows}</table></details>"
+        f"<th>Output values</th><th>Kept</th><th>Changed or removed</th><th>Added</th></tr>{rows}</table>"
     )
-    return "".join(out)
 
 
 def _bar_chart(title: str, items: list[tuple[str, int, int | None]]) -> str:
