@@ -86,6 +86,14 @@ def test_common_words_survive_for_common_word_names() -> None:
     assert result.text == "[NAME] from [ADDRESS], KS; [NAME]; [NAME]."
 
 
+def test_eponym_surname_stays_as_disease_name() -> None:
+    ids = collect_identifiers(
+        [{"resourceType": "Patient", "name": [{"family": "Parkinson", "given": ["James"]}]}]
+    )
+    result = TextScrubber().scrub("James Parkinson has Parkinson disease; PARKINSON, JAMES agreed.", ids)
+    assert result.text == "[NAME] has Parkinson disease; [NAME] agreed."
+
+
 def test_no_false_removal_of_clinical_words(scrubber: TextScrubber, ids: PatientIdentifiers) -> None:
     text = (
         "# History of Present Illness\n is a 60 year-old nonhispanic white female. Patient has a history of "
