@@ -1,0 +1,152 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Explore the research zone
+# MAGIC The de-identified Delta tables, example SQL joins across resource types, the run history and the
+# MAGIC verification report. Point the `zone` widget at a research zone (e.g. `/Volumes/<catalog>/<schema>/research`)
+# MAGIC and `report` at its report folder. Left empty, the notebook first builds a zone from the synthetic sample
+# MAGIC (de-identify + verify, throw-away keys) in a temporary folder, which is what the local test run does.
+
+# COMMAND ----------
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+
+def _find_repo() -> Path:
+    """The bundle/repo root: the first parent holding configs/ (cwd on Databricks, this file locally)."""
+    here = Path(globals().get("__file__", os.getcwd())).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "configs").is_dir():
+            return folder
+    return Path.cwd()
+
+
+def widget(name: str, default: str) -> str:
+    """Databricks text widget; outside Databricks the env var NB_<NAME> or the default."""
+    dbu = globals().get("dbutils")
+    if dbu is not None:
+        dbu.widgets.text(name, default)
+        return str(dbu.widgets.get(name))
+    return os.environ.get(f"NB_{name.upper()}", default)
+
+
+def show(frame: object) -> None:
+    """``display`` on Databricks, a text table elsewhere."""
+    shown = globals().get("display")
+    if shown is not None:
+        shown(frame)
+    else:
+        frame.show(20, truncate=60)  # type: ignore[attr-defined]
+
+
+REPO = _find_repo()
+ZONE = widget("zone", "")
+REPORT = widget("report", "")
+CONFIG = widget("config", str(REPO / "configs" / "hipaa-safe-harbor.json"))
+
+# COMMAND ----------
+
+from anonymizer.spark.session import cli_session  # noqa: E402
+
+# Databricks provides `spark`; locally cli_session starts local[1] with Delta and this interpreter for workers.
+spark = globals().get("spark") or cli_session(
+    None if "DATABRICKS_RUNTIME_VERSION" in os.environ else "local[1]"
+)
+
+if not ZONE:
+    from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
+    from anonymizer.verify.pipeline import VerifyRequest, run_verify
+
+    work = Path(tempfile.mkdtemp(prefix="research-zone-"))
+    sample = str(work / "landing")  # a few types of the synthetic sample keep the local run short
+    Path(sample).mkdir()
+    for name in ("Patient", "Encounter", "Condition"):
+        for source in (REPO / "examples" / "synthea-10-patients").glob(f"{name}.*ndjson"):
+            shutil.copy(source, sample)
+    ZONE, REPORT = str(work / "research"), str(work / "report")
+    run_deidentify(
+        DeidentifyRequest(
+            input=sample,
+            output=ZONE,
+            config=CONFIG,
+            quarantine=str(work / "quarantine"),
+            as_of=date(2026, 1, 1),
+            allow_ephemeral_keys=True,
+        ),
+        spark,
+    )
+    run_verify(
+        VerifyRequest(
+            source=sample, output=ZONE, config=CONFIG, report_dir=REPORT, quarantine=str(work / "quarantine")
+        ),
+        spark=spark,
+    )
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## The tables
+# MAGIC One Delta table per resource type: `id` (pseudonymized), `patient_key` (the pseudonymized patient, for joins),
+# MAGIC `last_updated`, `run_id` and the de-identified `resource`. `_runs` has one row per run.
+
+# COMMAND ----------
+
+delta_root = f"{ZONE.rstrip('/')}/delta"
+tables = sorted(p.name for p in Path(delta_root).iterdir()) if Path(delta_root).is_dir() else []
+if not tables and globals().get("dbutils") is not None:  # volumes and abfss:// are listed through dbutils
+    tables = sorted(f.name.rstrip("/") for f in dbutils.fs.ls(delta_root))  # type: ignore[name-defined]  # noqa: F821
+for name in tables:
+    spark.read.format("delta").load(f"{delta_root}/{name}").createOrReplaceTempView(name.lstrip("_"))
+counts = spark.createDataFrame(
+    [(name, spark.table(name.lstrip("_")).count()) for name in tables], "table string, rows long"
+)
+show(counts)
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Example SQL
+# MAGIC Encounters per patient gender, and the most frequent condition codes with the number of distinct patients.
+
+# COMMAND ----------
+
+show(
+    spark.sql(
+        """
+        SELECT get_json_object(CAST(p.resource AS STRING), '$.gender') AS gender, count(*) AS encounters
+        FROM Encounter e JOIN Patient p ON e.patient_key = p.patient_key
+        GROUP BY 1 ORDER BY 2 DESC
+        """
+    )
+)
+if "Condition" in tables:
+    show(
+        spark.sql(
+            """
+            SELECT get_json_object(CAST(resource AS STRING), '$.code.coding[0].code') AS code,
+                   count(DISTINCT patient_key) AS patients
+            FROM Condition GROUP BY 1 ORDER BY 2 DESC LIMIT 10
+            """
+        )
+    )
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Run history and the verification report
+# MAGIC The report contains counts, paths and verdicts only, never identifying values.
+
+# COMMAND ----------
+
+if "_runs" in tables:
+    show(spark.table("runs").select("run_id", "as_of").limit(5))
+if REPORT:
+    report = json.loads(Path(REPORT, "report.json").read_text(encoding="utf-8"))
+    print(json.dumps(report.get("verdict", {}), indent=2, default=str))
+    print(f"full report: {Path(REPORT, 'report.html')}")
