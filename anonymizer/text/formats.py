@@ -179,12 +179,17 @@ def _scrub_attribute(name: str) -> bool:
 
 
 class _HtmlScrubber(HTMLParser):
-    """Re-emits HTML with scrubbed text and attribute values; tolerant of markup that is not XML."""
+    """Re-emits HTML with scrubbed text and attribute values; tolerant of markup that is not XML.
+
+    Text runs are collected first and scrubbed together (as in the XHTML path), so a value split by
+    markup is still found; ``out`` holds markup strings and the indexes of text runs.
+    """
 
     def __init__(self, tally: _Tally) -> None:
         super().__init__(convert_charrefs=True)
         self.tally = tally
-        self.out: list[str] = []
+        self.out: list[str | int] = []
+        self.pieces: list[str] = []
 
     def _tag(self, tag: str, attrs: list[tuple[str, str | None]], close: str) -> str:
         parts = [tag]
@@ -206,7 +211,8 @@ class _HtmlScrubber(HTMLParser):
         self.out.append(f"</{tag}>")
 
     def handle_data(self, data: str) -> None:
-        self.out.append(html.escape(self.tally(data), quote=False))
+        self.out.append(len(self.pieces))
+        self.pieces.append(data)
 
     # comments, declarations and processing instructions are dropped: they may hold text
 
@@ -215,7 +221,10 @@ def _scrub_html(markup: str, tally: _Tally) -> str:
     parser = _HtmlScrubber(tally)
     parser.feed(markup)
     parser.close()
-    return "".join(parser.out)
+    texts = tally.scrub_pieces(parser.pieces) if parser.pieces else []
+    return "".join(
+        html.escape(texts[item], quote=False) if isinstance(item, int) else item for item in parser.out
+    )
 
 
 def scrub_html(scrubber: TextScrubber, markup: str, ids: PatientIdentifiers | None = None) -> ScrubResult:

@@ -55,6 +55,11 @@ def test_not_well_formed_narrative_goes_through_html_path(
     assert "<!DOCTYPE" not in doctype.text and "Evangeline" not in doctype.text
 
 
+def test_html_value_split_by_markup(scrubber: TextScrubber, ids: PatientIdentifiers) -> None:
+    result = scrub_html(scrubber, "<p>Lives at 4417 Quenton<br>Crossing &amp; more</p>", ids)
+    assert result.text == "<p>Lives at [ADDRESS]<br> &amp; more</p>"
+
+
 def test_html_attributes_escaped(scrubber: TextScrubber, ids: PatientIdentifiers) -> None:
     result = scrub_html(scrubber, '<p data-x="a&quot;b Evangeline">x &lt; y</p>', ids)
     assert result.text == '<p data-x="a&quot;b [NAME]">x &lt; y</p>'
