@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from anonymizer.text.common_words import is_common_word
 from anonymizer.text.identifiers import PatientIdentifiers
-from anonymizer.text.patterns import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
+from anonymizer.text.recognizers import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
 
 _TITLES = ("mr", "mrs", "ms", "mx", "miss", "dr", "prof")
 # Word edges: letters and digits, but not "_", so markdown "_Smith_" still shows a whole word.

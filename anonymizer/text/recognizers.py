@@ -1,0 +1,383 @@
+"""The recognizer table behind `anonymizer.text.patterns`: one `Recognizer` per written form.
+
+Each recognizer is a regex plus how its candidates are found (`Recognizer.starts`), the character class
+that may not precede a match, a trigger that must occur in the text (`gate`), an extra check on the
+original text, or a special expansion (``finder``). The regexes run on the lower-cased text unless
+``original`` is set. See the module docstring of `anonymizer.text.patterns` for the categories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from anonymizer.text.dates import DAY_FIRST_DATE, ISO_DATE, MONTH_FIRST_DATE, NUMERIC_DATE
+
+CATEGORIES = ("DATE", "PHONE", "EMAIL", "URL", "IP", "SSN", "ID", "ZIP", "ADDRESS", "AGE")
+
+# fmt: off
+STATE_ABBREVIATIONS = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
+    "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+)
+# fmt: on
+STATE_NAMES_PATTERN = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
+    "Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|"
+    "Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|"
+    "North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Puerto Rico|Rhode Island|South Carolina|"
+    "South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming"
+)
+_STREET_SUFFIX = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|"
+    "Circle|Cir|Parkway|Pkwy|Highway|Hwy|Landing|Square|Sq|Trail|Trl|Row|Alley|Crossing|Heights|Hts|"
+    "Route|Rte|Loop|Run|Point|Pike|Plaza|Commons|Gardens|Estates|Station|Walk|Ridge|Manor|Grove|Hollow|"
+    "Harbor|Junction|Knoll|Meadows?|Mill|Park|Ranch|Summit|Turnpike|View|Village|Vista|Wells?|Creek|Glen|"
+    "Xing|Ldg|Holw|Rdg|Mnr|Jct|Cres|Crescent|Ctr|Center|Expy|Fwy|Bend|Bnd|Cove|Cv|Spur|Pass|Oval|Trce|Sta"
+)
+# Every alternative starts with a literal letter, so the regex engine can skip ahead to candidates.
+_ID_LABEL = "|".join(
+    [
+        r"mrn",
+        r"mr\s*#",
+        r"medical\s+record\s+(?:number|no\.?|num\.?|#)",
+        r"record\s+(?:number|no\.?|num\.?|#)",
+        r"acct\.?(?:\s*(?:number|no\.?|#))?",
+        r"account\s+(?:number|no\.?|num\.?|#)",
+        *(
+            rf"{word}\s+(?:id|identifier|number|no\.?|#)"
+            for word in (
+                "member",
+                "subscriber",
+                "beneficiary",
+                "patient",
+                "insurance",
+                r"health\s+plan",
+                "policy",
+                "claim",
+                "encounter",
+                "visit",
+                "case",
+                "device",
+                "serial",
+                "passport",
+                "certificate",
+                "plate",
+            )
+        ),
+        r"licen[cs]e\s+(?:plate\s+)?(?:number|no\.?|#)",
+        r"driver'?s\s+licen[cs]e(?:\s+(?:number|no\.?|#))?",
+        r"dl\s*#",
+        r"s/n",
+        r"vin",
+    ]
+)
+# Bare domains ("example.org/patient/1") are URLs only with these common top-level domains.
+_TLDS = "com|org|net|edu|gov|mil|info|biz|io|us|health|care|co\\.uk"
+_ID_KEYS = (
+    "mrn",
+    "mr",
+    "medical",
+    "record",
+    "acct",
+    "account",
+    "member",
+    "subscriber",
+    "beneficiary",
+    "patient",
+    "insurance",
+    "health",
+    "policy",
+    "claim",
+    "encounter",
+    "visit",
+    "case",
+    "device",
+    "serial",
+    "passport",
+    "certificate",
+    "plate",
+    "licen",
+    "driver",
+    "dl",
+    "s/n",
+    "vin",
+)
+_MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_URL_PATH = re.compile(r"/[^\s<>\"'`]*")
+DIGIT_RUN = re.compile(r"\d+")
+_SEP = r"\s*(?:is\s+|[:#=]\s*|no\.?\s*)?"
+_H = r"[0-9a-f]{1,4}"
+_PHONE_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])"
+_PHONE_PREFIX = re.compile(r"(?:\+1|1)[\s.-]?$")
+_AGE = r"(?:9\d|1[0-4]\d)"
+_ZIP_BEFORE = re.compile(
+    rf"(?:(?<![\w])(?P<abbr>{'|'.join(STATE_ABBREVIATIONS)})|(?i:(?<!\w)(?:{STATE_NAMES_PATTERN}))|"
+    rf"(?i:(?<!\w)zip(?:\s*code)?{_SEP}))"
+    r",?\s*$"
+)
+# FDA application numbers in medication names ("nda020800 0.3 ml epinephrine") are not about the patient.
+_DRUG_APPLICATION = frozenset({"nda", "bla"})
+FULL_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+TRAILING = ".,;:!?)]}'\""
+
+
+_Check = Callable[[str, "re.Match[str]"], bool]
+
+
+@dataclass(frozen=True)
+class Recognizer:
+    category: str
+    regex: re.Pattern[str]
+    left: re.Pattern[str] | None = None  # a character matching this may not precede the match
+    value: str | None = None  # group holding the value to replace (default: whole match)
+    gate: str | re.Pattern[str] | None = None  # skip the scan when absent from the lower-cased text
+    original: bool = False  # run on the original text instead of the lower-cased one
+    check: _Check | None = None  # extra test on the original text
+    finder: str | None = None  # name of a special candidate expansion (see `expand_id_token`)
+    # Where candidates start: "scan" (``finditer``), "digits" (at each run of digits, found once for all
+    # digit recognizers) or "keys" (at each occurrence of one of ``keys``, found with ``str.find``).
+    starts: str = "scan"
+    keys: tuple[str, ...] = ()
+    runs: tuple[int, int] = (1, 1_000_000)  # "digits": lengths of the first digit run a match can have
+
+
+def _cls(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{chars}]")
+
+
+def _capitalised_at(text: str, index: int) -> bool:
+    return text[index : index + 1].isupper()
+
+
+def _month_first_ok(text: str, m: re.Match[str]) -> bool:
+    return bool(m.group("y") or m.group("y2")) or _capitalised_at(text, m.start())
+
+
+def _day_first_ok(text: str, m: re.Match[str]) -> bool:
+    return bool(m.group("y")) or _capitalised_at(text, m.start("m"))
+
+
+def _octets_ok(text: str, m: re.Match[str]) -> bool:
+    return all(
+        int(part) <= 255 and (part == "0" or not part.startswith("0")) for part in m.group(0).split(".")
+    )
+
+
+def _ssn_ok(text: str, m: re.Match[str]) -> bool:
+    # "123 45 6789" only when not inside a longer run of spaced numbers
+    return m.group("s") == "-" or not (m.start() > 1 and text[m.start() - 2].isdigit())
+
+
+def _place_ok(text: str, m: re.Match[str]) -> bool:
+    # "Smith, MD." and "Jones, PA" are credentials: those two need a ZIP after them
+    return m.group("st") not in ("MD", "PA") or m.group("z") is not None
+
+
+def _zip_ok(text: str, m: re.Match[str]) -> bool:
+    if "-" in m.group(0):
+        return True
+    before = _ZIP_BEFORE.search(text, max(0, m.start() - 30), m.start())
+    # the abbreviation alternative is case-sensitive ("IN 46204"), names and labels are not
+    return before is not None
+
+
+RECOGNIZERS: tuple[Recognizer, ...] = (
+    Recognizer("URL", re.compile(r"(?:https?|s?ftp)://[^\s<>\"'`]+"), gate="://"),
+    Recognizer("URL", re.compile(r"www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`]*"), _cls(r"\w."), gate="www."),
+    Recognizer(
+        "URL",
+        re.compile(rf"\.(?:{_TLDS})(?![a-z0-9-])"),
+        finder="domain",
+        gate=re.compile(rf"\.(?:{_TLDS})\b"),
+    ),
+    Recognizer(
+        "EMAIL",
+        re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w-])"),
+        _cls(r"\w.+-"),
+        gate="@",
+    ),
+    Recognizer(
+        "ID",
+        re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\w-])"),
+        _cls(r"\w-"),
+        gate=re.compile(r"-[0-9a-f]{4}-[0-9a-f]{4}-"),
+    ),
+    Recognizer(
+        "IP",
+        re.compile(r"\d\d?\d?(?:\.\d\d?\d?){3}(?!\w|\.\d)"),
+        _cls(r"\w."),
+        gate=".",
+        check=_octets_ok,
+        starts="digits",
+        runs=(1, 3),
+    ),
+    Recognizer(
+        "IP",
+        re.compile(rf"(?:{_H}:){{7}}{_H}(?![\w:])|(?:{_H}:){{1,6}}:(?:{_H}(?::{_H}){{0,5}})?(?![\w:])"),
+        _cls(r"\w:"),
+        gate=re.compile(r"::|(?::[0-9a-f]{1,4}){3}:"),  # not times ("10:30:45")
+    ),
+    Recognizer("DATE", re.compile(ISO_DATE), _cls(r"\w.-"), starts="digits", runs=(4, 4)),
+    Recognizer("DATE", re.compile(NUMERIC_DATE), _cls(r"\w./-"), starts="digits", runs=(1, 2)),
+    Recognizer(
+        "DATE",
+        re.compile(MONTH_FIRST_DATE),
+        _cls(r"\w"),
+        check=_month_first_ok,
+        starts="keys",
+        keys=_MONTH_KEYS,
+    ),
+    Recognizer(
+        "DATE", re.compile(DAY_FIRST_DATE), _cls(r"\w.,"), check=_day_first_ok, starts="digits", runs=(1, 2)
+    ),
+    Recognizer(
+        "SSN",
+        re.compile(r"\d\d\d(?P<s>[- ])\d\d(?P=s)\d{4}(?![\w-])"),
+        _cls(r"\w-"),
+        check=_ssn_ok,
+        starts="digits",
+        runs=(3, 3),
+    ),
+    Recognizer(
+        "SSN",
+        re.compile(
+            r"(?:ssn|ss\s*#|social\s+security(?:\s+(?:number|no\.?|#))?)" + _SEP + r"(?P<v>\d{9})(?!\w)"
+        ),
+        _cls(r"\w"),
+        value="v",
+        starts="keys",
+        keys=("ss", "social"),
+    ),
+    Recognizer(
+        "PHONE",
+        re.compile(r"\d\d\d[\s.-]?\d{3}[\s.-]?\d{4}" + _PHONE_EXT),
+        _cls(r"\w+/.-"),
+        finder="phone",
+        starts="digits",
+        runs=(3, 10),
+    ),
+    Recognizer(
+        "PHONE", re.compile(r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}" + _PHONE_EXT), _cls(r"\w"), finder="phone"
+    ),
+    Recognizer(
+        "PHONE", re.compile(r"\+[2-9]\d{0,2}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\w)"), _cls(r"\w+"), gate="+"
+    ),
+    Recognizer(
+        "ZIP",
+        re.compile(r"\d{5}(?:-\d{4})?(?![\w-])"),
+        _cls(r"\w-"),
+        original=True,
+        check=_zip_ok,
+        starts="digits",
+        runs=(5, 5),
+    ),
+    Recognizer(
+        "ID",
+        re.compile(f"(?:{_ID_LABEL})" + _SEP + r"(?P<v>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{2,}[a-z0-9])(?!\w)"),
+        _cls(r"\w"),
+        value="v",
+        starts="keys",
+        keys=_ID_KEYS,
+    ),
+    Recognizer(
+        "ADDRESS",
+        re.compile(
+            rf"\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]*\.?\s+){{1,4}}(?:{_STREET_SUFFIX})\b\.?"
+            r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[A-Za-z0-9-]+)?"
+        ),
+        _cls(r"\w-"),
+        original=True,
+        starts="digits",
+        runs=(1, 6),
+    ),
+    Recognizer("ADDRESS", re.compile(r"p\.?\s?o\.?\s+box\s+\d+(?!\w)"), _cls(r"\w"), gate="box"),
+    Recognizer(
+        "ADDRESS",
+        re.compile(
+            r"(?P<v>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}),[ \t]*"
+            rf"(?P<st>{'|'.join(STATE_ABBREVIATIONS)}|{STATE_NAMES_PATTERN})(?P<z>[ \t]+\d{{5}})?"
+            r"(?(z)|(?=[ \t]*(?:[.;,)\n]|$)))"
+        ),
+        _cls(r"\w"),
+        value="v",
+        original=True,
+        check=_place_ok,
+    ),
+    Recognizer(
+        "AGE",
+        re.compile(
+            rf"(?P<v>{_AGE})(?=\s*-?\s*(?:(?:years?|yrs?)\s*-?\s*old|years?\s+of\s+age|y\.?\s?o(?!\w)|y/o))"
+        ),
+        _cls(r"\w."),
+        value="v",
+        starts="digits",
+        runs=(2, 3),
+    ),
+    Recognizer(
+        "AGE",
+        re.compile(rf"(?:aged?|age\s*:|age\s+of)\s*(?P<v>{_AGE})(?![\w.]|\.\d)"),
+        _cls(r"\w"),
+        value="v",
+        starts="keys",
+        keys=("age",),
+    ),
+    Recognizer("ID", re.compile(r"\d\d{4,}"), finder="id_token", starts="digits", runs=(5, 1_000_000)),
+)
+
+
+def expand_domain(lower: str, dot: int, end: int) -> tuple[int, int] | None:
+    """A bare domain around the top-level domain found at ``dot`` ("example.org/patient/1"); e-mail
+    domains (after "@") and parts of longer tokens are not URLs."""
+    start = dot
+    while start > 0 and (lower[start - 1].isalnum() or lower[start - 1] in ".-"):
+        start -= 1
+    while start < dot and not lower[start].isalnum():
+        start += 1
+    if start == dot or (start > 0 and lower[start - 1] in "@/_"):
+        return None
+    path = _URL_PATH.match(lower, end)
+    return start, path.end() if path else end
+
+
+def expand_phone_prefix(lower: str, start: int) -> int:
+    """Include a country code "+1 "/"1-" written before a US number (not one glued to a longer number)."""
+    m = _PHONE_PREFIX.search(lower, max(0, start - 3), start)
+    if m is None or (m.start() > 0 and (lower[m.start() - 1].isalnum() or lower[m.start() - 1] in "_+-.")):
+        return start
+    return m.start()
+
+
+def expand_id_token(lower: str, start: int, end: int) -> tuple[int, int] | None:
+    """A run of 5+ digits is an ID-like token with up to 3 letters either side ("S99940903",
+    "X53631011X"), or alone when 7+ digits long; it must stand alone (no other word character or "-")."""
+    left = start
+    while left > 0 and start - left < 3 and "a" <= lower[left - 1] <= "z":
+        left -= 1
+    right = end
+    while right < len(lower) and right - end < 3 and "a" <= lower[right] <= "z":
+        right += 1
+    if left > 0 and (lower[left - 1].isalnum() or lower[left - 1] in "_-"):
+        return None
+    if right < len(lower) and (lower[right].isalnum() or lower[right] in "_-"):
+        return None
+    if left == start and right == end and end - start < 7:
+        return None
+    if lower[left:start] in _DRUG_APPLICATION:
+        return None
+    return left, right
