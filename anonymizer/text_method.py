@@ -24,18 +24,28 @@ if TYPE_CHECKING:
 TEXT_TYPES = frozenset({"string", "markdown"})
 
 
-@lru_cache(maxsize=64)
-def _scrubber(dates: str, placeholders: tuple[tuple[str, str], ...]) -> TextScrubber:
-    policy = year_only() if dates == "year" else None
-    return TextScrubber(policy, placeholders=dict(placeholders) or None)
+@lru_cache(maxsize=256)
+def _cached_scrubber(rule_key: tuple[Any, ...], min_year: int | None, dates: str) -> TextScrubber:
+    options = {k: (dict(v) if k == "placeholders" and v else v) for k, v in rule_key}
+    policy = year_only(min_year=min_year) if dates == "year" else None
+    return TextScrubber.from_options(options, policy)
 
 
 def _scrubber_for(rule: RuleConfig, ctx: Context) -> TextScrubber:
     dates = str(rule.extra.get("dates") or ("year" if ctx.params.partial_dates else "placeholder"))
-    placeholders = rule.extra.get("placeholders") or {}
-    if dates == "shift":
-        return TextScrubber(shifted(ctx.offset()), placeholders=placeholders or None)
-    return _scrubber(dates, tuple(sorted(placeholders.items())))
+    if dates == "shift":  # depends on the resource's offset: not cached
+        return TextScrubber.from_options(rule.extra, shifted(ctx.offset()))
+    # A year that implies an age over 89 is not kept either (Safe Harbor).
+    key = tuple(sorted((k, _freeze(v)) for k, v in rule.extra.items()))
+    return _cached_scrubber(key, ctx.as_of.year - 89, dates)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 def scrub_node(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
