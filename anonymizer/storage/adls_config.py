@@ -8,7 +8,7 @@ and executors' filesystem client accept. Consequences, documented in docs/platfo
 - keys are scoped per storage account (``<key>.<account>.dfs.core.windows.net``) so one job never holds
   credentials for accounts it does not use;
 - Spark's UI redacts conf values whose key matches ``spark.redaction.regex`` (default ``(?i)secret|password|token``);
-  :func:`adls_spark_conf` also returns that regex extended with ``account.key`` so account keys are redacted too;
+  :data:`REDACTION_REGEX` extends it with ``account.key``: set it as ``spark.redaction.regex`` to redact account keys;
 - de-identification keys are never written to Spark conf (they travel inside the pickled engine).
 
 Secret values are given as references (``env:``, ``file:``, ``dbsecret:``, ``keyvault:``) and resolved here, once,
