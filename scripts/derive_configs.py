@@ -37,6 +37,8 @@ EXTRA_REDACTS = [
     {"path": "Device.lotNumber", "method": "redact"},
     {"path": "Device.udiCarrier", "method": "redact"},
 ]
+#: Sample rules that remove every Observation value; only the free-text form can identify anyone.
+FREE_TEXT_ONLY = ("Observation.value", "Observation.component.value")
 DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('instant')")
 CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
 
@@ -52,6 +54,8 @@ def safe_harbor() -> dict:
             continue  # codes are kept above; the only random rule is replaced by redaction (next rule)
         if rule["path"] in DATE_TYPES:
             rule = {"path": rule["path"], "method": "redact"}  # year only, or nothing when age > 89
+        if rule["path"] in FREE_TEXT_ONLY:
+            rule = {"path": f"{rule['path']}.ofType(string)", "method": "redact"}  # measurements stay
         if rule["path"] == "nodesByType('Reference').reference":
             rule = {"path": rule["path"], "method": "cryptoHash"}
         rules.append(rule)
@@ -64,7 +68,7 @@ def safe_harbor() -> dict:
             "over 89, telecom, e-mail, URLs, identifier values (SSN, MRN, licences, passports, device serials), photos "
             "and attachments, and all free text (narratives, annotations, CodeableConcept.text, Reference.display). "
             "Keeps clinical codes (Coding.system/code/display/version) and US Core race, ethnicity and birth sex so "
-            "research stays possible; resource ids and references are HMAC-hashed in the joinable form so tables still "
+            "research stays possible, and Observation values other than free text (quantities, codes); resource ids and references are HMAC-hashed in the joinable form so tables still "
             "join. All other extensions are removed."
         ),
         "fhirVersion": "R4",
@@ -98,6 +102,8 @@ def limited_dataset() -> dict:
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS:
             continue
+        if rule["path"] in FREE_TEXT_ONLY:
+            rule = {"path": f"{rule['path']}.ofType(string)", "method": "redact"}
         if rule["path"] in SHIFT_INSTEAD:
             # Shift only the date forms; string/Age/Range forms still reach the sample's redact rule.
             shift = f"{rule['path']}.ofType(dateTime) | {rule['path']}.ofType(Period)"
