@@ -58,6 +58,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="use random keys for keys the config leaves empty (throw-away demos only: pseudonyms change every run)",
     )
     parser.add_argument(
+        "--keys-from",
+        default=None,
+        metavar="PREFIX",
+        help="read the keys from a secret store instead of the config: dbsecret:<scope> or "
+        "keyvault:https://<vault>.vault.azure.net/secrets (secrets crypto-hash-key, date-shift-key, encrypt-key)",
+    )
+    parser.add_argument(
         "--max-line-bytes",
         type=int,
         default=64 * 1024 * 1024,

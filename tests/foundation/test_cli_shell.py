@@ -46,3 +46,25 @@ def test_every_registered_command_has_a_handler() -> None:
     assert sub.choices, "no subcommands registered"
     for name, command_parser in sub.choices.items():
         assert command_parser.get_default("handler") is not None, name
+
+
+def test_every_option_a_command_reads_is_declared() -> None:
+    """Each subcommand's run() must only read attributes its parser defines (a missing one crashes at run time)."""
+    import ast
+    import importlib
+    import inspect
+
+    from anonymizer.cli.main import COMMANDS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command_parser in sub.choices.items():
+        declared = {a.dest for a in command_parser._actions} | {"verbose", "handler", "command"}
+        module = importlib.import_module(COMMANDS[name])
+        tree = ast.parse(inspect.getsource(module))
+        used = {
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "args"
+        }
+        assert used <= declared, f"{name}: {sorted(used - declared)} read but not declared"
