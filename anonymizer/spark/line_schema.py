@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
-
 import pyarrow as pa
 
 STATUS_OK = "ok"
@@ -49,18 +45,8 @@ TRANSFORMED_DDL = (
 )
 
 
-@lru_cache(maxsize=1)
 def r4_resource_types() -> frozenset[str]:
-    """Every FHIR R4 resource type (from the R4 model data fhirpathpy ships)."""
-    data = json.loads(resources.files("fhirpathpy").joinpath("models/r4/type2Parent.json").read_text())
+    """Every FHIR R4 resource type (the engine's type model)."""
+    from anonymizer.fhir.model import r4
 
-    def is_resource(name: str) -> bool:
-        seen = set()
-        while name in data and name not in seen:
-            seen.add(name)
-            name = data[name]
-            if name == "Resource":
-                return True
-        return False
-
-    return frozenset(t for t in data if is_resource(t))
+    return r4().resource_types

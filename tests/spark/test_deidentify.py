@@ -194,7 +194,6 @@ def test_quarantine_inside_output_is_refused(spark, tmp_path: Path, config_file:
 
 def test_keys_never_appear_in_the_plan(spark, tmp_path: Path, config_file: Path) -> None:
     from anonymizer.engine import Anonymizer
-
     from anonymizer.spark import line_schema as ls
     from anonymizer.spark.reader import read_lines
     from anonymizer.spark.transform import TransformOptions, make_partition_transform
