@@ -70,6 +70,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=64 * 1024 * 1024,
         help="longer lines are quarantined (default 64 MiB)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("merge", "overwrite"),
+        default="merge",
+        help="merge: upsert by pseudonymized id, newest meta.lastUpdated wins (default); "
+        "overwrite: each table written holds only this run's rows",
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> None:
         allow_ephemeral_keys=args.allow_ephemeral_keys,
         max_line_bytes=args.max_line_bytes,
         keys_from=args.keys_from,
+        mode=args.mode,
     )
     spark = session_from_args(args, "fhir-anonymizer deidentify")
     try:

@@ -47,6 +47,7 @@ class DeidentifyRequest:
         as_of: reference date of the "age over 89" rule; default today (UTC).
         allow_ephemeral_keys: random keys for missing ones (demo only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
+        mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
     """
 
     input: str
@@ -58,6 +59,7 @@ class DeidentifyRequest:
     allow_ephemeral_keys: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
+    mode: str = "merge"
 
 
 @dataclass
@@ -136,7 +138,9 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
 
     def merge_one(resource_type: str) -> None:
         rows = good.filter(good.resource_type == resource_type)
-        merge_into_table(spark, table_rows(rows, run_id), tables[resource_type])
+        merge_into_table(
+            spark, table_rows(rows, run_id), tables[resource_type], overwrite=request.mode == "overwrite"
+        )
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
     # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.

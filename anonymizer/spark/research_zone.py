@@ -31,12 +31,15 @@ def table_rows(rows: DataFrame, run_id: str) -> DataFrame:
     return shaped.withColumn("_rank", F.row_number().over(newest_first)).filter("_rank = 1").drop("_rank")
 
 
-def merge_into_table(spark: SparkSession, rows: DataFrame, path: str) -> None:
-    """Upsert by id: insert new ids, replace existing ones unless the stored version is newer."""
+def merge_into_table(spark: SparkSession, rows: DataFrame, path: str, *, overwrite: bool = False) -> None:
+    """Upsert by id: insert new ids, replace existing ones unless the stored version is newer.
+
+    With ``overwrite`` the table is replaced by this run's rows (one Delta commit, history kept).
+    """
     from delta.tables import DeltaTable
 
-    if not DeltaTable.isDeltaTable(spark, path):
-        rows.write.format("delta").mode("overwrite").save(path)
+    if overwrite or not DeltaTable.isDeltaTable(spark, path):
+        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
         return
     (
         DeltaTable.forPath(spark, path)

@@ -159,6 +159,11 @@ def test_rerun_is_idempotent_and_incremental_upserts_and_deletes(
     runs = spark.read.format("delta").load(str(tmp_path / "research" / "delta" / "_runs"))
     assert runs.count() == 3
 
+    third = tmp_path / "landing3"
+    _write(third, "Patient.000.ndjson", [json.dumps(_patient("p4", "D"))])
+    run_deidentify(_request(tmp_path, third, config_file, mode="overwrite"), spark)
+    assert spark.read.format("delta").load(table).count() == 1, "overwrite keeps only this run's rows"
+
 
 def test_processing_error_raise_names_file_and_line(spark, tmp_path: Path) -> None:
     config = dict(
