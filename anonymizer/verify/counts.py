@@ -10,10 +10,7 @@ quarantine.
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,21 +20,11 @@ if TYPE_CHECKING:
 NO_TYPE = "unknown"
 
 
-@functools.lru_cache(maxsize=1)
 def r4_resource_types() -> frozenset[str]:
-    """Every FHIR R4 resource type (from the R4 model data fhirpathpy ships)."""
-    data = json.loads(resources.files("fhirpathpy").joinpath("models/r4/type2Parent.json").read_text())
+    """Every FHIR R4 resource type (the engine's type model)."""
+    from anonymizer.fhir.model import r4
 
-    def is_resource(name: str) -> bool:
-        seen: set[str] = set()
-        while name in data and name not in seen:
-            seen.add(name)
-            name = data[name]
-            if name == "Resource":
-                return True
-        return False
-
-    return frozenset(t for t in data if is_resource(t))
+    return r4().resource_types
 
 
 @dataclass

@@ -9,11 +9,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-#: Landing files verify reads (any name; plain or gzip-compressed NDJSON), as the de-identification reader does.
-SOURCE_GLOB = "*.{ndjson,ndjson.gz,jsonl,jsonl.gz}"
-#: Landing sub-folders that hold no exported resources (deleted-resource Bundles, errors, client state).
-EXCLUDED_FOLDERS = ("/deleted/", "/error/", "/_state/")
-
 
 class ZoneError(Exception):
     """A landing folder or research zone that cannot be read as documented (message names paths only)."""
@@ -28,19 +23,10 @@ def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
 
     if "://" not in source and not Path(source).exists():
         raise ZoneError(f"source folder not found: {source}")
-    df = (
-        spark.read.option("recursiveFileLookup", "true")
-        .option("pathGlobFilter", SOURCE_GLOB)
-        .option("lineSep", "\n")
-        .text(source)
-        .select(
-            F.col("_metadata.file_path").alias("file"),
-            F.regexp_replace("value", "\r$", "").alias("line"),
-        )
-    )
-    for folder in EXCLUDED_FOLDERS:
-        df = df.where(~F.col("file").contains(folder))
-    return df
+    from anonymizer.spark.reader import read_lines
+
+    # The same reader as `deidentify`, so both sides see exactly the same lines.
+    return read_lines(spark, source).select(F.col("source_path").alias("file"), F.col("value").alias("line"))
 
 
 def delta_root(output: str) -> str:
