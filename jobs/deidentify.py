@@ -9,20 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from anonymizer.cli.main import main
-
-COMMAND = "deidentify"
-
-
-def run(argv: list[str]) -> int:
-    """Run the subcommand with ``argv``; return the process exit code."""
-    try:
-        main([COMMAND, *argv])
-    except SystemExit as exc:  # argparse and the CLI leave through SystemExit(code)
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
-
+from anonymizer.cli.job_entry import run
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run("deidentify", sys.argv[1:]))
