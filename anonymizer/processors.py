@@ -81,26 +81,15 @@ def apply_method(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> b
     method = rule.method
     if method == "keep":
         return False
-    if method == "redact":
-        _redact(node, rule, ctx, ops)
-        return False
-    if method == "dateshift":
-        _date_shift(node, rule, ctx, ops)
-        return False
-    if method == "cryptohash":
-        _crypto_hash(node, rule, ctx, ops)
-        return False
-    if method == "encrypt":
-        _encrypt(node, rule, ctx, ops)
+    per_value = _PER_VALUE.get(method)
+    if per_value is not None:
+        per_value(node, rule, ctx, ops)
         return False
     if method == "perturb":
         return _perturb(node, rule, ctx, ops)
     if method == "substitute":
         _substitute(node, rule, ctx, ops)
         return True
-    if method == "generalize":
-        _generalize(node, rule, ctx, ops)
-        return False
     if method == "scrubtext":
         from anonymizer.text_method import scrub_node
 
@@ -267,6 +256,16 @@ def _substitute(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> No
     current.update(merged)
     node.kids = None
     _record(ctx, rule, ops, "SUBSTITUTE")
+
+
+#: Methods that change one value and leave the walk to continue into the children.
+_PER_VALUE = {
+    "redact": _redact,
+    "dateshift": _date_shift,
+    "cryptohash": _crypto_hash,
+    "encrypt": _encrypt,
+    "generalize": _generalize,
+}
 
 
 def _touched(node: Node, ctx: Context) -> bool:
