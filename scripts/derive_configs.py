@@ -1,6 +1,7 @@
-"""Derive configs/hipaa-safe-harbor.json and configs/limited-dataset.json from Microsoft's R4 sample.
+"""Derive configs/hipaa-safe-harbor.json, hipaa-safe-harbor-keep-notes.json and limited-dataset.json from
+Microsoft's R4 sample.
 
-Run: python scripts/derive_configs.py   (rewrites both files; review the diff)
+Run: python scripts/derive_configs.py   (rewrites the three files; review the diff)
 Deriving instead of hand-copying keeps Microsoft's ~180 resource-specific free-text rules in step with the sample.
 """
 
@@ -39,6 +40,36 @@ EXTRA_REDACTS = [
 ]
 #: Sample rules that remove every Observation value; only the free-text form can identify anyone.
 FREE_TEXT_ONLY = ("Observation.value", "Observation.component.value")
+#: keep-notes profile: sample rule (as the strict profile writes it) -> the text elements scrubbed instead.
+#: Each scrubText rule goes right before that rule (first rule wins per element), so it reaches exactly the
+#: elements the strict profile would delete as free text. A rule whose path is itself listed is replaced; for a
+#: container (Annotation, base64Binary, payload) the redaction stays after it and removes the rest (author, time,
+#: binaries). Only clinical free text is listed: names, titles, Reference.display (clinician and organisation
+#: names, which contextual detection cannot know), financial and administrative text stay redacted.
+SCRUB_INSTEAD: dict[str, tuple[str, ...]] = {
+    **{path: (path,) for path in (
+        "Task.description", "Appointment.description", "Appointment.comment", "Appointment.patientInstruction",
+        "AppointmentResponse.comment", "AllergyIntolerance.reaction.description", "ClinicalImpression.description",
+        "ClinicalImpression.summary", "ClinicalImpression.finding.basis", "DetectedIssue.detail",
+        "Observation.value.ofType(string)", "Observation.component.value.ofType(string)",
+        "DiagnosticReport.media.comment", "DiagnosticReport.conclusion", "Specimen.processing.description",
+        "Specimen.container.description", "BodyStructure.description", "ImagingStudy.description",
+        "ImagingStudy.series.description", "MedicationAdministration.dosage.text",
+        "ImmunizationEvaluation.description", "ImmunizationRecommendation.recommendation.description",
+        "CarePlan.description", "CarePlan.activity.detail.description", "Goal.statusReason",
+        "ServiceRequest.patientInstruction", "NutritionOrder.oralDiet.instruction",
+        "NutritionOrder.supplement.instruction", "NutritionOrder.enteralFormula.administrationInstruction",
+        "RiskAssessment.prediction.rationale", "RiskAssessment.mitigation", "RequestGroup.action.description",
+        "nodesByType('CodeableConcept').text",
+        "nodesByType('Narrative')",  # the whole Narrative: div scrubbed, status (a code, required) kept
+    )},
+    "Communication.payload": ("Communication.payload.content.ofType(string)",),
+    "CommunicationRequest.payload": ("CommunicationRequest.payload.content.ofType(string)",),
+    "nodesByType('Annotation')": ("nodesByType('Annotation').text",),
+    # text/* notes (DocumentReference.content, DiagnosticReport.presentedForm, Media.content); any other
+    # content type is removed by scrubText itself, and base64Binary outside an Attachment by the rule after.
+    "nodesByType('base64Binary')": ("nodesByType('Attachment').data",),
+}  # fmt: skip
 DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('instant')")
 CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
 
@@ -47,8 +78,10 @@ def sample_rules() -> list[dict]:
     return json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
 
 
-def safe_harbor() -> dict:
+def safe_harbor(*, keep_notes: bool = False) -> dict:
+    """The strict Safe Harbor profile; ``keep_notes`` scrubs clinical free text (``SCRUB_INSTEAD``) instead."""
     rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + EXTRA_REDACTS
+    unused = set(SCRUB_INSTEAD) if keep_notes else set()
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS or rule["method"].lower() == "perturb":
             continue  # codes are kept above; the only random rule is replaced by redaction (next rule)
@@ -58,19 +91,15 @@ def safe_harbor() -> dict:
             rule = {"path": f"{rule['path']}.ofType(string)", "method": "redact"}  # measurements stay
         if rule["path"] == "nodesByType('Reference').reference":
             rule = {"path": rule["path"], "method": "cryptoHash"}
-        rules.append(rule)
+        scrub = SCRUB_INSTEAD.get(rule["path"], ()) if keep_notes else ()
+        unused.discard(rule["path"])
+        rules.extend({"path": path, "method": "scrubText"} for path in scrub)
+        if rule["path"] not in scrub:
+            rules.append(rule)
+    if unused:
+        raise SystemExit(f"SCRUB_INSTEAD names rules the sample no longer has: {sorted(unused)}")
     return {
-        "description": (
-            "HIPAA Safe Harbor (45 CFR 164.514(b)(2)), strict profile derived from Microsoft's R4 sample. "
-            "Removes or generalises all 18 identifier categories: names, addresses below the state (ZIP kept as ZIP3, "
-            "restricted ZIP3 zeroed using the union of the 2000-census list and Microsoft's list), every date element "
-            "except the year (no date shift: dates are generalised, and removed when they imply an age over 89), ages "
-            "over 89, telecom, e-mail, URLs, identifier values (SSN, MRN, licences, passports, device serials), photos "
-            "and attachments, and all free text (narratives, annotations, CodeableConcept.text, Reference.display). "
-            "Keeps clinical codes (Coding.system/code/display/version) and US Core race, ethnicity and birth sex so "
-            "research stays possible, and Observation values other than free text (quantities, codes); resource ids and references are HMAC-hashed in the joinable form so tables still "
-            "join. All other extensions are removed."
-        ),
+        "description": KEEP_NOTES_DESCRIPTION if keep_notes else STRICT_DESCRIPTION,
         "fhirVersion": "R4",
         "processingErrors": "raise",
         "fhirPathRules": rules,
@@ -84,6 +113,35 @@ def safe_harbor() -> dict:
             "referenceHashing": "joinable",
         },
     }
+
+
+STRICT_DESCRIPTION = (
+    "HIPAA Safe Harbor (45 CFR 164.514(b)(2)), strict profile derived from Microsoft's R4 sample. "
+    "Removes or generalises all 18 identifier categories: names, addresses below the state (ZIP kept as ZIP3, "
+    "restricted ZIP3 zeroed using the union of the 2000-census list and Microsoft's list), every date element "
+    "except the year (no date shift: dates are generalised, and removed when they imply an age over 89), ages "
+    "over 89, telecom, e-mail, URLs, identifier values (SSN, MRN, licences, passports, device serials), photos "
+    "and attachments, and all free text (narratives, annotations, CodeableConcept.text, Reference.display). "
+    "Keeps clinical codes (Coding.system/code/display/version) and US Core race, ethnicity and birth sex so "
+    "research stays possible, and Observation values other than free text (quantities, codes); resource ids and references are HMAC-hashed in the joinable form so tables still "
+    "join. All other extensions are removed."
+)
+KEEP_NOTES_DESCRIPTION = (
+    "HIPAA Safe Harbor (45 CFR 164.514(b)(2)), keep-notes profile: exactly hipaa-safe-harbor.json (derived from "
+    "Microsoft's R4 sample; same treatment of names, addresses, dates, ages over 89, telecom, identifiers, photos, "
+    "codes, race/ethnicity and hashed ids) except that clinical free text is scrubbed instead of deleted, so notes "
+    "stay usable for research: narratives, Annotation text (notes), CodeableConcept.text, text/* attachments "
+    "(DocumentReference notes, DiagnosticReport.presentedForm), Observation string values, and the clinical "
+    "descriptions, comments, conclusions and instructions Microsoft's sample deletes. The scrubText method "
+    "(our extension, docs/text-scrubbing.md) replaces with placeholders the identifiers it finds in the text: "
+    "the patient's own names, relatives, telecom, address parts, identifiers and birth date (from the patient's "
+    "raw Patient and RelatedPerson resources of the same run), and by pattern dates, phone and fax numbers, "
+    "e-mails, URLs, IP addresses, SSNs, record and account numbers, ZIP codes, street addresses and ages over 89. "
+    "Dates in text keep the year only, and no year that implies an age over 89. Still removed: non-text "
+    "attachments, Reference.display, names and titles, financial and administrative free text, annotation authors "
+    "and times. Detection has no NER: names not in the record (clinicians, visitors) can survive in text; "
+    "use hipaa-safe-harbor.json where that risk is not acceptable."
+)
 
 
 #: Explicit date-choice redactions of the sample that a limited data set shifts instead.
@@ -137,6 +195,7 @@ def limited_dataset() -> dict:
 def main() -> None:
     for name, config in (
         ("hipaa-safe-harbor.json", safe_harbor()),
+        ("hipaa-safe-harbor-keep-notes.json", safe_harbor(keep_notes=True)),
         ("limited-dataset.json", limited_dataset()),
     ):
         (ROOT / "configs" / name).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
