@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
 from anonymizer.spark.research_zone import (
     delete_ids,
@@ -113,7 +114,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
 
     lines = _read_input(spark, request.input)
     staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
-    transformed = lines.mapInArrow(make_partition_transform(anonymizer, options), ls.TRANSFORMED_DDL)
+    source = lines
+    if needs_patient_identifiers(anonymizer.config):
+        # Contextual scrubText: each patient's identifying values joined to that patient's lines.
+        source = with_patient_identifiers(lines, request.max_line_bytes)
+    transformed = source.mapInArrow(make_partition_transform(anonymizer, options), ls.TRANSFORMED_DDL)
     log.info("run %s: anonymizing %s", run_id, request.input)
     try:
         # The single engine pass: everything after this reads the staged result, never the input again.

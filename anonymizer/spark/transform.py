@@ -3,6 +3,10 @@
 One function handles a partition's stream of Arrow batches (``mapInArrow``); the engine object arrives in the
 closure (keys resolved on the driver, never in Spark conf, columns or plan text), is unpickled once per Python
 worker, and compiles its per-resource-type plans lazily on first use.
+
+Lines are numbered within their split in arrival order (:class:`LineCounter`), unless the input already has a
+``line_in_split`` column: :mod:`anonymizer.spark.patient_context` numbers them before its join (which does not
+keep the order) and adds ``ids_json``, the patient's identifying values for contextual ``scrubText``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import base64
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -32,6 +37,29 @@ class TransformOptions:
 
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     source_folder: str | None = None
+
+
+class LineCounter:
+    """1-based position of each line in its split, for lines that arrive in file order (one partition's stream)."""
+
+    def __init__(self) -> None:
+        self._position: dict[tuple[str, int], int] = {}
+
+    def next(self, path: str, start: int) -> int:
+        """The number of this line within split ``(path, start)``."""
+        key = (path, start)
+        index = self._position.get(key, 0) + 1
+        self._position[key] = index
+        return index
+
+
+def identifiers_parser() -> Callable[[str | None], Any]:
+    """``ids_json`` -> ``PatientIdentifiers`` (None for null), one object per distinct JSON so that the scrubber's
+    compiled-matcher cache is hit for every resource of the same patient."""
+    from anonymizer.text.identifiers import PatientIdentifiers
+
+    parse = lru_cache(maxsize=1024)(PatientIdentifiers.from_json)
+    return lambda ids_json: parse(ids_json) if ids_json else None
 
 
 def _basename(path: str) -> str:
@@ -70,8 +98,13 @@ def process_line(
     known_types: frozenset[str],
     patient_id: Callable[[dict[str, Any]], str | None],
     where: str,
+    patient_identifiers: Any = None,
 ) -> dict[str, Any]:
-    """Classify and anonymize one line; returns the transformed row's columns (without position columns)."""
+    """Classify and anonymize one line; returns the transformed row's columns (without position columns).
+
+    ``patient_identifiers`` (``PatientIdentifiers`` of the line's patient, or None) goes to the engine for
+    contextual ``scrubText``.
+    """
     from anonymizer.errors import ConfigError, InvalidInputError, ProcessingError, RuleNotApplicableError
 
     if not line.strip():
@@ -96,7 +129,12 @@ def process_line(
             ls.UNKNOWN_RESOURCE_TYPE, "resourceType is not a FHIR R4 resource type", line, None
         )
     try:
-        out = anonymizer.anonymize(resource, source_file=source_file, source_folder=options.source_folder)
+        out = anonymizer.anonymize(
+            resource,
+            source_file=source_file,
+            source_folder=options.source_folder,
+            patient_identifiers=patient_identifiers,
+        )
     except ProcessingError as exc:
         if anonymizer.processing_errors != "skip":
             raise LineProcessingAbort(
@@ -118,32 +156,39 @@ def process_line(
 def make_partition_transform(
     anonymizer: Any, options: TransformOptions
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """Build the ``mapInArrow`` function. Input columns: ``value``, ``source_path``, ``split_start``."""
+    """Build the ``mapInArrow`` function.
+
+    Input columns: ``value``, ``source_path``, ``split_start``, and optionally ``line_in_split`` (lines already
+    numbered, in any order) and ``ids_json`` (the line's patient's ``PatientIdentifiers.to_json()``, or null).
+    """
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from anonymizer.fhir.patient import patient_id
 
         known_types = ls.r4_resource_types()
         names = ls.TRANSFORMED_SCHEMA.names
-        position: dict[tuple[str, int], int] = {}
+        counter = LineCounter()
+        identifiers = identifiers_parser()
         hints: dict[str, str | None] = {}
         for batch in batches:
             columns: dict[str, list[Any]] = {name: [] for name in names}
             values = batch.column("value").to_pylist()
             paths = batch.column("source_path").to_pylist()
             starts = batch.column("split_start").to_pylist()
-            for value, path, start in zip(values, paths, starts, strict=True):
-                key = (path, start)
-                index = position.get(key, 0)
-                position[key] = index + 1
+            fields = batch.schema.names
+            numbers = batch.column("line_in_split").to_pylist() if "line_in_split" in fields else None
+            id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else None
+            for i, (value, path, start) in enumerate(zip(values, paths, starts, strict=True)):
+                number = numbers[i] if numbers is not None else counter.next(path, start)
                 source_file = _basename(path)
                 where = (
-                    f"{source_file} line {index + 1}"
+                    f"{source_file} line {number}"
                     if start == 0
-                    else f"{source_file} split@{start} line {index + 1}"
+                    else f"{source_file} split@{start} line {number}"
                 )
+                ids = identifiers(id_jsons[i]) if id_jsons is not None else None
                 row = process_line(
-                    value or "", anonymizer, source_file, options, known_types, patient_id, where
+                    value or "", anonymizer, source_file, options, known_types, patient_id, where, ids
                 )
                 if row.get("resource_type") is None:
                     if path not in hints:
@@ -151,7 +196,7 @@ def make_partition_transform(
                     row["resource_type"] = hints[path]
                 row["source_file"] = path
                 row["split_start"] = start
-                row["line_in_split"] = index + 1
+                row["line_in_split"] = number
                 if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
                     row["raw_line"] = base64.b64encode(
                         row["raw_line"].encode("utf-8", "surrogatepass")
