@@ -21,10 +21,16 @@ from anonymizer.config import AnonymizerConfig, RuleConfig, load_config
 from anonymizer.errors import AnonymizerError, InvalidInputError, ProcessingError
 from anonymizer.fhir.model import r4
 from anonymizer.fhir.patient import patient_id
+from anonymizer.fhir.prune import prune
 from anonymizer.fhir.tree import Node, resource_node
 from anonymizer.fhirpath.compiler import CompiledPath, compile_path
 from anonymizer.fhirpath.evaluate import ResourceIndex, match
 from anonymizer.labels import add_security_labels
+from anonymizer.plan.compiler import PlanCompiler
+from anonymizer.plan.program import programs, unsupported_reason
+from anonymizer.plan.text_ops import scrub_text_op
+from anonymizer.plan.value_ops import OpSettings, Position, ValueFn, value_op
+from anonymizer.plan.walk import Run, process_resource
 from anonymizer.processors import Context, apply_method, mark_subtree, where_predicate
 
 __all__ = ["Anonymizer"]
@@ -40,12 +46,17 @@ class Anonymizer:
         line = anon.anonymize_json(ndjson_line)   # processingErrors=skip applies here
     """
 
-    def __init__(self, config: AnonymizerConfig, *, as_of: date | None = None) -> None:
+    def __init__(self, config: AnonymizerConfig, *, as_of: date | None = None, compiled: bool = True) -> None:
+        """``compiled=False`` forces the node-tree engine (the reference the compiled plans are tested against)."""
         self.config = config
         self.as_of = as_of or datetime.now(UTC).date()
         self.rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
         self._plans: dict[str, list[tuple[RuleConfig, CompiledPath | None]]] = {}
         self._compiled = [(rule, compile_path(rule.path) if rule.path else None) for rule in config.rules]
+        #: why this configuration runs on the node-tree engine (``None``: it runs on compiled plans)
+        self.tree_engine_reason: str | None = (
+            unsupported_reason(config.rules, r4()) if compiled else "compiled plans switched off"
+        )
 
     @classmethod
     def from_config_file(
@@ -55,18 +66,23 @@ class Anonymizer:
         as_of: date | None = None,
         allow_ephemeral_keys: bool = False,
         keys_from: str | None = None,
+        compiled: bool = True,
     ) -> Anonymizer:
         """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them)."""
         return cls(
-            load_config(path, allow_ephemeral_keys=allow_ephemeral_keys, keys_from=keys_from), as_of=as_of
+            load_config(path, allow_ephemeral_keys=allow_ephemeral_keys, keys_from=keys_from),
+            as_of=as_of,
+            compiled=compiled,
         )
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, as_of: date | None = None, allow_ephemeral_keys: bool = False,
-                    base_dir: str | Path | None = None) -> Anonymizer:  # fmt: skip
+                    base_dir: str | Path | None = None, compiled: bool = True) -> Anonymizer:  # fmt: skip
         """Build from an already parsed configuration dict."""
         return cls(
-            load_config(config, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir), as_of=as_of
+            load_config(config, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir),
+            as_of=as_of,
+            compiled=compiled,
         )
 
     def __repr__(self) -> str:
@@ -75,6 +91,8 @@ class Anonymizer:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_context_base", None)
+        for cached in ("_plan_compiler", "_op_settings", "_tree_ops"):  # hold keys: rebuilt after unpickling
+            state.pop(cached, None)
         state["_plans"] = {}
         return state
 
@@ -96,6 +114,31 @@ class Anonymizer:
             "crypto_hash_key": p.crypto_hash_key.value,
             "encrypt_key": p.encrypt_key.value,
         }
+
+    @cached_property
+    def _op_settings(self) -> OpSettings:
+        base = self._context_base
+        return OpSettings(
+            params=self.config.parameters,
+            as_of=self.as_of,
+            crypto_hash_key=base["crypto_hash_key"],
+            encrypt_key=base["encrypt_key"],
+            resource_types=r4().resource_types,
+        )
+
+    @cached_property
+    def _plan_compiler(self) -> PlanCompiler:
+        return PlanCompiler(
+            programs(self.config.rules), r4(), self._op_settings, self.rule_hits, scrub_text_op
+        )
+
+    def _value_op(self, method: str, position: Position) -> ValueFn | None:
+        """The node-tree engine's per-value operations, one per (method, position) as in the plans."""
+        cache = self.__dict__.setdefault("_tree_ops", {})
+        key = (method, position)
+        if key not in cache:
+            cache[key] = value_op(method, position, self._op_settings)
+        return cache[key]
 
     def plan(self, resource_type: str) -> list[tuple[RuleConfig, CompiledPath | None]]:
         """The rules that apply to ``resource_type``, in order (compiled once per type)."""
@@ -134,6 +177,13 @@ class Anonymizer:
             )
         p = self.config.parameters
         base = self._context_base
+        prefix = self._prefix(resource, source_file, source_folder)
+        if self.tree_engine_reason is None:
+            run = Run(
+                resource, prefix, base["date_shift_key"], p.date_shift_fixed_offset, patient_identifiers
+            )
+            process_resource(self._plan_compiler, resource, run)
+            return resource
         ctx = Context(
             params=p,
             as_of=self.as_of,
@@ -143,8 +193,9 @@ class Anonymizer:
             date_shift_key=base["date_shift_key"],
             crypto_hash_key=base["crypto_hash_key"],
             encrypt_key=base["encrypt_key"],
-            prefix=self._prefix(resource, source_file, source_folder),
+            prefix=prefix,
             hits=self.rule_hits,
+            value_op=self._value_op,
             patient_identifiers=patient_identifiers,
         )
         self._process_resource(resource_node(resource), ctx, None)
@@ -228,46 +279,6 @@ def _json_path_nodes(rule: RuleConfig, index: ResourceIndex) -> list[Node]:
     from anonymizer.fhirpath.json_path import select
 
     return select(rule.json_path or "", index)
-
-
-def prune(value: Any) -> Any:
-    """Remove nulls, empty objects and arrays left by redaction (resources themselves are never removed)."""
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict | list):
-                prune(item)
-        value[:] = [v for v in value if not _empty(v)]
-        return value
-    if not isinstance(value, dict):
-        return value
-    for key in list(value):
-        if key.startswith("_") or key not in value:
-            continue
-        item, holder = value[key], value.get("_" + key)
-        if isinstance(holder, dict | list):
-            prune(holder)
-        if isinstance(item, list) and isinstance(holder, list):
-            for element in item:
-                if isinstance(element, dict | list):
-                    prune(element)
-            keep = [
-                i for i, v in enumerate(item) if not _empty(v) or (i < len(holder) and not _empty(holder[i]))
-            ]
-            value[key] = [item[i] for i in keep]
-            value["_" + key] = [holder[i] if i < len(holder) else None for i in keep]
-        elif isinstance(item, dict | list):
-            prune(item)
-        if _empty(value[key]):
-            del value[key]
-    for key in [k for k in value if k.startswith("_")]:
-        holder = value[key]
-        if _empty(holder) or (isinstance(holder, list) and all(_empty(h) for h in holder)):
-            del value[key]
-    return value
-
-
-def _empty(v: Any) -> bool:
-    return v is None or (isinstance(v, list | dict) and not v)
 
 
 def deep_copy(resource: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -11,10 +12,9 @@ from anonymizer.config import Parameters, RuleConfig
 from anonymizer.errors import InvalidInputError, ProcessingError, RuleNotApplicableError
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 from anonymizer.fhir.tree import Node, children
-from anonymizer.methods import crypto_hash, date_shift, encrypt, generalize, perturb, redact
+from anonymizer.methods import date_shift, generalize, perturb
 from anonymizer.methods.dotnet import to_dotnet_string
-
-DATE_TYPES = frozenset({"date", "dateTime", "instant"})
+from anonymizer.plan.value_ops import Position, ValueFn
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Context:
     encrypt_key: str
     prefix: str | None
     hits: collections.Counter[tuple[int, str]]
+    value_op: Callable[[str, Position], ValueFn | None]
     patient_identifiers: Any = (
         None  # anonymizer.text.identifiers.PatientIdentifiers for scrubText, when known
     )
@@ -47,15 +48,20 @@ class Context:
         return date_shift.offset_days(prefix, self.date_shift_key)
 
 
+def where_holds(expression: str, value: Any) -> bool:
+    """Whether a ``where(...)`` argument holds for an element's JSON value (fhirpathpy, compiled once)."""
+    try:
+        result = generalize.compile_expression(expression)(value)
+    except Exception as exc:
+        raise ProcessingError(f"evaluating where({expression}) failed ({type(exc).__name__})") from None
+    return bool(result) and result[0] is True
+
+
 def where_predicate(ctx: Context) -> Any:
-    """Evaluate a ``where(...)`` argument on a node with fhirpathpy (compiled once per expression)."""
+    """``where(...)`` on a node of the tree (see :func:`where_holds`)."""
 
     def predicate(expression: str, node: Node) -> bool:
-        try:
-            result = generalize.compile_expression(expression)(node.value)
-        except Exception as exc:
-            raise ProcessingError(f"evaluating where({expression}) failed ({type(exc).__name__})") from None
-        return bool(result) and result[0] is True
+        return where_holds(expression, node.value)
 
     return predicate
 
@@ -105,64 +111,17 @@ def _primitive_value(node: Node) -> Any:
     return None if value is None or value == "" else value
 
 
-def _redact(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+def _per_value(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
+    """redact, dateShift, cryptoHash, encrypt: the operation :func:`value_op` chooses for the node's position."""
     value = _primitive_value(node)
     if value is None:
         return
-    p = ctx.params
-    if node.fhir_type in DATE_TYPES:
-        node.value = redact.redact_date(str(value), node.fhir_type, partial=p.partial_dates, as_of=ctx.as_of)
-        _record(ctx, rule, ops, "REDACT")
-    elif node.name == "value" and node.parent is not None and node.parent.fhir_type == "Age":
-        node.value = redact.redact_age(value, partial=p.partial_ages)
-        _record(ctx, rule, ops, "REDACT")
-    elif node.name == "postalCode":
-        new, op = redact.redact_postal_code(
-            str(value), partial=p.partial_zip, restricted=p.restricted_zip_prefixes
-        )
-        node.value = new
-        _record(ctx, rule, ops, op)
-    else:
-        node.value = None
-        _record(ctx, rule, ops, "REDACT")
-
-
-def _date_shift(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
-    if node.fhir_type not in DATE_TYPES:
+    parent_type = node.parent.fhir_type if node.parent is not None else ""
+    fn = ctx.value_op(rule.method, Position(node.fhir_type, node.name, parent_type))
+    if fn is None:
         return
-    value = _primitive_value(node)
-    if value is None:
-        return
-    new, op = date_shift.shift_date(
-        str(value), node.fhir_type, ctx.offset(), partial=ctx.params.partial_dates, as_of=ctx.as_of
-    )
-    node.value = new
+    node.value, op = fn(value, ctx.offset)
     _record(ctx, rule, ops, op)
-
-
-def _crypto_hash(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
-    value = _primitive_value(node)
-    if value is None:
-        return
-    text = to_dotnet_string(value)
-    if node.name == "reference" and node.parent is not None and node.parent.fhir_type == "Reference":
-        hasher = (
-            crypto_hash.hash_reference_joinable
-            if ctx.params.reference_hashing == "joinable"
-            else crypto_hash.hash_reference
-        )
-        node.value = hasher(text, ctx.crypto_hash_key, ctx.model.resource_types)
-    else:
-        node.value = crypto_hash.hmac_hex(text, ctx.crypto_hash_key)
-    _record(ctx, rule, ops, "CRYPTOHASH")
-
-
-def _encrypt(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> None:
-    value = _primitive_value(node)
-    if value is None:
-        return
-    node.value = encrypt.encrypt_value(to_dotnet_string(value), ctx.encrypt_key)
-    _record(ctx, rule, ops, "ENCRYPT")
 
 
 def _perturb(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> bool:
@@ -260,10 +219,10 @@ def _substitute(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> No
 
 #: Methods that change one value and leave the walk to continue into the children.
 _PER_VALUE = {
-    "redact": _redact,
-    "dateshift": _date_shift,
-    "cryptohash": _crypto_hash,
-    "encrypt": _encrypt,
+    "redact": _per_value,
+    "dateshift": _per_value,
+    "cryptohash": _per_value,
+    "encrypt": _per_value,
     "generalize": _generalize,
 }
 

@@ -51,8 +51,17 @@ def _cases(*kinds: str) -> list[Any]:
     return [pytest.param(c, id=c["name"]) for c in CASES if c["kind"] in kinds]
 
 
-def _engine(case: dict[str, Any]) -> Anonymizer:
-    return Anonymizer.from_config_file(FIXTURES / case["config"], as_of=AS_OF, allow_ephemeral_keys=True)
+@pytest.fixture(params=[True, False], ids=["plans", "tree"])
+def compiled(request: pytest.FixtureRequest) -> bool:
+    """Every case runs on the compiled plans and on the node-tree engine (configurations the plans do not
+    support run on the tree engine in both)."""
+    return bool(request.param)
+
+
+def _engine(case: dict[str, Any], compiled: bool) -> Anonymizer:
+    return Anonymizer.from_config_file(
+        FIXTURES / case["config"], as_of=AS_OF, allow_ephemeral_keys=True, compiled=compiled
+    )
 
 
 def _input(case: dict[str, Any]) -> Any:
@@ -60,10 +69,10 @@ def _input(case: dict[str, Any]) -> Any:
 
 
 @pytest.mark.parametrize("case", _cases("output"))
-def test_output_cases(case: dict[str, Any]) -> None:
+def test_output_cases(case: dict[str, Any], compiled: bool) -> None:
     if case["name"] in KNOWN_DIFFERENCES:
         pytest.xfail(KNOWN_DIFFERENCES[case["name"]])
-    engine = _engine(case)
+    engine = _engine(case, compiled)
     text = (FIXTURES / case["input"]).read_text(encoding="utf-8-sig")
     actual = json.loads(engine.anonymize_json(text), parse_float=Decimal)
     expected = _load(case["expected"])
@@ -106,19 +115,19 @@ def _looks_encrypted(text: str) -> bool:
 
 
 @pytest.mark.parametrize("case", _cases("error"))
-def test_error_cases(case: dict[str, Any]) -> None:
+def test_error_cases(case: dict[str, Any], compiled: bool) -> None:
     if case["name"] in KNOWN_DIFFERENCES:
         pytest.xfail(KNOWN_DIFFERENCES[case["name"]])
     expected = ERRORS[case["expect_error"]]
     text = (FIXTURES / case["input"]).read_text(encoding="utf-8-sig")
     with pytest.raises(expected):
         # Configuration errors surface when the config is loaded (stricter than Microsoft, which waits for a resource).
-        _engine(case).anonymize_json(text)
+        _engine(case, compiled).anonymize_json(text)
 
 
 @pytest.mark.parametrize("case", _cases("smoke"))
-def test_smoke(case: dict[str, Any]) -> None:
-    engine = _engine(case)
+def test_smoke(case: dict[str, Any], compiled: bool) -> None:
+    engine = _engine(case, compiled)
     for line in (FIXTURES / case["input"]).read_text(encoding="utf-8-sig").splitlines():
         if line.strip():
             assert json.loads(engine.anonymize_json(line))["resourceType"]

@@ -1,0 +1,131 @@
+"""What a per-value method does at one position: chosen once per position, applied to every value there.
+
+``redact``, ``dateShift``, ``cryptoHash`` and ``encrypt`` change one primitive value, and how they change it
+depends only on the element's FHIR type, its name and its parent's type (a ``postalCode``, an ``Age.value``, a
+``Reference.reference``). :func:`value_op` makes that choice once and returns a function of the value; both
+engines use it (the compiled plans once per position, the node-tree engine per node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from anonymizer.config import Parameters
+from anonymizer.methods import crypto_hash, date_shift, encrypt, redact
+from anonymizer.methods.dotnet import to_dotnet_string
+from anonymizer.methods.redact import DATE_TYPES
+
+#: Entries a memo keeps before it starts again (values repeat: references, ids, dates of one patient).
+_MEMO_LIMIT = 50_000
+
+#: ``fn(value, offset) -> (new value, operation label)``; ``offset`` is called only by date shifting.
+ValueFn = Callable[[Any, Callable[[], int]], tuple[Any, str]]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an element is: its FHIR type, element name and its parent's FHIR type."""
+
+    fhir_type: str
+    name: str
+    parent_type: str
+
+
+@dataclass(frozen=True)
+class OpSettings:
+    """What the per-value methods need from the configuration (keys already resolved)."""
+
+    params: Parameters
+    as_of: date
+    crypto_hash_key: str
+    encrypt_key: str
+    resource_types: frozenset[str]
+
+    def __repr__(self) -> str:  # keys never shown
+        return f"OpSettings(as_of={self.as_of})"
+
+
+def value_op(method: str, pos: Position, settings: OpSettings) -> ValueFn | None:
+    """The change ``method`` makes to a non-empty primitive value at ``pos`` (``None``: it leaves it alone)."""
+    if method == "redact":
+        return _redact(pos, settings)
+    if method == "dateshift":
+        return _date_shift(pos, settings) if pos.fhir_type in DATE_TYPES else None
+    if method == "cryptohash":
+        return _crypto_hash(pos, settings)
+    if method == "encrypt":
+        key = settings.encrypt_key
+        return lambda value, _offset: (encrypt.encrypt_value(to_dotnet_string(value), key), "ENCRYPT")
+    return None
+
+
+def _memo(fn: Callable[[Any], tuple[Any, str]]) -> ValueFn:
+    cache: dict[Any, tuple[Any, str]] = {}
+
+    def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
+        if type(value) is not str:  # 1, 1.0 and True are equal keys: only strings are cached
+            return fn(value)
+        out = cache.get(value)
+        if out is None:
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            out = cache[value] = fn(value)
+        return out
+
+    return memoised
+
+
+def _redact(pos: Position, s: OpSettings) -> ValueFn:
+    p = s.params
+    if pos.fhir_type in DATE_TYPES:
+        fhir_type = pos.fhir_type
+        return _memo(
+            lambda v: (
+                redact.redact_date(str(v), fhir_type, partial=p.partial_dates, as_of=s.as_of),
+                "REDACT",
+            )
+        )
+    if pos.name == "value" and pos.parent_type == "Age":
+        return lambda v, _o: (redact.redact_age(v, partial=p.partial_ages), "REDACT")
+    if pos.name == "postalCode":
+        restricted = p.restricted_zip_prefixes
+        return _memo(
+            lambda v: redact.redact_postal_code(str(v), partial=p.partial_zip, restricted=restricted)
+        )
+    return remove
+
+
+def remove(_value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
+    """Redaction of a plain value: it is removed."""
+    return None, "REDACT"
+
+
+def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
+    fhir_type, partial, as_of = pos.fhir_type, s.params.partial_dates, s.as_of
+    cache: dict[tuple[str, int], tuple[Any, str]] = {}
+
+    def shift(value: Any, offset: Callable[[], int]) -> tuple[Any, str]:
+        key = (str(value), offset())
+        out = cache.get(key)
+        if out is None:
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            out = cache[key] = date_shift.shift_date(key[0], fhir_type, key[1], partial=partial, as_of=as_of)
+        return out
+
+    return shift
+
+
+def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
+    key, types = s.crypto_hash_key, s.resource_types
+    if pos.name == "reference" and pos.parent_type == "Reference":
+        hasher = (
+            crypto_hash.hash_reference_joinable
+            if s.params.reference_hashing == "joinable"
+            else crypto_hash.hash_reference
+        )
+        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"))
+    return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"))

@@ -1,0 +1,244 @@
+"""Apply compiled plans to a resource: one walk over its JSON, changing values in place.
+
+The walk mirrors the node-tree engine exactly: every key is validated against the R4 model, a primitive's
+``_name`` holder is walked as the primitive's children, resources inside the resource (``contained``, Bundle
+entries) are processed after their container with their own plans, labels are added per resource (not to
+contained ones) and pass up to the container.
+
+Ordering: Microsoft's engine runs rule by rule, so a date-shift rule in resource scope sees the resource ``id``
+as the rules *before* it left it (the sample config hashes ``Resource.id`` first, so the offset comes from the
+hashed id). The walk therefore applies the root's ``id`` first and gives each date rule the id it would have
+seen; resources inside use the container's final id, as they are processed after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anonymizer.errors import InvalidInputError
+from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
+from anonymizer.labels import add_security_labels
+from anonymizer.methods.date_shift import offset_days
+from anonymizer.plan.compiler import NOCHANGE, SKIP, ObjPlan, PlanCompiler
+
+__all__ = ["Run", "process_resource"]
+
+
+class Run:
+    """State of one top-level ``anonymize`` call."""
+
+    __slots__ = ("root", "ops", "subs", "prefix", "date_key", "fixed_offset", "id_before", "early_until",
+                 "_early", "_late", "patient_identifiers")  # fmt: skip
+
+    def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
+                 patient_identifiers: Any = None) -> None:  # fmt: skip
+        self.root = root
+        self.ops: set[str] = set()
+        self.subs: list[tuple[dict[str, Any], str]] = []
+        self.prefix = prefix
+        self.date_key = date_key
+        self.fixed_offset = fixed_offset
+        self.id_before = root.get("id")
+        #: during the root's own walk, rules up to this index saw the id before its owning rule changed it
+        self.early_until: int | None = None
+        self._early: int | None = None
+        self._late: int | None = None
+        self.patient_identifiers = patient_identifiers
+
+    def __repr__(self) -> str:  # no values, no keys
+        return f"Run(ops={sorted(self.ops)})"
+
+    def offset_for(self, rule_index: int) -> Any:
+        """The date-shift offset source a rule with ``rule_index`` sees (a zero-argument callable)."""
+        if self.early_until is not None and rule_index <= self.early_until:
+            return self._offset_early
+        return self._offset_late
+
+    def _offset_early(self) -> int:
+        if self._early is None:
+            self._early = self._offset(self.id_before)
+        return self._early
+
+    def _offset_late(self) -> int:
+        if self._late is None:
+            self._late = self._offset(self.root.get("id"))
+        return self._late
+
+    def _offset(self, rid: Any) -> int:
+        if self.fixed_offset is not None:
+            return self.fixed_offset
+        prefix = self.prefix
+        if prefix is None:
+            prefix = rid if isinstance(rid, str) else ""
+        return offset_days(prefix, self.date_key)
+
+
+def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
+    """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
+    plan = compiler.root(resource["resourceType"])
+    id_plan = plan.key("id") if "id" in resource else None
+    if id_plan is not None and id_plan is not SKIP:
+        owner = id_plan.element(resource["id"]).owner
+        if owner is not None:
+            run.early_until = owner  # the id's owner and the rules before it see the original id
+            _walk(resource, plan, run, ("id",))
+        keys: Any = [k for k in resource if k != "id"] if owner is not None else tuple(resource)
+    else:
+        keys = tuple(resource)
+    _walk(resource, plan, run, keys)
+    run.early_until = None
+    _finish(compiler, resource, run, "", None)
+
+
+def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
+                 parent_ops: set[str]) -> None:  # fmt: skip
+    outer_ops, run.ops = run.ops, set()
+    _walk(resource, compiler.root(resource["resourceType"]), run, tuple(resource))
+    _finish(compiler, resource, run, name, parent_ops)
+    run.ops = outer_ops
+
+
+def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
+            parent_ops: set[str] | None) -> None:  # fmt: skip
+    subs, run.subs = run.subs, []
+    ops = run.ops
+    for sub, slot in subs:
+        _process_sub(compiler, sub, run, slot, ops)
+    if parent_ops is not None:
+        parent_ops |= ops
+    if name != "contained":
+        add_security_labels(resource, ops)
+    if "meta" in resource:
+        prune_entry(resource, "meta", deep=False)
+
+
+def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
+    """Walk ``keys`` of ``obj`` (children first changed, then pruned), then prune ``obj``'s own entries."""
+    # FHIR names never contain "_" except holders ("_birthDate") and fhir_comments: most objects have none,
+    # and take this loop (the same steps as :func:`_walk_with_holders` without the holders).
+    if "_" in "".join(obj):
+        _walk_with_holders(obj, plan, run, keys)
+        return
+    plans = plan.keys
+    keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
+    for key in keys:
+        kp = plans.get(key)
+        if kp is None:
+            kp = plan.key(key)
+        if kp is SKIP:
+            continue  # resourceType (validated as a string)
+        value = obj[key]
+        if isinstance(value, list):
+            for i, element in enumerate(value):
+                _element(obj, value, i, element, None, kp, run)
+            for element in value:
+                if element is None or (isinstance(element, list | dict) and not element):
+                    value[:] = [v for v in value if not is_empty(v)]
+                    break
+            if not value and not (keep_meta and key == "meta"):
+                del obj[key]
+            continue
+        if kp.is_resource:
+            _element(obj, obj, key, value, None, kp, run)
+            continue
+        ep = kp.static
+        if ep is None:
+            ep = kp.element(value)
+        op = ep.op
+        if op is not None:
+            new = op(value, run, obj)
+            if new is not NOCHANGE:
+                obj[key] = value = new
+        if value is None:
+            del obj[key]
+        elif kp.primitive:
+            if isinstance(value, dict | list):
+                prune(value)  # not a primitive value: only pruned
+                if not value:
+                    del obj[key]
+        elif isinstance(value, dict):
+            _walk(value, ep.sub, run, tuple(value))
+            if not value and not (keep_meta and key == "meta"):
+                del obj[key]
+
+
+def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
+    plans = plan.keys
+    holders_here = True
+    keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
+    for key in keys:
+        kp = plans.get(key)
+        if kp is None:
+            kp = plan.key(key)
+        if kp is SKIP:
+            if key in obj and not key.startswith("_"):
+                prune_entry(obj, key, deep=True)
+            continue
+        if kp.holder_only:
+            base = kp.key[1:]
+            if base in obj:
+                continue  # walked with its primitive
+            holders = obj[key]
+            # A primitive with only extensions: give it a null value so it has a place (as the node tree does).
+            value = obj[base] = [None] * len(holders) if isinstance(holders, list) else None
+            kp = kp.base
+            key = base
+        else:
+            value = obj[key]
+            holders = obj.get("_" + key) if holders_here else None
+        primitive = kp.primitive
+        if holders is not None and not primitive:
+            prune(holders)  # a holder beside a complex element: not walked, only pruned
+        if isinstance(value, list):
+            hl = holders if primitive and isinstance(holders, list) else None
+            for i, element in enumerate(value):
+                holder = hl[i] if hl is not None and i < len(hl) else None
+                _element(obj, value, i, element, holder, kp, run)
+            if hl is not None:
+                for element in hl[len(value) :]:
+                    if isinstance(element, dict | list):
+                        prune(element)
+            elif primitive and isinstance(holders, dict):
+                prune(holders)
+        else:
+            if primitive and isinstance(holders, list):
+                prune(holders)
+                holders = None
+            _element(obj, obj, key, value, holders, kp, run)
+        if not (keep_meta and key == "meta"):
+            prune_entry(obj, key, deep=False)
+    if holders_here:
+        prune_holders(obj)
+
+
+def _element(
+    obj: dict[str, Any], container: Any, key: Any, value: Any, holder: Any, kp: Any, run: Run
+) -> None:
+    if kp.is_resource:
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            raise InvalidInputError(f"The input FHIR resource is invalid: {kp.path} is not a resource")
+        if value["resourceType"] not in kp.parent.compiler.model.resource_types:
+            raise InvalidInputError(
+                f"The input FHIR resource JSON is invalid: unknown resourceType at {kp.path}"
+            )
+        run.subs.append((value, kp.name))
+        return
+    ep = kp.static
+    if ep is None:
+        ep = kp.element(value)
+    op = ep.op
+    if op is not None:
+        new = op(value, run, obj)
+        if new is not NOCHANGE:
+            container[key] = value = new
+    if kp.primitive:
+        if isinstance(holder, dict):
+            _walk(holder, ep.sub, run, tuple(holder))
+        elif isinstance(holder, list):
+            prune(holder)
+        if isinstance(value, dict | list):
+            prune(value)  # not a primitive value: only pruned
+    elif isinstance(value, dict):
+        _walk(value, ep.sub, run, tuple(value))
+    elif isinstance(value, list):
+        prune(value)
