@@ -17,10 +17,16 @@ from typing import Any
 from anonymizer.verify import normalize as nz
 from anonymizer.verify.harvest import MIN_LENGTH
 
-#: Keys holding free text (never "explained" by kept non-identifying source data).
+#: Keys holding free text (never "explained" by kept non-identifying source data): every element a
+#: ``scrubText`` rule of the shipped keep-notes profile writes (``text`` covers CodeableConcept.text,
+#: Annotation.text, Dosage.text and the narrative), plus ``note``.
 FREE_TEXT_KEYS = frozenset(
-    {"div", "data", "note", "valueString", "valueMarkdown", "contentString", "comment", "description"}
-)
+    {"div", "data", "note", "valueString", "valueMarkdown", "contentString", "comment", "description", "text",
+     "conclusion", "summary", "basis", "statusReason", "patientInstruction", "instruction",
+     "administrationInstruction", "rationale", "mitigation"}
+)  # fmt: skip
+#: Free-text elements whose key is not free text elsewhere (``CarePlan.activity.detail`` is a backbone).
+FREE_TEXT_PATHS = frozenset({"DetectedIssue.detail"})
 #: Keys that hold code-system or profile URIs / enum codes, never data about a person: not searched.
 SKIPPED_KEYS = frozenset({"system", "resourceType", "profile"})
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/fhir")
@@ -60,7 +66,7 @@ def value_keys(value: str | float) -> frozenset[tuple[str, str]]:
 
 def is_free_text_path(path: str) -> bool:
     """True when a path ends in (or passes through) a free-text element."""
-    return any(part in FREE_TEXT_KEYS for part in path.split(".")[1:])
+    return path in FREE_TEXT_PATHS or any(part in FREE_TEXT_KEYS for part in path.split(".")[1:])
 
 
 def _walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:

@@ -157,3 +157,26 @@ def test_notes_are_scrubbed_where_the_strict_profile_deletes_them(keys: None) ->
     s_doc, s_obs, _ = (strict.anonymize(r) for r in _resources())
     assert "data" not in s_doc["content"][0]["attachment"] and "valueString" not in s_obs
     assert "code" not in s_obs and "text" not in s_obs["note"][0]
+
+
+#: An output JSON path that each type-wide scrubText rule writes.
+_TYPE_WIDE = {
+    "nodesByType('CodeableConcept').text": "Condition.code.text",
+    "nodesByType('Narrative')": "Patient.text.div",
+    "nodesByType('Annotation').text": "Condition.note.text",
+    "nodesByType('Attachment').data": "DocumentReference.content.attachment.data",
+}
+
+
+def test_verify_treats_every_scrubbed_element_as_free_text() -> None:
+    """Verify never explains a match in scrubbed text away as 'the same value is in the source there'."""
+    from anonymizer.verify.candidates import is_free_text_path
+
+    for rule in _rules(KEEP_NOTES):
+        if rule["method"] != "scrubText":
+            continue
+        path = _TYPE_WIDE.get(rule["path"]) or rule["path"]
+        path = path.replace(".value.ofType(string)", ".valueString").replace(
+            ".content.ofType(string)", ".contentString"
+        )
+        assert is_free_text_path(path), rule["path"]

@@ -123,6 +123,15 @@ def test_free_text_paths() -> None:
     assert is_free_text_path("Observation.note.text")
     assert is_free_text_path("DocumentReference.content.attachment.data")
     assert not is_free_text_path("Organization.address.city")
+    # what scrubText keeps (hipaa-safe-harbor-keep-notes.json) is never explained away by the same source value
+    for path in (
+        "Condition.code.text",
+        "Patient.text.div",
+        "DiagnosticReport.conclusion",
+        "DetectedIssue.detail",
+    ):
+        assert is_free_text_path(path)
+    assert not is_free_text_path("CarePlan.activity.detail.code.coding.display")
 
 
 def test_matches_inside_harvested_elements_are_never_exempt() -> None:
