@@ -10,6 +10,7 @@ identifiers. Dates follow the rule's ``dates`` option: ``year`` (default under p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,9 @@ from anonymizer.text.formats import scrub_attachment, scrub_string, scrub_xhtml
 from anonymizer.text.scrubber import TextScrubber, shifted, year_only
 
 if TYPE_CHECKING:
-    from anonymizer.config import RuleConfig
+    from datetime import date
+
+    from anonymizer.config import Parameters, RuleConfig
     from anonymizer.fhir.tree import Node
     from anonymizer.processors import Context
 
@@ -31,13 +34,24 @@ def _cached_scrubber(rule_key: tuple[Any, ...], min_year: int | None, dates: str
     return TextScrubber.from_options(options, policy)
 
 
-def _scrubber_for(rule: RuleConfig, ctx: Context) -> TextScrubber:
-    dates = str(rule.extra.get("dates") or ("year" if ctx.params.partial_dates else "placeholder"))
+def rule_scrubber(
+    rule: RuleConfig, params: Parameters, as_of: date, offset: Callable[[], int] | None = None
+) -> TextScrubber:
+    """The `TextScrubber` a ``scrubText`` rule applies (its options, the config's partial-date setting, ``as_of``).
+
+    ``offset`` gives the resource's date-shift offset, read only under ``dates: shift``. Public so that a
+    benchmark or an audit scrubs exactly as the engine does.
+    """
+    dates = str(rule.extra.get("dates") or ("year" if params.partial_dates else "placeholder"))
     if dates == "shift":  # depends on the resource's offset: not cached
-        return TextScrubber.from_options(rule.extra, shifted(ctx.offset()))
+        return TextScrubber.from_options(rule.extra, shifted(offset() if offset is not None else 0))
     # A year that implies an age over 89 is not kept either (Safe Harbor).
     key = tuple(sorted((k, _freeze(v)) for k, v in rule.extra.items()))
-    return _cached_scrubber(key, ctx.as_of.year - 89, dates)
+    return _cached_scrubber(key, as_of.year - 89, dates)
+
+
+def _scrubber_for(rule: RuleConfig, ctx: Context) -> TextScrubber:
+    return rule_scrubber(rule, ctx.params, ctx.as_of, ctx.offset)
 
 
 def _freeze(value: Any) -> Any:

@@ -167,7 +167,8 @@ def _words(value: str) -> str:
 
 
 def _digits_loose(digits: str) -> str:
-    return r"[\s().-]{0,2}".join(digits)
+    # up to 3: "(555)" + the line break an XHTML element boundary reads as + " 342-8876"
+    return r"[\s().-]{0,3}".join(digits)
 
 
 def _telecom(value: str) -> list[tuple[str, str, str]]:
