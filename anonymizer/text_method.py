@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from anonymizer.processors import Context
 
 TEXT_TYPES = frozenset({"string", "markdown"})
+#: Strings up to this length are scrubbed once per (scrubber, text, patient): CodeableConcept.text values repeat
+#: across a patient's resources (on the 10-patient sample 8,942 calls, 860 distinct pairs).
+SHORT_TEXT = 256
+
+
+@lru_cache(maxsize=16384)
+def _scrub_short(scrubber: TextScrubber, text: str, ids: Any) -> str:
+    return scrub_string(scrubber, text, ids).text
 
 
 @lru_cache(maxsize=256)
@@ -48,6 +56,15 @@ def rule_scrubber(
     # A year that implies an age over 89 is not kept either (Safe Harbor).
     key = tuple(sorted((k, _freeze(v)) for k, v in rule.extra.items()))
     return _cached_scrubber(key, as_of.year - 89, dates)
+
+
+def clear_caches() -> None:
+    """Forget cached scrubbers, short-text results and compiled patient matchers (benchmarks start cold)."""
+    from anonymizer.text.contextual import ContextualMatcher
+
+    _scrub_short.cache_clear()
+    _cached_scrubber.cache_clear()
+    ContextualMatcher.clear_cache()
 
 
 def _scrubber_for(rule: RuleConfig, ctx: Context) -> TextScrubber:
@@ -85,7 +102,12 @@ def scrub_node(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> Non
             if scrubbed is not None and "size" in parent:
                 parent["size"] = scrubbed.size
     elif node.fhir_type in TEXT_TYPES:
-        node.value = scrub_string(scrubber, value, ids).text
+        if (
+            len(value) <= SHORT_TEXT and rule.extra.get("dates") != "shift"
+        ):  # shift: a new scrubber per resource
+            node.value = _scrub_short(scrubber, value, ids)
+        else:
+            node.value = scrub_string(scrubber, value, ids).text
     else:
         return
     ops.add("REDACT")

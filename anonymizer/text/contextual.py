@@ -74,6 +74,11 @@ class ContextualMatcher:
         """The matcher of ``ids`` (the last 1,024 distinct collections are kept compiled)."""
         return _cached(ids)
 
+    @staticmethod
+    def clear_cache() -> None:
+        """Forget every compiled matcher (the next `for_identifiers` compiles again)."""
+        _cached.cache_clear()
+
     def find(self, text: str, lower: str | None = None) -> list[ContextMatch]:
         """Matches in ``text`` sorted by start (they may overlap; the scrubber merges overlaps).
 
