@@ -23,6 +23,8 @@ from anonymizer.plan.compiler import NOCHANGE, SKIP, ObjPlan, PlanCompiler
 
 __all__ = ["Run", "process_resource"]
 
+_CONTAINERS = (dict, list)
+
 
 class Run:
     """State of one top-level ``anonymize`` call."""
@@ -128,11 +130,29 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
         if kp is SKIP:
             continue  # resourceType (validated as a string)
         value = obj[key]
+        ep = kp.static
         if isinstance(value, list):
-            for i, element in enumerate(value):
-                _element(obj, value, i, element, None, kp, run)
+            if ep is None or kp.is_resource:
+                for i, element in enumerate(value):
+                    _element(obj, value, i, element, None, kp, run)
+            else:  # the common case, inlined: one plan for every element
+                op, primitive, sub = ep.op, kp.primitive, None
+                for i, element in enumerate(value):
+                    if op is not None:
+                        new = op(element, run, obj)
+                        if new is not NOCHANGE:
+                            value[i] = element = new
+                    if primitive:
+                        if type(element) is not str and isinstance(element, _CONTAINERS):
+                            prune(element)  # not a primitive value: only pruned
+                    elif isinstance(element, dict):
+                        if sub is None:
+                            sub = ep.sub
+                        _walk(element, sub, run, tuple(element))
+                    elif isinstance(element, list):
+                        prune(element)
             for element in value:
-                if element is None or (isinstance(element, list | dict) and not element):
+                if element is None or (isinstance(element, _CONTAINERS) and not element):
                     value[:] = [v for v in value if not is_empty(v)]
                     break
             if not value and not (keep_meta and key == "meta"):
@@ -141,7 +161,6 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
         if kp.is_resource:
             _element(obj, obj, key, value, None, kp, run)
             continue
-        ep = kp.static
         if ep is None:
             ep = kp.element(value)
         op = ep.op
@@ -152,7 +171,7 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
         if value is None:
             del obj[key]
         elif kp.primitive:
-            if isinstance(value, dict | list):
+            if type(value) is not str and isinstance(value, _CONTAINERS):
                 prune(value)  # not a primitive value: only pruned
                 if not value:
                     del obj[key]
@@ -196,7 +215,7 @@ def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) 
                 _element(obj, value, i, element, holder, kp, run)
             if hl is not None:
                 for element in hl[len(value) :]:
-                    if isinstance(element, dict | list):
+                    if isinstance(element, _CONTAINERS):
                         prune(element)
             elif primitive and isinstance(holders, dict):
                 prune(holders)
@@ -236,7 +255,7 @@ def _element(
             _walk(holder, ep.sub, run, tuple(holder))
         elif isinstance(holder, list):
             prune(holder)
-        if isinstance(value, dict | list):
+        if isinstance(value, _CONTAINERS):
             prune(value)  # not a primitive value: only pruned
     elif isinstance(value, dict):
         _walk(value, ep.sub, run, tuple(value))
