@@ -440,10 +440,16 @@ def config_figures(config: Path, repeat: int) -> dict[str, Any]:
         for line in path.read_bytes().splitlines()
         for h in harvest_resource(orjson.loads(line))
     }
-    leaks = sum(
-        len({(k, n) for k, n, path in resource_candidates(out) if path.endswith(".data")} & harvested)
-        for out in outputs
-    )
+
+    def leaks_in(notes: list[dict[str, Any]]) -> int:
+        return sum(
+            len({(k, n) for k, n, path in resource_candidates(out) if path.endswith(".data")} & harvested)
+            for out in notes
+        )
+
+    leaks = leaks_in(outputs)
+    # Control: the same audit finds the names when the engine is not given the patient's identifiers.
+    control = leaks_in([anon.anonymize(copy.deepcopy(doc)) for doc in docs])
     # Values of the note's own patient, case-insensitively, anywhere in its scrubbed text.
     own = 0
     for out, (_, pid) in zip(outputs, pairs, strict=True):
@@ -487,6 +493,7 @@ def config_figures(config: Path, repeat: int) -> dict[str, Any]:
         "replaced": counts,
         "harvested_keys": len(harvested),
         "leaks": leaks,
+        "leaks_without_identifiers": control,
         "own_values_left": own,
         "scrub_attachment_s_per_mb": alone["s_per_mb"],
         "engine_s_per_mb_with_config": with_notes / note_mb,
@@ -549,8 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{f['config']} on the {f['notes']} original notes ({f['note_mb']:.2f} MB): "
         f"{f['kept_share']:.2%} of the characters kept ({f['chars_kept']:,} of {f['chars_in']:,}; replaced "
-        f"{f['replaced']}); leaks {f['leaks']} (verify's keys, {f['harvested_keys']:,} harvested), own values "
-        f"left {f['own_values_left']}"
+        f"{f['replaced']}); leaks {f['leaks']} (verify's keys, {f['harvested_keys']:,} harvested; "
+        f"{f['leaks_without_identifiers']:,} without the patient's identifiers), own values left {f['own_values_left']}"
     )
     print(
         f"  cost per MB of note text: scrub_attachment {f['scrub_attachment_s_per_mb']:.3f} CPU-s; engine on "
