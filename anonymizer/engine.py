@@ -18,7 +18,12 @@ from typing import Any
 import orjson
 
 from anonymizer.config import AnonymizerConfig, RuleConfig, load_config
-from anonymizer.errors import AnonymizerError, InvalidInputError, ProcessingError
+from anonymizer.errors import (
+    VALUE_FAILURES,
+    InvalidInputError,
+    ProcessingError,
+    method_failed,
+)
 from anonymizer.fhir.model import r4
 from anonymizer.fhir.patient import patient_id
 from anonymizer.fhir.prune import prune
@@ -244,12 +249,8 @@ class Anonymizer:
             for target in targets:
                 try:
                     self._apply_recursive(target, rule, ctx, ops)
-                except AnonymizerError:
-                    raise
-                except (ValueError, TypeError, ArithmeticError) as exc:
-                    raise InvalidInputError(
-                        f"{rule.label}: {rule.method} failed on {target.path} ({type(exc).__name__})"
-                    ) from None
+                except VALUE_FAILURES as exc:
+                    raise method_failed(rule.label, rule.method, target.path, exc) from None
         for sub in index.all_nodes()[1:]:
             if sub.is_resource:
                 self._process_resource(sub, ctx, ops)

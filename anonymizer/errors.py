@@ -21,3 +21,12 @@ class InvalidInputError(AnonymizerError):
 
 class RuleNotApplicableError(AnonymizerError):
     """A rule reached a node its method cannot handle, e.g. generalize on a complex type."""
+
+
+#: What a method's value algorithm raises on a value it cannot handle (a malformed date, a non-numeric age).
+VALUE_FAILURES: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError)
+
+
+def method_failed(rule_label: str, method: str, path: str, exc: BaseException) -> InvalidInputError:
+    """The error for a rule whose method failed on an element: rule, method and path, never the value."""
+    return InvalidInputError(f"{rule_label}: {method} failed on {path} ({type(exc).__name__})")

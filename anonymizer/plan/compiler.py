@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from anonymizer.errors import AnonymizerError, InvalidInputError
+from anonymizer.errors import VALUE_FAILURES, InvalidInputError, method_failed
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 from anonymizer.methods import perturb
 from anonymizer.plan.program import RuleProgram
@@ -375,12 +375,8 @@ class PlanCompiler:
                 return NOCHANGE
             try:
                 new = perturb.perturb_value(value, value_type, **settings)
-            except AnonymizerError:
-                raise
-            except (ValueError, TypeError, ArithmeticError) as exc:
-                raise InvalidInputError(
-                    f"{rule.label}: {rule.method} failed on {owner_path} ({type(exc).__name__})"
-                ) from None
+            except VALUE_FAILURES as exc:
+                raise method_failed(rule.label, rule.method, owner_path, exc) from None
             run.ops.add(label)
             hits[hit_key] += 1
             return new
@@ -421,12 +417,8 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str, hits: Any) -> Op:
             return NOCHANGE
         try:
             new, label = fn(value, run.offset_for(hit_key[0]) if needs_offset else None)
-        except AnonymizerError:
-            raise
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise InvalidInputError(
-                f"{rule.label}: {rule.method} failed on {owner_path} ({type(exc).__name__})"
-            ) from None
+        except VALUE_FAILURES as exc:
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
         run.ops.add(label)
         hits[hit_key] += 1
         return new

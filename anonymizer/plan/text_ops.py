@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from anonymizer.errors import AnonymizerError, InvalidInputError
+from anonymizer.errors import VALUE_FAILURES, method_failed
 from anonymizer.fhir.tree import Node
 from anonymizer.plan.compiler import NOCHANGE, ElementPlan, Op, PlanCompiler
 from anonymizer.plan.program import RuleProgram
@@ -45,12 +45,8 @@ def scrub_text_op(compiler: PlanCompiler, element: ElementPlan, prog: RuleProgra
             from anonymizer.text_method import scrub_node
 
             scrub_node(node, rule, _ScrubContext(compiler, run, rule.index), run.ops)  # type: ignore[arg-type]
-        except AnonymizerError:
-            raise
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise InvalidInputError(
-                f"{rule.label}: {rule.method} failed on {owner_path} ({type(exc).__name__})"
-            ) from None
+        except VALUE_FAILURES as exc:
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
         return box["v"]
 
     return scrub
