@@ -20,6 +20,8 @@ INVALID_UTF8 = "invalid_utf8"
 EMPTY_LINE = "empty_line"
 PROCESSING_ERROR = "processing_error"
 INVALID_INPUT = "invalid_input"
+#: The engine failed in a way it does not anticipate (a bug): the line is kept, the job goes on.
+ENGINE_ERROR = "engine_error"
 
 TRANSFORMED_SCHEMA = pa.schema(
     [

@@ -148,6 +148,11 @@ def process_line(
         return _quarantine(ls.INVALID_INPUT, str(exc), line, resource_type)
     except ConfigError as exc:
         raise LineProcessingAbort(f"{where}: configuration error ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not lose the line or print its content
+        detail = (
+            f"unexpected {type(exc).__name__} in the engine (a bug; the message is withheld: it may hold PHI)"
+        )
+        return _quarantine(ls.ENGINE_ERROR, detail, line, resource_type)
     row = _output_columns(out, patient_id)
     row["status"] = ls.STATUS_OK
     return row
