@@ -15,8 +15,11 @@ def delta_path(output: str, resource_type: str) -> str:
     return f"{output.rstrip('/')}/delta/{resource_type}"
 
 
-def table_rows(rows: DataFrame, run_id: str) -> DataFrame:
-    """Rows of one type shaped for its Delta table, duplicates of an id collapsed to the newest ``last_updated``."""
+def table_rows(rows: DataFrame, run_id: str, *, has_duplicates: bool = True) -> DataFrame:
+    """Rows of one type shaped for its Delta table, duplicates of an id collapsed to the newest ``last_updated``.
+
+    ``has_duplicates=False`` (the caller counted distinct ids) skips the de-duplicating shuffle.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -27,6 +30,8 @@ def table_rows(rows: DataFrame, run_id: str) -> DataFrame:
         F.lit(run_id).alias("run_id"),
         F.parse_json("resource_json").alias("resource"),
     )
+    if not has_duplicates:
+        return shaped
     newest_first = Window.partitionBy("id").orderBy(F.col("last_updated").desc_nulls_last())
     return shaped.withColumn("_rank", F.row_number().over(newest_first)).filter("_rank = 1").drop("_rank")
 
