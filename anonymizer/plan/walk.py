@@ -78,15 +78,13 @@ class Run:
 def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
     """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
     plan = compiler.root(resource["resourceType"])
+    keys: Any = tuple(resource)
     id_plan = plan.key("id") if "id" in resource else None
     if id_plan is not None and id_plan is not SKIP:
         owner = id_plan.element(resource["id"]).owner
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
-            _walk(resource, plan, run, ("id",))
-        keys: Any = [k for k in resource if k != "id"] if owner is not None else tuple(resource)
-    else:
-        keys = tuple(resource)
+            keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
     _walk(resource, plan, run, keys)
     run.early_until = None
     _finish(compiler, resource, run, "", None)
@@ -114,12 +112,16 @@ def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: st
         prune_entry(resource, "meta", deep=False)
 
 
-def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
-    """Walk ``keys`` of ``obj`` (children first changed, then pruned), then prune ``obj``'s own entries."""
+def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any = None) -> None:
+    """Walk ``keys`` of ``obj`` (children first changed, then pruned), then prune ``obj``'s own entries.
+
+    ``original`` is the object's keys before the walk (default: ``keys``): a ``_name`` holder is walked on its
+    own only when ``name`` was not there, even if pruning ``name`` has removed it since.
+    """
     # FHIR names never contain "_" except holders ("_birthDate") and fhir_comments: most objects have none,
     # and take this loop (the same steps as :func:`_walk_with_holders` without the holders).
     if "_" in "".join(obj):
-        _walk_with_holders(obj, plan, run, keys)
+        _walk_with_holders(obj, plan, run, keys, keys if original is None else original)
         return
     plans = plan.keys
     keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
@@ -169,7 +171,8 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
             if new is not NOCHANGE:
                 obj[key] = value = new
         if value is None:
-            del obj[key]
+            if not (keep_meta and key == "meta"):
+                del obj[key]
         elif kp.primitive:
             if type(value) is not str and isinstance(value, _CONTAINERS):
                 prune(value)  # not a primitive value: only pruned
@@ -181,9 +184,8 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
                 del obj[key]
 
 
-def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) -> None:
+def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any) -> None:
     plans = plan.keys
-    holders_here = True
     keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
     for key in keys:
         kp = plans.get(key)
@@ -195,8 +197,8 @@ def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) 
             continue
         if kp.holder_only:
             base = kp.key[1:]
-            if base in obj:
-                continue  # walked with its primitive
+            if base in original or key not in obj:
+                continue  # walked (and pruned) with its primitive
             holders = obj[key]
             # A primitive with only extensions: give it a null value so it has a place (as the node tree does).
             value = obj[base] = [None] * len(holders) if isinstance(holders, list) else None
@@ -204,7 +206,7 @@ def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) 
             key = base
         else:
             value = obj[key]
-            holders = obj.get("_" + key) if holders_here else None
+            holders = obj.get("_" + key)
         primitive = kp.primitive
         if holders is not None and not primitive:
             prune(holders)  # a holder beside a complex element: not walked, only pruned
@@ -226,8 +228,7 @@ def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any) 
             _element(obj, obj, key, value, holders, kp, run)
         if not (keep_meta and key == "meta"):
             prune_entry(obj, key, deep=False)
-    if holders_here:
-        prune_holders(obj)
+    prune_holders(obj)
 
 
 def _element(
