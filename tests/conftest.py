@@ -14,9 +14,7 @@ EXAMPLES = REPO_ROOT / "examples" / "synthea-10-patients"
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 # Python workers started by Spark must import this checkout's package.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
-)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 

@@ -245,9 +245,12 @@ class ScrubbedAttachment:
         return f"ScrubbedAttachment(size={self.size}, result={self.result!r})"
 
 
-def media_type(content_type: str | None) -> tuple[str, str]:
-    """``(media type, charset)`` of a ``contentType`` value; charset defaults to ``utf-8``."""
-    if not content_type:
+def media_type(content_type: object) -> tuple[str, str]:
+    """``(media type, charset)`` of a ``contentType`` value; charset defaults to ``utf-8``.
+
+    Anything but a non-empty string (a malformed resource) has no media type, so its data is redacted.
+    """
+    if not isinstance(content_type, str) or not content_type:
         return "", "utf-8"
     base = content_type.split(";", 1)[0].strip().lower()
     m = _CHARSET.search(content_type)
