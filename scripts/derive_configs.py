@@ -74,8 +74,23 @@ DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('in
 CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
 
 
+#: Typos in Microsoft's sample: the rule can never match (``fhir-anonymizer check-config`` reports it as dead).
+CORRECTED_PATHS = {"HealthcareService.notAvaliable.description": "HealthcareService.notAvailable.description"}
+
+
 def sample_rules() -> list[dict]:
-    return json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
+    """The sample's rules with the typos corrected."""
+    rules = json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
+    return [{**r, "path": CORRECTED_PATHS.get(r["path"], r["path"])} for r in rules]
+
+
+def without_repeats(rules: list[dict]) -> list[dict]:
+    """Drop a rule that repeats an earlier one exactly: it can never apply (first rule wins)."""
+    out: list[dict] = []
+    for rule in rules:
+        if rule not in out:
+            out.append(rule)
+    return out
 
 
 def safe_harbor(*, keep_notes: bool = False) -> dict:
@@ -102,7 +117,7 @@ def safe_harbor(*, keep_notes: bool = False) -> dict:
         "description": KEEP_NOTES_DESCRIPTION if keep_notes else STRICT_DESCRIPTION,
         "fhirVersion": "R4",
         "processingErrors": "raise",
-        "fhirPathRules": rules,
+        "fhirPathRules": without_repeats(rules),
         "parameters": {
             **KEY_REFERENCES,
             "dateShiftScope": "resource",
@@ -180,7 +195,7 @@ def limited_dataset() -> dict:
         ),
         "fhirVersion": "R4",
         "processingErrors": "raise",
-        "fhirPathRules": rules,
+        "fhirPathRules": without_repeats(rules),
         "parameters": {
             **KEY_REFERENCES,
             "dateShiftScope": "patient",

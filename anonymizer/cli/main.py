@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "deidentify": "anonymizer.cli.deidentify",
     "verify": "anonymizer.cli.verify",
     "run": "anonymizer.cli.run",
+    "check-config": "anonymizer.cli.check_config",
     "setup": "anonymizer.cli.setup",
 }
 

@@ -99,11 +99,7 @@ def load_config(
         path = Path(source)
         source_name = path.name
         base_dir = base_dir if base_dir is not None else path.parent
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError:
-            raise ConfigError(f"Failed to read configuration file {path}") from None
-        raw = _parse_json(text, str(path))
+        raw = read_raw_config(path)
     if keys_from:
         raw = dict(raw)
         raw["parameters"] = dict(raw.get("parameters") or {})
@@ -116,6 +112,24 @@ def load_config(
             if needed[name]:
                 raw["parameters"][name] = f"{keys_from.rstrip('/')}/{secret_name}"
     return _build(raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, source_name=source_name)
+
+
+def read_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object of a rules file, parsed as :func:`load_config` parses it (nothing validated or resolved)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError:
+        raise ConfigError(f"Failed to read configuration file {path}") from None
+    return _parse_json(text, str(path))
+
+
+def keys_needed(methods: set[str], parameters: Mapping[str, Any]) -> dict[str, bool]:
+    """Which key parameters the rules' methods need (a fixed date-shift offset needs no date-shift key)."""
+    return {
+        "dateShiftKey": "dateshift" in methods and parameters.get("dateShiftFixedOffsetInDays") is None,
+        "cryptoHashKey": "cryptohash" in methods,
+        "encryptKey": "encrypt" in methods,
+    }
 
 
 def _parse_json(text: str, where: str) -> dict[str, Any]:
@@ -311,12 +325,7 @@ def _parameters(
     base_dir: str | os.PathLike[str] | None,
     rules: tuple[RuleConfig, ...],
 ) -> Parameters:
-    used = {r.method for r in rules}
-    needs = {
-        "dateShiftKey": "dateshift" in used,
-        "cryptoHashKey": "cryptohash" in used,
-        "encryptKey": "encrypt" in used,
-    }
+    needs = keys_needed({r.method for r in rules}, raw)
     resolved: dict[str, Secret] = {}
     for name in KEY_PARAMETERS:
         value = raw.get(name)
