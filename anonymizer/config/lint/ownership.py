@@ -100,7 +100,17 @@ def analyse(
                     for p, conditional in matches.items():
                         if conditional and programs[p].index < owner:
                             result.conditional.setdefault(loc, set()).add(programs[p].index)
-            live = frozenset(s for s in states if programs[s[0]].index < owner)
+            # Rules below the owner cannot act here any more; they are followed on only until the first
+            # position that shows where they are shadowed (for the message).
+            live = frozenset(
+                s
+                for s in states
+                if programs[s[0]].index < owner
+                or (
+                    programs[s[0]].index not in result.effective
+                    and programs[s[0]].index not in result.shadowed_at
+                )
+            )
             if locations is None and all(programs[s[0]].index in result.effective for s in live):
                 continue  # nothing left to learn below: every rule still in play is known to apply
             below = below_primitive or node.fhir_type in PRIMITIVE_TYPES

@@ -123,6 +123,12 @@ def _explain(index: ElementIndex, path: str, nodes: list[Node], step: Step) -> D
     kind, arg = step.kind, step.arg
     if kind in ("child", "extension"):
         names = sorted({n for node in nodes for n in index.element_names(node)})
+        choice = _choice_form(index, arg, names)
+        if choice:
+            return DeadPath(
+                f"'{arg}' is the JSON name of a choice element, rule paths use the element name",
+                _replace_segment(path, arg, choice),
+            )
         hint = suggest(arg, names)
         fixed = _replace_segment(path, arg, hint) if hint else None
         return DeadPath(f"{where} has no element '{arg}'", fixed)
@@ -139,6 +145,17 @@ def _explain(index: ElementIndex, path: str, nodes: list[Node], step: Step) -> D
             f"no element named '{arg}' under {where}", path.replace(arg, hint, 1) if hint else None
         )
     return DeadPath(f"nothing under {where} for {kind}({arg})")
+
+
+def _choice_form(index: ElementIndex, key: str, names: list[str]) -> str | None:
+    """``valueQuantity`` -> ``value.ofType(Quantity)`` when ``value`` is an element here and Quantity a type."""
+    for name in names:
+        suffix = key[len(name) :]
+        if key.startswith(name) and suffix[:1].isupper():
+            for fhir_type in (suffix, suffix[0].lower() + suffix[1:]):
+                if fhir_type in index.type_names:
+                    return f"{name}.ofType({fhir_type})"
+    return None
 
 
 def _describe(nodes: list[Node]) -> str:

@@ -31,7 +31,8 @@ def render_coverage(rows: list[CategoryCoverage], rules: tuple[RuleConfig, ...])
         out.append(f"{row.letter:<4}{row.title[:45]:<46}{len(row.rules):>6}  {gaps[0] if gaps else '-'}")
         out += [f"{'':<58}{gap}" for gap in gaps[1:]]
         if row.rules:
-            shown = ", ".join(_short(by_index[i]) for i in row.rules[:_MAX_RULES_SHOWN])
+            ordered = sorted(row.rules, key=lambda i: (not _type_wide(by_index[i]), i))
+            shown = ", ".join(_short(by_index[i]) for i in ordered[:_MAX_RULES_SHOWN])
             more = (
                 f" and {len(row.rules) - _MAX_RULES_SHOWN} more" if len(row.rules) > _MAX_RULES_SHOWN else ""
             )
@@ -40,6 +41,12 @@ def render_coverage(rows: list[CategoryCoverage], rules: tuple[RuleConfig, ...])
             shown = ", ".join(_short(by_index[i]) for i in row.conditional[:_MAX_RULES_SHOWN])
             out.append(f"{'':<10}depending on values (where / extension url): {shown}")
     return out
+
+
+def _type_wide(rule: RuleConfig) -> bool:
+    """Rules for every resource type (``nodesByType(...)``, ``Resource.id``) first: they cover a category."""
+    path = rule.path or ""
+    return not path[:1].isupper() or path.startswith(("Resource.", "DomainResource."))
 
 
 def _short(rule: RuleConfig) -> str:
