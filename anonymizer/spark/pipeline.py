@@ -11,9 +11,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anonymizer.config.lint import check_before_run
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.failures import diagnose
+from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
-from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
+from anonymizer.spark.preflight import PreflightError, require_delta, require_writable
+from anonymizer.spark.quarantine import append_quarantine, append_unreadable_files, with_line_numbers
 from anonymizer.spark.research_zone import (
     delete_ids,
     delta_path,
@@ -49,6 +53,8 @@ class DeidentifyRequest:
         allow_ephemeral_keys: random keys for missing ones (demo only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
+        allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
+        skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
     """
 
     input: str
@@ -61,6 +67,8 @@ class DeidentifyRequest:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
     mode: str = "merge"
+    allow_dead_rules: bool = False
+    skip_unreadable_files: bool = False
 
 
 @dataclass
@@ -102,6 +110,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     run_id = request.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     started, clock = _now(), time.monotonic()
     timings: dict[str, float] = {}
+    check_before_run(request.config, allow_dead_rules=request.allow_dead_rules, what="de-identification")
     anonymizer = Anonymizer.from_config_file(
         request.config,
         as_of=request.as_of,
@@ -111,8 +120,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     options = TransformOptions(
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
     )
+    _preflight(spark, request, quarantine)
+    unreadable, readable = _check_input(spark, request)
+    timings["check_files_s"] = round(time.monotonic() - clock, 3)
 
-    lines = _read_input(spark, request.input)
+    lines = _read_input(spark, request.input, readable if unreadable else None)
     staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
     source = lines
     if needs_patient_identifiers(anonymizer.config):
@@ -125,7 +137,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         # Partitioned by type, so that each table's write reads its own rows only.
         transformed.write.mode("overwrite").partitionBy("resource_type").parquet(staging)
     except Exception as exc:
-        raise DeidentifyError(_engine_failure_message(exc)) from None
+        raise DeidentifyError(_engine_failure_message(exc)) from exc
     timings["anonymize_s"] = round(time.monotonic() - clock, 3)
     step = time.monotonic()
     staged = spark.read.schema(ls.TRANSFORMED_DDL).parquet(staging)  # resource_type: the partition column
@@ -137,6 +149,10 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     bad = staged.filter(f"status <> '{ls.STATUS_OK}'")
     if any(c.quarantined for c in counts.values()):
         append_quarantine(with_line_numbers(spark, bad, lines), quarantine, run_id)
+    if unreadable:
+        append_unreadable_files(
+            spark, [(c.path, c.size, c.reason or "") for c in unreadable], quarantine, run_id
+        )
     timings["quarantine_s"] = round(time.monotonic() - step, 3)
 
     step = time.monotonic()
@@ -148,12 +164,18 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
 
     def merge_one(resource_type: str) -> None:
         rows = good.filter(good.resource_type == resource_type)
-        merge_into_table(
-            spark,
-            table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
-            tables[resource_type],
-            overwrite=request.mode == "overwrite",
-        )
+        try:
+            merge_into_table(
+                spark,
+                table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
+                tables[resource_type],
+                overwrite=request.mode == "overwrite",
+            )
+        except Exception as exc:
+            known = diagnose(exc, table=tables[resource_type])
+            if known is None:
+                raise
+            raise DeidentifyError(known) from exc
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
     # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.
@@ -182,6 +204,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         counts=counts,
         timings_s={**timings, "total_s": round(time.monotonic() - clock, 3)},
         tables=tables,
+        unreadable_files=[{"path": c.path, "size": c.size, "reason": c.reason} for c in unreadable],
     )
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
@@ -190,13 +213,28 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     return DeidentifyResult(summary=summary, summary_path=summary_path, tables=tables)
 
 
-def _read_input(spark: SparkSession, path: str) -> DataFrame:
+def _check_input(spark: SparkSession, request: DeidentifyRequest) -> tuple[list[FileCheck], list[str]]:
+    """Check every input file first: ``(unreadable ones, paths of the readable ones)``; stops unless skipping."""
+    try:
+        checks = check_input(spark, request.input)
+    except InputFilesError as exc:
+        raise DeidentifyError(str(exc)) from None
+    unreadable = [c for c in checks if c.reason]
+    readable = [c.path for c in checks if not c.reason]
+    if unreadable and (not request.skip_unreadable_files or not readable):
+        message = unreadable_message(unreadable, len(checks))
+        if not readable:
+            message = message.replace("and de-identify the rest", "(no file of this input is readable)")
+        raise DeidentifyError(message)
+    for c in unreadable:
+        log.warning("skipping unreadable file %s (%d bytes): %s", c.path, c.size, c.reason)
+    return unreadable, readable
+
+
+def _read_input(spark: SparkSession, path: str, files: list[str] | None) -> DataFrame:
     from anonymizer.spark.reader import read_lines
 
-    try:
-        return read_lines(spark, path)
-    except Exception as exc:
-        raise DeidentifyError(f"cannot read input {path}: {type(exc).__name__}") from None
+    return read_lines(spark, path, files)
 
 
 def _engine_failure_message(exc: BaseException) -> str:
@@ -204,9 +242,21 @@ def _engine_failure_message(exc: BaseException) -> str:
     marker = "LineProcessingAbort: "
     if marker in text:
         return text.split(marker, 1)[1].splitlines()[0]
-    return (
-        f"the anonymization pass failed: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
-    )
+    known = diagnose(exc)
+    if known:
+        return f"the anonymization pass failed: {known}"
+    first = text.strip().splitlines()[0][:300] if text.strip() else ""
+    return f"the anonymization pass failed: {type(exc).__name__}: {first}"
+
+
+def _preflight(spark: SparkSession, request: DeidentifyRequest, quarantine: str) -> None:
+    """Writable output and quarantine, Delta available: checked before anything is read or written."""
+    try:
+        require_writable(request.output, "--output")
+        require_writable(quarantine, "--quarantine")
+        require_delta(spark, f"{quarantine.rstrip('/')}/_staging/_no_such_table")
+    except PreflightError as exc:
+        raise DeidentifyError(str(exc)) from exc
 
 
 def _types_with_duplicate_ids(good: DataFrame) -> set[str]:

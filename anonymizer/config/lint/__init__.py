@@ -13,9 +13,11 @@ rules, paths and parameters, never key values.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from anonymizer.config.loader import KEY_PARAMETERS, keys_needed, load_config, r
 from anonymizer.config.model import AnonymizerConfig, RuleConfig
 from anonymizer.errors import ConfigError
 from anonymizer.secrets import is_reference
+
+log = logging.getLogger("anonymizer.config")
 
 ERROR = "error"
 WARNING = "warning"
@@ -94,6 +98,42 @@ def lint_config(
     report.findings += _key_findings(raw, config, allow_ephemeral_keys)
     report.findings += _rule_findings(config, allow_dead_rules, report, with_coverage)
     return report
+
+
+def check_before_run(
+    config: str | os.PathLike[str], *, allow_dead_rules: bool = False, what: str = "run"
+) -> LintReport:
+    """The check every ``deidentify``, ``verify`` and notebook load starts with.
+
+    Warnings are logged; errors raise :class:`ConfigError` listing each (rule and cause). Keys are left to the
+    loader, which resolves them with the run's own options (``--keys-from``, ``--allow-ephemeral-keys``).
+    """
+    report = _cached_lint(str(config), _stamp(config), allow_dead_rules)
+    for finding in report.warnings:
+        log.warning("%s: %s", config, finding)
+    if report.errors:
+        listed = "; ".join(f"{f.subject}: {f.message}" for f in report.errors)
+        dead = any(f.code == "dead_rule" for f in report.errors)
+        raise ConfigError(
+            f"the {what} refuses config {config}: {listed}. Fix the config (`fhir-anonymizer check-config "
+            f"{config}` shows every finding)"
+            + (", or pass --allow-dead-rules for a test config whose dead rules are intended" if dead else "")
+        )
+    return report
+
+
+def _stamp(config: str | os.PathLike[str]) -> tuple[int, int]:
+    try:
+        stat = os.stat(config)
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _cached_lint(config: str, stamp: tuple[int, int], allow_dead_rules: bool) -> LintReport:
+    """The CLI checks before it starts Spark, the pipeline again when it starts: one lint per file version."""
+    return lint_config(config, allow_dead_rules=allow_dead_rules, allow_ephemeral_keys=True)
 
 
 def _structure(raw: dict[str, Any], source: object) -> AnonymizerConfig:
@@ -175,4 +215,4 @@ def _rule_order(finding: Finding, config: AnonymizerConfig) -> int:
     return -1
 
 
-__all__ = ["ERROR", "WARNING", "Finding", "LintReport", "lint_config"]
+__all__ = ["ERROR", "WARNING", "Finding", "LintReport", "check_before_run", "lint_config"]
