@@ -130,7 +130,7 @@ def _unreadable_input(exc: BaseException, text: str, table: str | None) -> str |
     if not (truncated or invalid):
         return None
     path = re.search(r"(?:reading file|file) " + _PATH, text)
-    name = path.group(1) if path else "an input file"
+    name = path.group(1).rstrip(".") if path else "an input file"
     cause = (
         "the gzip stream ends early: the file is truncated (an interrupted download?)"
         if truncated
@@ -152,7 +152,7 @@ def _unwritable(exc: BaseException, text: str, table: str | None) -> str | None:
     if cause is None:
         return None
     path = re.search(r"(?:Mkdirs failed to create|AccessDeniedException:|Permission denied:?) " + _PATH, text)
-    name = path.group(1) if path else (table or "the output location")
+    name = path.group(1).rstrip(".") if path else (table or "the output location")
     return (
         f"cannot write {name}: {cause}: choose a location this user can write (--output, --quarantine) "
         "or fix its permissions"

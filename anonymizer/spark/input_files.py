@@ -166,7 +166,9 @@ def _text_problem(head: bytes, gzipped: bool) -> str | None:
     if b"\x00" in head:
         return "binary data (NUL bytes), not UTF-8 text"
     lines = head.split(b"\n")
-    complete = lines[:-1] if len(head) >= HEAD_BYTES and len(lines) > 1 else lines
+    if len(lines) > 1 and (len(head) >= HEAD_BYTES or not lines[-1]):
+        lines = lines[:-1]  # a line cut at the 64 KiB mark, or the empty piece after the last newline
+    complete = lines
     bad = sum(1 for line in complete if not _utf8(line))
     if complete and bad * 2 > len(complete):
         return f"not UTF-8 text: {bad} of the first {len(complete)} lines do not decode (another encoding?)"
