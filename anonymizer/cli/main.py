@@ -72,7 +72,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     for noisy in ("py4j", "azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     log_path = run_log_path(args.command)
+    previous = os.environ.get(LOG_FILE_ENV)
     os.environ[LOG_FILE_ENV] = str(log_path)  # a local Spark session logs there (JVM warnings, task failures)
+    try:
+        _run(args, log_path)
+    finally:  # in-process callers (tests, notebooks) get their environment back
+        if previous is None:
+            os.environ.pop(LOG_FILE_ENV, None)
+        else:
+            os.environ[LOG_FILE_ENV] = previous
+
+
+def _run(args: argparse.Namespace, log_path: Path) -> None:
+    """Run the subcommand; failures become one line on stderr and an exit code."""
     try:
         args.handler(args)
     except CliError as exc:
