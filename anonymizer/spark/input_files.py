@@ -198,10 +198,15 @@ def check_local_file(file: InputFile) -> FileCheck:
     return FileCheck(file.path, file.size, reason, text)
 
 
-def check_input(spark: SparkSession, root: str, *, distributed: bool | None = None) -> list[FileCheck]:
-    """List and check every input file under ``root`` (see the module docstring); raises when there is none."""
+def check_input(spark: SparkSession | None, root: str, *, distributed: bool | None = None) -> list[FileCheck]:
+    """List and check every input file under ``root`` (see the module docstring); raises when there is none.
+
+    ``spark`` is needed for a non-local ``root`` (or ``distributed=True``) only.
+    """
     use_spark = not is_local(root) if distributed is None else distributed
     if use_spark:
+        if spark is None:
+            raise ValueError(f"checking {root} needs a Spark session")
         checks = _check_with_spark(spark, root)
     else:
         files = list_local_files(root)

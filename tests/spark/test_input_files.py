@@ -84,7 +84,7 @@ def test_listing_takes_what_the_reader_takes(tmp_path: Path) -> None:
 
 
 def test_every_unreadable_file_is_named_not_only_the_first(tmp_path: Path) -> None:
-    checks = check_input(None, str(_landing(tmp_path)))  # type: ignore[arg-type]
+    checks = check_input(None, str(_landing(tmp_path)))
     bad = [c for c in checks if c.reason]
     assert sorted(Path(c.path).name for c in bad) == ["Encounter.jsonl", "Observation.ndjson.gz"]
     message = unreadable_message(bad, len(checks))
@@ -96,21 +96,21 @@ def test_every_unreadable_file_is_named_not_only_the_first(tmp_path: Path) -> No
 
 def test_missing_and_empty_input_stop_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(InputFilesError, match="input not found: .*nowhere"):
-        check_input(None, str(tmp_path / "nowhere"))  # type: ignore[arg-type]
+        check_input(None, str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFilesError, match="no input files under"):
-        check_input(None, str(tmp_path / "empty"))  # type: ignore[arg-type]
+        check_input(None, str(tmp_path / "empty"))
     (tmp_path / "empty" / "Patient.ndjson").write_bytes(b"")
     (tmp_path / "empty" / "Observation.ndjson.gz").write_bytes(_gz(b""))
     with pytest.raises(InputFilesError, match="the input is empty: the 2 files"):
-        check_input(None, str(tmp_path / "empty"))  # type: ignore[arg-type]
+        check_input(None, str(tmp_path / "empty"))
 
 
 @pytest.mark.spark
 def test_the_spark_check_finds_the_same_files(spark: object, tmp_path: Path) -> None:
     landing = _landing(tmp_path)
-    local = check_input(spark, str(landing), distributed=False)  # type: ignore[arg-type]
-    remote = check_input(spark, str(landing), distributed=True)  # type: ignore[arg-type]
+    local = check_input(spark, str(landing), distributed=False)
+    remote = check_input(spark, str(landing), distributed=True)
     assert [(Path(c.path.removeprefix("file:")).name, c.size, c.reason, c.text_bytes) for c in remote] == [
         (Path(c.path).name, c.size, c.reason, c.text_bytes)
         for c in sorted(local, key=lambda c: "file:" + c.path)
