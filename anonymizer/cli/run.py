@@ -60,6 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Run export (if any), de-identification and verification."""
+    from anonymizer.config.lint import check_before_run
     from anonymizer.errors import AnonymizerError
     from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
@@ -68,6 +69,10 @@ def run(args: argparse.Namespace) -> None:
     config = args.config or (str(DEMO_CONFIG) if args.demo else None)
     if config is None:
         raise UsageError("--config is required (or use --demo)")
+    try:
+        check_before_run(config, allow_dead_rules=args.allow_dead_rules, what="run")
+    except AnonymizerError as exc:  # before the export and before Spark starts
+        raise CliError(str(exc)) from None
     landing = Path(args.landing).resolve() if args.landing else out / "landing"
     timings: dict[str, float] = {}
     clock = time.monotonic()

@@ -49,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> None:
     """Run the verification, print where the report is, and fail (exit 1) when it does not pass."""
+    from anonymizer.config.lint import check_before_run
     from anonymizer.errors import AnonymizerError
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
     from anonymizer.verify.zone import ZoneError
@@ -66,6 +67,10 @@ def run(args: argparse.Namespace) -> None:
         as_of=as_of,
         allow_dead_rules=args.allow_dead_rules,
     )
+    try:
+        check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="verification")
+    except AnonymizerError as exc:  # before Spark starts
+        raise CliError(str(exc)) from None
     spark = session_from_args(args, app_name="fhir-anonymizer verify")
     try:
         result = run_verify(request, spark=spark)
