@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.export.client import ExportRequest, PollPolicy, run_export
+from anonymizer.export.client import ExportRequest, PollPolicy
+from anonymizer.export.runner import run_export
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
 
 pytestmark = pytest.mark.azurite

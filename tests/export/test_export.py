@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.export.client import ExportError, ExportRequest, PollPolicy, retry_after_seconds, run_export
+from anonymizer.export.client import ExportRequest, PollPolicy, retry_after_seconds
+from anonymizer.export.errors import ExportError
+from anonymizer.export.runner import run_export
 from anonymizer.storage.landing import LocalLanding
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
 
