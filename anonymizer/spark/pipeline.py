@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.landing_exports import InputSelection, select_completed_exports
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
 from anonymizer.spark.research_zone import (
@@ -70,6 +71,7 @@ class DeidentifyResult:
     summary: RunSummary
     summary_path: str
     tables: dict[str, str] = field(default_factory=dict)
+    skipped_inputs: tuple[str, ...] = ()  # incomplete export folders of the landing, not read
 
 
 def default_quarantine(output: str) -> str:
@@ -112,7 +114,8 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
     )
 
-    lines = _read_input(spark, request.input)
+    selection = _select_input(spark, request.input)
+    lines = _read_input(spark, list(selection.paths))
     staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
     source = lines
     if needs_patient_identifiers(anonymizer.config):
@@ -125,6 +128,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         # Partitioned by type, so that each table's write reads its own rows only.
         transformed.write.mode("overwrite").partitionBy("resource_type").parquet(staging)
     except Exception as exc:
+        _remove_staging(spark, staging)
         raise DeidentifyError(_engine_failure_message(exc)) from None
     timings["anonymize_s"] = round(time.monotonic() - clock, 3)
     step = time.monotonic()
@@ -163,10 +167,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     if types:
         write_ndjson(spark, good, request.output)
     timings["ndjson_s"] = round(time.monotonic() - step - timings["delta_s"], 3)
-    for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
-        counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
-            spark, delta_path(request.output, resource_type), ids
-        )
+    for path in selection.paths:
+        for resource_type, ids in _deleted_ids(spark, path, anonymizer).items():
+            counts.setdefault(resource_type, TypeCounts()).deleted += delete_ids(
+                spark, delta_path(request.output, resource_type), ids
+            )
     timings["write_s"] = round(time.monotonic() - step, 3)
 
     summary = RunSummary(
@@ -186,11 +191,24 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
     write_summary_file(spark, summary, summary_path)
-    _remove(spark, staging)
-    return DeidentifyResult(summary=summary, summary_path=summary_path, tables=tables)
+    _remove_staging(spark, staging)
+    return DeidentifyResult(
+        summary=summary, summary_path=summary_path, tables=tables, skipped_inputs=selection.skipped
+    )
 
 
-def _read_input(spark: SparkSession, path: str) -> DataFrame:
+def _select_input(spark: SparkSession, path: str) -> InputSelection:
+    """Completed exports only; the incomplete export folders skipped are logged and returned."""
+    try:
+        selection = select_completed_exports(spark, path)
+    except ValueError as exc:
+        raise DeidentifyError(str(exc)) from None
+    if selection.skipped:
+        log.warning("skipped incomplete exports (no manifest.json): %s", ", ".join(selection.skipped))
+    return selection
+
+
+def _read_input(spark: SparkSession, path: str | list[str]) -> DataFrame:
     from anonymizer.spark.reader import read_lines
 
     try:
@@ -262,7 +280,12 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
     return out
 
 
-def _remove(spark: SparkSession, path: str) -> None:
+def _remove_staging(spark: SparkSession, staging: str) -> None:
+    """Remove this run's staging folder, and ``_staging`` itself when no other run's is left in it."""
     jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    target = jvm.org.apache.hadoop.fs.Path(staging)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(target, True)
+    parent = target.getParent()
+    if fs.exists(parent) and len(fs.listStatus(parent)) == 0:
+        fs.delete(parent, False)

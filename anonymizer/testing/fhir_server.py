@@ -22,6 +22,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -45,6 +46,7 @@ class _State:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str]] = []
+        self.kickoffs: list[dict[str, list[str]]] = []
         self.deleted_jobs: set[str] = set()
         self.expired_jobs: set[str] = set()
         self.first_headers: dict[tuple[str, str], dict[str, str]] = {}
@@ -234,8 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._outcome(400, "The Prefer header must be respond-async")
         types = set(",".join(params.get("_type", [])).split(",")) - {""}
         job_id = uuid.uuid4().hex[:12]
+        now = datetime.now(UTC)
         with self.state.lock:
+            self.state.kickoffs.append(params)
             self.state.jobs[job_id] = {
+                "transaction_time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
                 "polls": 0,
                 "types": types,
                 "request": self.path,
@@ -299,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"type": "OperationOutcome", "url": f"{self._base()}/errors/{job_id}", "count": failed}
             )
         manifest = {
-            "transactionTime": "2026-11-28T00:00:00Z",
+            "transactionTime": job["transaction_time"],
             "request": f"{self._base()}{job['request']}",
             "requiresAccessToken": cfg.require_token,
             "output": output,
@@ -414,6 +419,11 @@ class BulkDataTestServer:
     def requests(self) -> list[tuple[str, str]]:
         """Requests received (method, path), for assertions."""
         return list(self.state.requests)
+
+    @property
+    def kickoffs(self) -> list[dict[str, list[str]]]:
+        """Parameters of every accepted kick-off (query or Parameters body), for assertions."""
+        return list(self.state.kickoffs)
 
     @property
     def header_violations(self) -> list[str]:
