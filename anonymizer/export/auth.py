@@ -88,6 +88,8 @@ def _from_jwk(jwk: dict[str, Any], key_id: str | None, algorithm: str | None) ->
         raise AuthError("the JWK is a public key: SMART client assertions need the private key")
     if key_id and jwk.get("kid") and jwk["kid"] != key_id:
         raise AuthError(f"--key-id {key_id} differs from the JWK's kid {jwk['kid']}")
+    if algorithm and jwk.get("alg") and jwk["alg"] != algorithm:
+        raise AuthError(f"the JWK is for {jwk['alg']}, not {algorithm}")
     wanted = algorithm or jwk.get("alg") or {"RSA": "RS384", "EC": "ES384"}.get(str(jwk.get("kty")))
     if wanted not in SMART_ALGORITHMS:
         raise AuthError(f"the JWK's algorithm {wanted} is not RS384 or ES384")
