@@ -34,7 +34,9 @@ def _export(server: BulkDataTestServer, landing: Path, **kw: object):
     )
 
 
-def test_error_files_land_under_error_and_their_count_is_not_enforced(small_data: Path, tmp_path: Path) -> None:
+def test_error_files_land_under_error_and_their_count_is_not_enforced(
+    small_data: Path, tmp_path: Path
+) -> None:
     faults = Faults(failing_types={"Device": "File generation failed"})
     with BulkDataTestServer(ServerConfig(small_data, faults=faults)) as server:
         result = _export(server, tmp_path / "landing", types=("Patient", "Device"), export_id="e1")
