@@ -99,9 +99,11 @@ def test_cli_allow_partial_manifests_pages_are_merged(
 
 def test_a_failed_export_leaves_no_empty_folder(small_data: Path, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    with BulkDataTestServer(ServerConfig(small_data, faults=Faults(fail_job=True))) as server:
-        with pytest.raises(ExportError, match="export job failed"):
-            _export(server, landing, export_id="failed")
+    with (
+        BulkDataTestServer(ServerConfig(small_data, faults=Faults(fail_job=True))) as server,
+        pytest.raises(ExportError, match="export job failed"),
+    ):
+        _export(server, landing, export_id="failed")
     assert not (landing / "failed").exists()
     assert not list((landing / "_state").glob("in_flight/*")), "a failed job cannot be resumed"
 
