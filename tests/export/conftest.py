@@ -14,6 +14,17 @@ TYPES = ("Patient", "Device", "AllergyIntolerance")
 LINES = {"AllergyIntolerance": 11, "Device": 16, "Patient": 13}
 
 
+def run_cli(argv: list[str]) -> int:
+    """Run ``fhir-anonymizer`` in this process; returns its exit code."""
+    from anonymizer.cli.main import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
 def fast_policy(**kw: object) -> PollPolicy:
     """Tiny delays, no real sleeping (the server's Retry-After tests use a real sleep)."""
     return PollPolicy(initial_delay_s=0.001, max_delay_s=0.01, sleep=lambda s: None, **kw)  # type: ignore[arg-type]

@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.cli.main import main
 from anonymizer.export.client import ExportRequest
 from anonymizer.export.errors import ExportError
 from anonymizer.export.runner import run_export
 from anonymizer.storage.landing import LocalLanding
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
-from tests.export.conftest import LINES, fast_policy
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from tests.export.conftest import LINES, fast_policy, run_cli
 
 
 def _export(server: BulkDataTestServer, landing: Path, **kw: object):
@@ -57,11 +48,11 @@ def test_cli_exits_non_zero_on_error_files_unless_allow_partial(
     faults = Faults(failing_types={"Device": "File generation failed"})
     with BulkDataTestServer(ServerConfig(small_data, faults=faults)) as server:
         argv = ["export", "--fhir-url", server.base_url, "--type", "Patient,Device"]
-        assert _run([*argv, "--landing", str(tmp_path / "strict")]) == 1
+        assert run_cli([*argv, "--landing", str(tmp_path / "strict")]) == 1
         err = capsys.readouterr().err
         assert "types without output: Device" in err and "Device: File generation failed" in err
         assert "--allow-partial" in err
-        assert _run([*argv, "--landing", str(tmp_path / "lenient"), "--allow-partial"]) == 0
+        assert run_cli([*argv, "--landing", str(tmp_path / "lenient"), "--allow-partial"]) == 0
         assert "partial export:" in capsys.readouterr().err
     for landing in ("strict", "lenient"):
         assert len(list((tmp_path / landing).glob("*/manifest.json"))) == 1, "manifest written in every case"
@@ -83,12 +74,12 @@ def test_cli_allow_partial_manifests_pages_are_merged(
 ) -> None:
     with BulkDataTestServer(ServerConfig(small_data, partial_manifest_size=1)) as server:
         argv = ["export", "--fhir-url", server.base_url, "--landing", str(tmp_path / "l")]
-        assert _run([*argv, "--allow-partial-manifests"]) == 0
+        assert run_cli([*argv, "--allow-partial-manifests"]) == 0
         assert server.kickoffs[-1]["allowPartialManifests"] == ["true"]
         pages = [p for m, p in server.requests if p.startswith("/jobs/")]
-        assert _run([*argv, "--post", "--allow-partial-manifests"]) == 0
+        assert run_cli([*argv, "--post", "--allow-partial-manifests"]) == 0
         assert server.kickoffs[-1]["allowPartialManifests"] == ["true"]
-        assert _run(["export", "--fhir-url", server.base_url, "--landing", str(tmp_path / "x"), "--azure",
+        assert run_cli(["export", "--fhir-url", server.base_url, "--landing", str(tmp_path / "x"), "--azure",
                      "--allow-partial-manifests"]) == 2  # fmt: skip
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "l").glob("*/manifest.json")]
     assert len(manifests) == 2

@@ -13,9 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from anonymizer.cli.main import main
 from anonymizer.testing.fhir_server import BulkDataTestServer, ServerConfig
-from tests.export.conftest import LINES
+from tests.export.conftest import LINES, run_cli
 
 
 def _key(algorithm: str) -> tuple[object, bytes, str]:
@@ -38,14 +37,6 @@ def _jwk(key: object, algorithm: str, kid: str) -> dict[str, object]:
     return {**json.loads(algo.to_jwk(key)), "kid": kid, "alg": algorithm}  # type: ignore[attr-defined]
 
 
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def _export_args(server: BulkDataTestServer, landing: Path, key_file: Path, *extra: str) -> list[str]:
     return ["export", "--fhir-url", server.base_url, "--landing", str(landing), "--auth", "smart",
             "--client-id", "demo-client", "--private-key", f"file:{key_file}", "--token-url", server.token_url,
@@ -61,11 +52,11 @@ def test_cli_smart_export_with_key_id(
     key_file.write_text(private)
     config = ServerConfig(small_data, require_token=True, client_keys={"key-1": public}, require_kid=True)
     with BulkDataTestServer(config) as server:
-        assert _run(_export_args(server, tmp_path / "no-kid", key_file)) == 1
+        assert run_cli(_export_args(server, tmp_path / "no-kid", key_file)) == 1
         refused = capsys.readouterr()
         assert "invalid_client: Invalid JWT token header. Missing 'kid' property" in refused.err
         assert "PermissionError" not in refused.err and "Traceback" not in refused.err
-        assert _run(_export_args(server, tmp_path / "landing", key_file, "--key-id", "key-1")) == 0
+        assert run_cli(_export_args(server, tmp_path / "landing", key_file, "--key-id", "key-1")) == 0
     out = capsys.readouterr().out
     assert f"{sum(LINES.values())} resources in 3 files" in out
 
@@ -85,12 +76,12 @@ def test_cli_smart_with_a_jwk_or_jwks_takes_its_kid(
         small_data, require_token=True, client_keys={"from-jwk": public, "a": other_public}, require_kid=True
     )
     with BulkDataTestServer(config) as server:
-        assert _run(_export_args(server, tmp_path / "l1", jwk_file)) == 0
-        assert _run(_export_args(server, tmp_path / "l2", jwks_file)) == 1
+        assert run_cli(_export_args(server, tmp_path / "l1", jwk_file)) == 0
+        assert run_cli(_export_args(server, tmp_path / "l2", jwks_file)) == 1
         assert "several private keys matching --key-id" in capsys.readouterr().err
-        assert _run(_export_args(server, tmp_path / "l2", jwks_file, "--key-id", "from-jwk")) == 0
+        assert run_cli(_export_args(server, tmp_path / "l2", jwks_file, "--key-id", "from-jwk")) == 0
         wrong = "RS384" if algorithm == "ES384" else "ES384"
-        assert _run(_export_args(server, tmp_path / "l3", jwk_file, "--algorithm", wrong)) == 1
+        assert run_cli(_export_args(server, tmp_path / "l3", jwk_file, "--algorithm", wrong)) == 1
         assert f"the JWK is for {algorithm}, not" in capsys.readouterr().err
 
 
@@ -105,9 +96,11 @@ def test_jku_is_sent_when_asked_and_checked(
         small_data, require_token=True, client_keys={"k": public}, require_kid=True, allowed_jku=jwks_url
     )
     with BulkDataTestServer(config) as server:
-        assert _run(_export_args(server, tmp_path / "l", key_file, "--key-id", "k", "--jku", "https://evil.example/j")) == 1  # fmt: skip
+        assert run_cli(_export_args(server, tmp_path / "l", key_file, "--key-id", "k", "--jku", "https://evil.example/j")) == 1  # fmt: skip
         assert "The jku header is not a registered JWKS URL" in capsys.readouterr().err
-        assert _run(_export_args(server, tmp_path / "l", key_file, "--key-id", "k", "--jku", jwks_url)) == 0
+        assert (
+            run_cli(_export_args(server, tmp_path / "l", key_file, "--key-id", "k", "--jku", jwks_url)) == 0
+        )
 
 
 def test_refusals_show_the_servers_reason_and_verbose_logs_no_secret(
@@ -119,11 +112,13 @@ def test_refusals_show_the_servers_reason_and_verbose_logs_no_secret(
     config = ServerConfig(small_data, require_token=True, client_keys={"k": public}, require_kid=True)
     with BulkDataTestServer(config) as server:
         no_auth = ["export", "--fhir-url", server.base_url, "--landing", str(tmp_path / "x")]
-        assert _run(no_auth) == 1
+        assert run_cli(no_auth) == 1
         assert "kick-off refused (HTTP 401): missing or invalid bearer token" in capsys.readouterr().err
         with caplog.at_level(logging.DEBUG):
             argv = ["-v", *_export_args(server, tmp_path / "l", key_file, "--key-id", "k")]
-            assert _run([a for a in argv if a != "--token-url" and a != server.token_url]) == 0  # discovered
+            assert (
+                run_cli([a for a in argv if a != "--token-url" and a != server.token_url]) == 0
+            )  # discovered
         tokens = set(server.state.tokens)
     captured = capsys.readouterr()
     shown = captured.out + captured.err + "\n".join(r.getMessage() for r in caplog.records)
