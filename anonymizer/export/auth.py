@@ -228,7 +228,11 @@ class AzureAdAuth:
     def token(self) -> str:
         token = self._token
         if token is None or token.expires_on - 60 < time.time():  # type: ignore[attr-defined]
-            token = self._token = self._credential.get_token(self.scope)  # type: ignore[attr-defined]
+            try:
+                token = self._token = self._credential.get_token(self.scope)  # type: ignore[attr-defined]
+            except Exception as exc:  # azure-identity raises several types; its message is the reason
+                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "no details"
+                raise AuthError(f"Azure AD gave no token for {self.scope}: {reason}") from None
         return token.token  # type: ignore[attr-defined]
 
     def invalidate(self) -> None:

@@ -44,6 +44,7 @@ def run_export(request: ExportRequest, landing: LandingTarget, *, auth: TokenPro
     flight = state.load_in_flight(landing, key)
     resumed, restarted = flight is not None, False
     while True:
+        continuing = flight is not None
         if flight is None:
             flight = _start(client, request, landing, key)
         else:
@@ -52,7 +53,7 @@ def run_export(request: ExportRequest, landing: LandingTarget, *, auth: TokenPro
                 f"({len(flight.landed)} files already landed)"
             )
         try:
-            result = _finish(client, request, landing, key, flight)
+            result = _finish(client, request, landing, key, flight, continuing)
         except ExportExpiredError as exc:
             if restarted:
                 raise
@@ -81,10 +82,12 @@ def _start(
 
 
 def _finish(client: BulkExportClient, request: ExportRequest, landing: LandingTarget, key: str,
-            flight: state.InFlight) -> ExportResult:  # fmt: skip
+            flight: state.InFlight, continuing: bool) -> ExportResult:  # fmt: skip
     export_id = flight.export_id
     manifest_name = f"{export_id}/{MANIFEST}"
-    if landing.exists(manifest_name):  # an earlier run landed everything and stopped before the state
+    # An earlier run of this export landed everything and stopped before clearing its state.
+    landed_before = continuing and landing.exists(manifest_name)
+    if landed_before:
         manifest = json.loads(landing.read_bytes(manifest_name))
     else:
         try:
@@ -101,7 +104,7 @@ def _finish(client: BulkExportClient, request: ExportRequest, landing: LandingTa
         client.progress(
             "the service wrote the files into the storage container itself; recording the manifest only"
         )
-    elif not landing.exists(manifest_name):
+    elif not landed_before:
         try:
             _land_files(client, manifest, landing, key, flight, result)
         except KeyboardInterrupt:
