@@ -153,7 +153,11 @@ class BulkExportClient:
                 self.auth.invalidate()
                 refreshed = True
                 continue
-            if response.status_code in TRANSIENT and attempt < self.policy.max_retries:
+            if (
+                response.status_code in TRANSIENT
+                and attempt < self.policy.max_retries
+                and _retryable(response)
+            ):
                 wait = self._server_wait(response) or delay
                 self.progress(f"server answered {response.status_code}; retrying in {wait:.1f}s")
                 self.policy.sleep(wait)
@@ -338,6 +342,21 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _retryable(response: requests.Response) -> bool:
+    """429, 502-504 always; a 500 unless its OperationOutcome says the failure is not ``transient`` (a job or
+    kick-off that failed for good answers 500 with the reason: retrying it only hides the reason for minutes)."""
+    if response.status_code != 500:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return True
+    codes = {issue.get("code") for issue in body.get("issue", []) if isinstance(issue, dict)}
+    return not codes or "transient" in codes
 
 
 def _kickoff_params(request: ExportRequest) -> list[tuple[str, str]]:

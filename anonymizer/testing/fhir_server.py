@@ -83,10 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(body)
 
-    def _outcome(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+    def _outcome(
+        self, code: int, text: str, headers: dict[str, str] | None = None, issue: str = "processing"
+    ) -> None:
         body = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
+            "issue": [{"severity": "error", "code": issue, "diagnostics": text}],
         }
         self._send(code, json.dumps(body).encode(), headers)
 
@@ -267,7 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self._take(faults, "status_429"):
                 throttled = True
             elif self._take(faults, "status_5xx"):
-                return self._outcome(503, "temporarily unavailable")
+                # Like the SMART reference server: a 500 whose OperationOutcome says the error is transient.
+                return self._outcome(500, "An unknown error occurred (transient_error)", issue="transient")
             else:
                 throttled = False
                 job["polls"] += 1

@@ -32,7 +32,7 @@ class Faults:
     """
 
     status_429: int = 0  # first N status polls answer 429
-    status_5xx: int = 0  # next N status polls answer 503
+    status_5xx: int = 0  # next N status polls answer 500 with a transient OperationOutcome
     kickoff_5xx: int = 0  # first N kick-offs answer 503
     kickoff_drop: int = 0  # first N kick-offs close the connection without an answer
     download_5xx: int = 0  # first N downloads answer 503

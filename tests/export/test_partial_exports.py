@@ -95,6 +95,8 @@ def test_a_failed_export_leaves_no_empty_folder(small_data: Path, tmp_path: Path
         pytest.raises(ExportError, match="export job failed"),
     ):
         _export(server, landing, export_id="failed")
+    polls = [p for m, p in server.requests if m == "GET" and p.startswith("/jobs/")]
+    assert len(polls) == 2, "one 202, then the 500 whose OperationOutcome is not transient: no retries"
     assert not (landing / "failed").exists()
     assert not list((landing / "_state").glob("in_flight/*")), "a failed job cannot be resumed"
 
