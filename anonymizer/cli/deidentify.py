@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> None:
     except (DeidentifyError, AnonymizerError) as exc:
         raise CliError(str(exc)) from None
     print_summary(result)
+    if result.skipped_inputs:
+        print(f"Skipped:       incomplete exports (no manifest.json): {', '.join(result.skipped_inputs)}")
     if not result.summary.reconciled:
         raise CliError("counts do not reconcile (lines in != rows out + quarantined); see the run summary")
 

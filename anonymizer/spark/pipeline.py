@@ -15,6 +15,7 @@ from anonymizer.config.lint import check_before_run
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.failures import diagnose
 from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
+from anonymizer.spark.landing_exports import InputSelection, select_completed_exports
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.preflight import PreflightError, require_delta, require_writable
 from anonymizer.spark.quarantine import append_quarantine, append_unreadable_files, with_line_numbers
@@ -78,6 +79,7 @@ class DeidentifyResult:
     summary: RunSummary
     summary_path: str
     tables: dict[str, str] = field(default_factory=dict)
+    skipped_inputs: tuple[str, ...] = ()  # incomplete export folders of the landing, not read
 
 
 def default_quarantine(output: str) -> str:
@@ -121,10 +123,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
     )
     _preflight(spark, request, quarantine)
-    unreadable, readable = _check_input(spark, request)
+    selection = _select_input(spark, request.input)
+    unreadable, readable = _check_input(spark, request, selection.paths)
     timings["check_files_s"] = round(time.monotonic() - clock, 3)
 
-    lines = _read_input(spark, request.input, readable if unreadable else None)
+    lines = _read_input(spark, list(selection.paths), readable if unreadable else None)
     staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
     source = lines
     if needs_patient_identifiers(anonymizer.config):
@@ -137,6 +140,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         # Partitioned by type, so that each table's write reads its own rows only.
         transformed.write.mode("overwrite").partitionBy("resource_type").parquet(staging)
     except Exception as exc:
+        _remove_staging(spark, staging)
         raise DeidentifyError(_engine_failure_message(exc)) from exc
     timings["anonymize_s"] = round(time.monotonic() - clock, 3)
     step = time.monotonic()
@@ -185,10 +189,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     if types:
         write_ndjson(spark, good, request.output)
     timings["ndjson_s"] = round(time.monotonic() - step - timings["delta_s"], 3)
-    for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
-        counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
-            spark, delta_path(request.output, resource_type), ids
-        )
+    for path in selection.paths:
+        for resource_type, ids in _deleted_ids(spark, path, anonymizer).items():
+            counts.setdefault(resource_type, TypeCounts()).deleted += delete_ids(
+                spark, delta_path(request.output, resource_type), ids
+            )
     timings["write_s"] = round(time.monotonic() - step, 3)
 
     summary = RunSummary(
@@ -209,16 +214,41 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
     write_summary_file(spark, summary, summary_path)
-    _remove(spark, staging)
-    return DeidentifyResult(summary=summary, summary_path=summary_path, tables=tables)
+    _remove_staging(spark, staging)
+    return DeidentifyResult(
+        summary=summary, summary_path=summary_path, tables=tables, skipped_inputs=selection.skipped
+    )
 
 
-def _check_input(spark: SparkSession, request: DeidentifyRequest) -> tuple[list[FileCheck], list[str]]:
-    """Check every input file first: ``(unreadable ones, paths of the readable ones)``; stops unless skipping."""
+def _select_input(spark: SparkSession, path: str) -> InputSelection:
+    """Completed exports only; the incomplete export folders skipped are logged and returned."""
     try:
-        checks = check_input(spark, request.input)
-    except InputFilesError as exc:
+        selection = select_completed_exports(spark, path)
+    except ValueError as exc:
         raise DeidentifyError(str(exc)) from None
+    if selection.skipped:
+        log.warning("skipped incomplete exports (no manifest.json): %s", ", ".join(selection.skipped))
+    return selection
+
+
+def _check_input(
+    spark: SparkSession, request: DeidentifyRequest, paths: tuple[str, ...]
+) -> tuple[list[FileCheck], list[str]]:
+    """Check every input file of the selected exports first: ``(unreadable ones, paths of the readable ones)``.
+
+    Stops unless skipping; an export without files is fine as long as the selection as a whole has lines.
+    """
+    checks: list[FileCheck] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            checks.extend(check_input(spark, path))
+        except InputFilesError as exc:
+            errors.append(str(exc))
+    if not checks:
+        raise DeidentifyError(
+            errors[0] if len(paths) == 1 else f"no input lines under {request.input}: {errors[0]}"
+        )
     unreadable = [c for c in checks if c.reason]
     readable = [c.path for c in checks if not c.reason]
     if unreadable and (not request.skip_unreadable_files or not readable):
@@ -231,10 +261,10 @@ def _check_input(spark: SparkSession, request: DeidentifyRequest) -> tuple[list[
     return unreadable, readable
 
 
-def _read_input(spark: SparkSession, path: str, files: list[str] | None) -> DataFrame:
+def _read_input(spark: SparkSession, paths: list[str], files: list[str] | None) -> DataFrame:
     from anonymizer.spark.reader import read_lines
 
-    return read_lines(spark, path, files)
+    return read_lines(spark, paths, files)
 
 
 def _engine_failure_message(exc: BaseException) -> str:
@@ -312,7 +342,12 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
     return out
 
 
-def _remove(spark: SparkSession, path: str) -> None:
+def _remove_staging(spark: SparkSession, staging: str) -> None:
+    """Remove this run's staging folder, and ``_staging`` itself when no other run's is left in it."""
     jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    target = jvm.org.apache.hadoop.fs.Path(staging)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(target, True)
+    parent = target.getParent()
+    if fs.exists(parent) and len(fs.listStatus(parent)) == 0:
+        fs.delete(parent, False)

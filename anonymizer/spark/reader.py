@@ -13,7 +13,7 @@ NDJSON_GLOB = "*.{ndjson,ndjson.gz,jsonl,jsonl.gz}"
 EXCLUDED_FOLDERS = ("/deleted/", "/error/", "/_state/")
 
 
-def read_lines(spark: SparkSession, path: str, files: list[str] | None = None) -> DataFrame:
+def read_lines(spark: SparkSession, path: str | list[str], files: list[str] | None = None) -> DataFrame:
     """One row per input line: ``value`` (the line), ``source_path`` and ``split_start`` (byte offset of its split).
 
     Spark's text source splits large plain files for parallelism; lines keep their order within a split,
