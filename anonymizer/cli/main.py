@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "deidentify": "anonymizer.cli.deidentify",
     "verify": "anonymizer.cli.verify",
     "run": "anonymizer.cli.run",
+    "views": "anonymizer.cli.views",
     "setup": "anonymizer.cli.setup",
 }
 
