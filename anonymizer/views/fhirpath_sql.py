@@ -450,6 +450,17 @@ def _string_fn(template: str, kind: str = "str", fhir_type: str = "string") -> C
     return fn
 
 
+def _fn_substring(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
+    start = f"CAST({to_num(c.compile(args[0], scope))} AS INT)"
+    text = to_text(src)
+    length = f"CAST({to_num(c.compile(args[1], scope))} AS INT)" if len(args) > 1 else f"length({text})"
+    return Value(
+        f"IF({start} < 0 OR {start} >= length({text}), NULL, substr({text}, {start} + 1, {length}))",
+        "str",
+        "string",
+    )
+
+
 def _fn_iif(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
     condition = to_bool(c.compile(args[0], scope))
     then = c.compile(args[1], scope)
@@ -488,7 +499,7 @@ _FUNCTIONS: dict[str, Callable[..., Value]] = {
     "endsWith": _string_fn("endswith({0}, {1})", "bool", "boolean"),
     "contains": _string_fn("(instr({0}, {1}) > 0)", "bool", "boolean"),
     "matches": _string_fn("({0} RLIKE {1})", "bool", "boolean"),
-    "substring": _string_fn("substr({0}, CAST({1} AS INT) + 1, coalesce(CAST({2} AS INT), length({0})))"),
+    "substring": _fn_substring,
     "toInteger": _string_fn("try_cast(try_cast({0} AS INT) AS DOUBLE)", "num", "integer"),
     "toDecimal": _string_fn("try_cast({0} AS DOUBLE)", "num", "decimal"),
     "hasValue": _string_fn("({0} IS NOT NULL)", "bool", "boolean"),
