@@ -40,7 +40,10 @@ def views_audit_frame(spark: SparkSession, zone: str) -> DataFrame | None:
                 F.lit(None).cast("string").alias("patient_key"),
                 F.lit(None).cast("string").alias("run_id"),
                 F.to_json(
-                    F.struct(F.lit(VIEW_TYPE_PREFIX + table.name).alias("resourceType"), *[F.col(f"`{c}`") for c in rows.columns])
+                    F.struct(
+                        F.lit(VIEW_TYPE_PREFIX + table.name).alias("resourceType"),
+                        *[F.col(f"`{c}`") for c in rows.columns],
+                    )
                 ).alias("json"),
             )
         )

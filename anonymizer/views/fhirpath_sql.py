@@ -144,7 +144,12 @@ class ExpressionCompiler:
                 return self._member(scope.focus, node.name, scope.at_root)
             return self._member(self.compile(node.source, scope), node.name, False)
         if isinstance(node, Index):
-            return self._index(self.compile(node.source, scope), self.compile(node.index, scope))
+            source = self.compile(node.source, scope)
+            if isinstance(node.index, Literal) and node.index.kind == "integer":
+                return replace(
+                    source, sql=f"slice({to_coll(source)}, {int(node.index.value) + 1}, 1)", kind="coll"
+                )
+            return self._index(source, self.compile(node.index, scope))
         if isinstance(node, Negate):
             return Value(f"(-{to_num(self.compile(node.operand, scope))})", "num", "decimal")
         if isinstance(node, Binary):
@@ -202,9 +207,6 @@ class ExpressionCompiler:
 
     def _index(self, source: Value, index: Value) -> Value:
         coll = to_coll(source)
-        if index.kind == "num" and index.sql.startswith("CAST(") and index.fhir_type == "integer":
-            position = int(float(index.sql[5:].split(" ")[0]))
-            return replace(source, sql=f"slice({coll}, {position + 1}, 1)", kind="coll")
         i = f"CAST({to_num(index)} AS INT)"
         return replace(source, sql=f"IF({i} >= 0, slice({coll}, {i} + 1, 1), {EMPTY})", kind="coll")
 

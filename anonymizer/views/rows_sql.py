@@ -3,8 +3,8 @@
 Per resource row, every select yields an array of partial rows; ``forEach``/``forEachOrNull``/``repeat``
 iterate with ``transform(collection, (element, index) -> ...)`` (the index is ``%rowIndex``), nested selects
 combine as a Cartesian product of nested ``transform``s, and ``unionAll`` is ``concat``. The caller explodes
-the result with ``inline``. ``repeat`` is unrolled to :data:`REPEAT_DEPTH` levels; deeper data raises an error
-rather than silently dropping rows.
+the result with ``inline``. ``repeat`` walks up to :data:`REPEAT_DEPTH` levels; deeper data raises an error rather than
+silently dropping rows.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler, Scope, Value, to_bool, to_coll, to_text
-from anonymizer.views.sql_text import EMPTY, fresh, ident, let, quote
+from anonymizer.views.sql_text import fresh, ident, let, quote
 from anonymizer.views.types import convert, mismatch_message
 
-REPEAT_DEPTH = 10
+REPEAT_DEPTH = 32
 RESOURCE_ID = "_root['id']"
 
 
@@ -80,7 +80,11 @@ class RowsCompiler:
         return f"named_struct({', '.join(fields)})"
 
     def _repeat(self, asts: tuple[object, ...], scope: Scope) -> Value:
-        """Every node reachable through the repeat paths, depth first (the node before its descendants)."""
+        """Every node reachable through the repeat paths, depth first (each node before its descendants).
+
+        One ``aggregate`` walks level by level (constant expression depth, whatever :data:`REPEAT_DEPTH` is); each
+        node carries its path of child positions, and sorting by that path gives the depth-first order.
+        """
         first = self.exprs.compile(asts[0], scope)
         like = Value("", "coll", first.fhir_type, first.type_path)
 
@@ -88,19 +92,34 @@ class RowsCompiler:
             colls = [to_coll(self.exprs.compile(ast, inner)) for ast in asts]
             return colls[0] if len(colls) == 1 else f"concat({', '.join(colls)})"
 
-        def below(inner: Scope, depth: int) -> str:
-            if depth == 0:
-                message = quote(
-                    f"[views] view {self.view.name!r}: repeat deeper than {REPEAT_DEPTH} levels in resource "
-                )
-                return (
-                    f"IF(size({children(inner)}) > 0, raise_error(concat({message}, {RESOURCE_ID})), {EMPTY})"
-                )
-            child = fresh("c")
-            nested = below(self.exprs.element_scope(child, like, "0"), depth - 1)
-            return f"flatten(transform({children(inner)}, {child} -> concat(array({child}), {nested})))"
+        def keyed(collection: str, prefix: str) -> str:
+            node, position = fresh("c"), fresh("i")
+            return f"transform({collection}, ({node}, {position}) -> named_struct('k', concat({prefix}, array({position})), 'v', {node}))"
 
-        return Value(below(scope, REPEAT_DEPTH), "coll", like.fhir_type, like.type_path)
+        acc, parent, step, done = fresh("acc"), fresh("p"), fresh("n"), fresh("d")
+        below = keyed(children(self.exprs.element_scope(f"{parent}.v", like, "0")), f"{parent}.k")
+        frontier = f"flatten(transform({acc}.frontier, {parent} -> {below}))"
+        merge = let(
+            frontier, lambda f: f"named_struct('frontier', {f}, 'all', concat({acc}.all, {f}))", prefix="fr"
+        )
+        message = quote(
+            f"[views] view {self.view.name!r}: repeat deeper than {REPEAT_DEPTH} levels in resource "
+        )
+        x = fresh("x")
+        finish = (
+            f"IF(size({done}.frontier) > 0, raise_error(concat({message}, {RESOURCE_ID})), "
+            f"transform(array_sort({done}.all), {x} -> {x}.v))"
+        )
+        top = keyed(children(scope), "CAST(array() AS ARRAY<INT>)")
+        walk = let(
+            top,
+            lambda t: (
+                f"aggregate(sequence(1, {REPEAT_DEPTH}), named_struct('frontier', {t}, 'all', {t}), "
+                f"({acc}, {step}) -> {merge}, {done} -> {finish})"
+            ),
+            prefix="top",
+        )
+        return Value(walk, "coll", like.fhir_type, like.type_path)
 
     # -- columns --------------------------------------------------------------------------------------------------
     def _column(self, column: ColumnDef, scope: Scope) -> str:

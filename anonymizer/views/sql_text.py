@@ -28,7 +28,9 @@ def ident(name: str) -> str:
 def split_value(value: str) -> str:
     """A JSON member's text (array JSON, object JSON or primitive text) as a collection of element texts."""
     y = fresh("y")
-    return f"filter(coalesce(from_json({value}, 'array<string>'), array({value})), {y} -> {y} IS NOT NULL)"
+    # Only texts that start like a JSON array are parsed (a failed parse costs an exception per value).
+    array = f"coalesce(filter(from_json({value}, 'array<string>'), {y} -> {y} IS NOT NULL), array({value}))"
+    return f"CASE WHEN {value} IS NULL THEN {EMPTY} WHEN left({value}, 1) = '[' THEN {array} ELSE array({value}) END"
 
 
 def as_map(element: str) -> str:

@@ -66,6 +66,31 @@ def test_unexpected_collection_is_an_error(spark: Any) -> None:
         evaluate(bad, PATIENTS, spark=spark)
 
 
+def test_repeat_deeper_than_the_limit_is_an_error_not_a_truncation(spark: Any) -> None:
+    from anonymizer.views.rows_sql import REPEAT_DEPTH
+
+    def nested(depth: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"linkId": str(depth)}
+        for level in range(depth - 1, 0, -1):
+            item = {"linkId": str(level), "item": [item]}
+        return {
+            "resourceType": "QuestionnaireResponse",
+            "id": f"qr-{depth}",
+            "status": "completed",
+            "item": [item],
+        }
+
+    view = {
+        "resource": "QuestionnaireResponse",
+        "select": [{"repeat": ["item"], "column": [{"name": "link", "path": "linkId", "type": "string"}]}],
+    }
+    assert len(evaluate(view, [nested(REPEAT_DEPTH)], spark=spark)) == REPEAT_DEPTH
+    with pytest.raises(
+        ViewEvaluationError, match=f"repeat deeper than {REPEAT_DEPTH} levels in resource qr-"
+    ):
+        evaluate(view, [nested(REPEAT_DEPTH + 1)], spark=spark)
+
+
 def _zone(spark: Any, root: Path, *, variant: bool) -> str:
     from pyspark.sql import functions as F
 
