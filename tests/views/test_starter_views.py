@@ -121,7 +121,8 @@ def test_only_safe_harbor_precision_reaches_the_views(rows: dict[str, list[dict[
     observation = rows["observation"]
     assert any(r["value_quantity"] is not None and r["value_unit"] for r in observation)
     assert all(r["code_code"] for r in observation)
-    assert any(r["line_net"] for r in rows["claim_line"])
+    assert all(r["claim_total"] for r in rows["claim_line"])  # this export has totals, no line amounts
+    assert any(r["line_net"] for r in rows["eob_line"])
 
 
 def test_no_identifier_of_the_source_reaches_a_view(rows: dict[str, list[dict[str, Any]]]) -> None:
