@@ -1,8 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Explore the research zone
-# MAGIC The de-identified Delta tables, example SQL joins across resource types, the run history and the
-# MAGIC verification report. Point the `zone` widget at a research zone (e.g. `/Volumes/<catalog>/<schema>/research`)
+# MAGIC The de-identified Delta tables, the analyst-ready views (SQL on FHIR ViewDefinitions, `research/views/`),
+# MAGIC example SQL joins across resource types, the run history and the verification report. Point the `zone` widget at a research zone (e.g. `/Volumes/<catalog>/<schema>/research`)
 # MAGIC and `report` at its report folder. Left empty, the notebook first builds a zone from the synthetic sample
 # MAGIC (de-identify + verify, throw-away keys) in a temporary folder, which is what the local test run does.
 
@@ -87,6 +87,11 @@ if not ZONE:
         ),
         spark=spark,
     )
+    # The starter views over the verified zone (on Databricks the job's `views` task does this).
+    from anonymizer.views.materialize import load_views, materialize
+
+    present = {"Patient", "Encounter", "Condition"}
+    materialize([v for v in load_views([str(REPO / "views")]) if v.resource in present], ZONE, spark)
 
 # COMMAND ----------
 
@@ -132,6 +137,37 @@ if "Condition" in tables:
             SELECT get_json_object(CAST(resource AS STRING), '$.code.coding[0].code') AS code,
                    count(DISTINCT patient_key) AS patients
             FROM Condition GROUP BY 1 ORDER BY 2 DESC LIMIT 10
+            """
+        )
+    )
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Analyst-ready views
+# MAGIC Flat tables defined by the ViewDefinitions in `views/` (SQL on FHIR v2), one row per resource (or per line item),
+# MAGIC typed columns, and `patient_key` columns that join on the pseudonymized patient `id`. Registered as `v_<name>`.
+# MAGIC Conditions per birth year and gender, with no JSON paths:
+
+# COMMAND ----------
+
+views_root = f"{ZONE.rstrip('/')}/views"
+view_names = sorted(p.name for p in Path(views_root).iterdir()) if Path(views_root).is_dir() else []
+if not view_names and globals().get("dbutils") is not None:
+    try:
+        view_names = sorted(f.name.rstrip("/") for f in dbutils.fs.ls(views_root))  # type: ignore[name-defined]  # noqa: F821
+    except Exception:  # no views folder: the job's views task has not run yet
+        view_names = []
+for name in view_names:
+    spark.read.format("delta").load(f"{views_root}/{name}").createOrReplaceTempView(f"v_{name}")
+print("views:", ", ".join(view_names) or "none (run `fhir-anonymizer views --research ...`)")
+if {"patient", "condition"} <= set(view_names):
+    show(
+        spark.sql(
+            """
+            SELECT p.birth_year, p.gender, count(*) AS conditions, count(DISTINCT p.id) AS patients
+            FROM v_condition c JOIN v_patient p ON c.patient_key = p.id
+            GROUP BY 1, 2 ORDER BY 1, 2
             """
         )
     )

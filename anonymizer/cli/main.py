@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "verify": "anonymizer.cli.verify",
     "run": "anonymizer.cli.run",
     "check-config": "anonymizer.cli.check_config",
+    "views": "anonymizer.cli.views",
     "setup": "anonymizer.cli.setup",
 }
 

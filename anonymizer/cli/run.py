@@ -1,8 +1,9 @@
-"""``fhir-anonymizer run``: the whole chain (export -> de-identify -> verify) in one Spark session.
+"""``fhir-anonymizer run``: the whole chain (export -> de-identify -> verify -> views) in one Spark session.
 
 ``--demo`` runs it on the bundled Synthea sample with ``configs/hipaa-safe-harbor.json`` and explicitly requested
 ephemeral keys: the sample is served by the built-in Bulk Data test server on 127.0.0.1, exported into a local
-landing folder, de-identified into Delta tables and verified.
+landing folder, de-identified into Delta tables, verified, and the starter views (``views/``) are materialized
+as Delta tables under ``research/views/`` once verification has passed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from anonymizer.cli.spark_options import add_spark_options, session_from_args
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_INPUT = REPO_ROOT / "examples" / "synthea-10-patients"
 DEMO_CONFIG = REPO_ROOT / "configs" / "hipaa-safe-harbor.json"
+STARTER_VIEWS = REPO_ROOT / "views"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--allow-ephemeral-keys", action="store_true", help="random keys for empty ones (implied by --demo)"
     )
     add_allow_dead_rules(parser)
+    parser.add_argument(
+        "--views",
+        nargs="+",
+        default=None,
+        help="ViewDefinition files/folders to materialize after a passing verification (--demo: views/)",
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -121,9 +129,31 @@ def run(args: argparse.Namespace) -> None:
         f"counts reconciled {'yes' if verdict['counts_reconciled'] else 'no'}"
     )
     print(f"Report:        {verified.report_html}")
-    print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     if not verified.passed:
-        raise CliError("verification did not pass: see the report")
+        print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+        raise CliError("verification did not pass: see the report (views are not materialized)")
+    view_paths = args.views or ([str(STARTER_VIEWS)] if args.demo else [])
+    if view_paths:
+        step = time.monotonic()
+        _materialize_views(view_paths, str(research), spark)
+        timings["views"] = time.monotonic() - step
+    print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+
+
+def _materialize_views(paths: list[str], research: str, spark: object) -> None:
+    """Materialize ViewDefinitions over the verified research zone and print rows per view."""
+    from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
+    from anonymizer.views.materialize import load_views, materialize
+
+    try:
+        written = materialize(load_views(paths), research, spark)  # type: ignore[arg-type]
+    except (ViewDefinitionError, ViewEvaluationError) as exc:
+        raise CliError(f"views: {exc}") from None
+    print(
+        "Views:         "
+        + ", ".join(f"{w.name} {w.rows}" for w in written)
+        + f" (rows; {research}/views/<name>)"
+    )
 
 
 def _export(args: argparse.Namespace, landing: Path) -> Path:

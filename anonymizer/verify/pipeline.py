@@ -32,6 +32,7 @@ from anonymizer.verify.zone import (
     read_run_summary,
     read_source_lines,
 )
+from anonymizer.views.audit import views_audit_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -116,7 +117,9 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         timer.done("changes")
         promises = promises_from_config(config)
         audit_dates = promises.dates in ("year", "removed")
-        audit = run_leak_audit(spark, source_lines, output, audit_dates=audit_dates)
+        views = views_audit_frame(spark, request.output)  # the views tables are audited like the resources
+        audited = output if views is None else output.unionByName(views)
+        audit = run_leak_audit(spark, source_lines, audited, audit_dates=audit_dates)
         if not audit_dates:
             audit.notes.append(
                 f"calendar dates are not searched: the config's date promise is '{promises.dates}', "

@@ -44,6 +44,10 @@ def test_tasks_chain_export_deidentify_verify_with_secret_references_only() -> N
     tasks = {t["task_key"]: t for t in job["tasks"]}
     assert tasks["deidentify"]["depends_on"] == [{"task_key": "export"}]
     assert tasks["verify"]["depends_on"] == [{"task_key": "deidentify"}]
+    # Views are materialized only from a verified zone: they run after verify, over the research volume.
+    assert tasks["views"]["depends_on"] == [{"task_key": "verify"}]
+    views_params = tasks["views"]["python_wheel_task"]["parameters"]
+    assert views_params[0] == "views" and "--views=${var.views_dir}" in views_params
     for task in tasks.values():
         assert task["python_wheel_task"]["entry_point"] == "fhir-anonymizer"
         assert task["python_wheel_task"]["package_name"] == "fhir_lake_anonymizer"

@@ -40,3 +40,4 @@ def test_explore_research_zone(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "encounters" in done.stdout and "Patient" in done.stdout
     assert '"leaks": 0' in done.stdout
+    assert "views: condition, encounter, patient" in done.stdout and "birth_year" in done.stdout

@@ -1,0 +1,22 @@
+"""SQL on FHIR v2 ViewDefinitions compiled to native Spark SQL over the research zone.
+
+``evaluate(view, resources)`` runs a view over a list of resources; ``run(view, research_zone, spark)`` over a
+research zone; ``parse_view`` validates a definition. See docs/views.md.
+"""
+
+from anonymizer.views.definition import ViewDef, parse_view
+from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
+from anonymizer.views.runner import evaluate, run
+
+#: Python UDFs the compiler uses (the goal, and the state, is none).
+PYTHON_UDFS: tuple[str, ...] = ()
+
+__all__ = [
+    "PYTHON_UDFS",
+    "ViewDef",
+    "ViewDefinitionError",
+    "ViewEvaluationError",
+    "evaluate",
+    "parse_view",
+    "run",
+]

@@ -1,0 +1,171 @@
+"""Compile a validated view's selection structures into one SQL expression: the ``array<struct>`` of its rows.
+
+Per resource row, every select yields an array of partial rows; ``forEach``/``forEachOrNull``/``repeat``
+iterate with ``transform(collection, (element, index) -> ...)`` (the index is ``%rowIndex``), nested selects
+combine as a Cartesian product of nested ``transform``s, and ``unionAll`` is ``concat``. The caller explodes
+the result with ``inline``. ``repeat`` walks up to :data:`REPEAT_DEPTH` levels; deeper data raises an error rather than
+silently dropping rows.
+"""
+
+from __future__ import annotations
+
+from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
+from anonymizer.views.fhirpath_parser import Variable
+from anonymizer.views.fhirpath_sql import ExpressionCompiler, Scope, Value, to_bool, to_coll, to_text
+from anonymizer.views.sql_text import fresh, ident, let, quote
+from anonymizer.views.types import convert, mismatch_message
+
+REPEAT_DEPTH = 32
+RESOURCE_ID = "_root['id']"
+
+
+class RowsCompiler:
+    """Compiles one view."""
+
+    def __init__(self, view: ViewDef) -> None:
+        self.view = view
+        self.exprs = ExpressionCompiler(view.resource, view.constants)
+
+    def compiled(self) -> tuple[str, str]:
+        """(where SQL, rows SQL); raises ViewDefinitionError for an undefined constant or unsupported FHIRPath."""
+        return self.where(), self.rows()
+
+    def rows(self) -> str:
+        """SQL of the view's rows for the resource in columns ``_resource`` / ``_root``."""
+        return self._select(self.view.root, self.exprs.root_scope())
+
+    def where(self) -> str:
+        """SQL of the row filter: the resource type and every ``where`` path true."""
+        conditions = [f"_root['resourceType'] = {quote(self.view.resource)}"]
+        for _, ast in self.view.where:
+            conditions.append(f"coalesce({to_bool(self.exprs.compile(ast, self.exprs.root_scope()))}, false)")
+        return " AND ".join(f"({c})" for c in conditions)
+
+    # -- selects --------------------------------------------------------------------------------------------------
+    def _select(self, select: SelectDef, scope: Scope) -> str:
+        if select.iterate is None:
+            return self._body(select, scope)
+        kind, _, asts = select.iterate
+        foci = self._repeat(asts, scope) if kind == "repeat" else self.exprs.compile(asts[0], scope)
+        element, index = fresh("f"), fresh("i")
+        element_scope = self.exprs.element_scope(element, foci, index)
+        body = self._body(select, element_scope)
+
+        def each(collection: str) -> str:
+            return f"flatten(transform({collection}, ({element}, {index}) -> {body}))"
+
+        if kind != "forEachOrNull":
+            return each(to_coll(foci))
+        null_row = f"array({self._null_struct(select.output())})"
+        return let(to_coll(foci), lambda f: f"IF(size({f}) = 0, {null_row}, {each(f)})", prefix="foci")
+
+    def _body(self, select: SelectDef, scope: Scope) -> str:
+        parts: list[tuple[str, list[ColumnDef]]] = []
+        if select.columns:
+            values = ", ".join(f"{quote(c.name)}, {self._column(c, scope)}" for c in select.columns)
+            parts.append((f"array(named_struct({values}))", list(select.columns)))
+        for nested in select.selects:
+            parts.append((self._select(nested, scope), nested.output()))
+        if select.union_all:
+            branches = [self._select(branch, scope) for branch in select.union_all]
+            parts.append((f"concat({', '.join(branches)})", select.union_all[0].output()))
+        return _product(parts)
+
+    def _null_struct(self, columns: list[ColumnDef]) -> str:
+        fields = []
+        for c in columns:
+            is_index = isinstance(c.ast, Variable) and c.ast.name == "rowIndex"
+            value = convert("'0'", c.sql_type, "NULL") if is_index else "NULL"
+            fields.append(f"{quote(c.name)}, CAST({value} AS {c.sql_type})")
+        return f"named_struct({', '.join(fields)})"
+
+    def _repeat(self, asts: tuple[object, ...], scope: Scope) -> Value:
+        """Every node reachable through the repeat paths, depth first (each node before its descendants).
+
+        One ``aggregate`` walks level by level (constant expression depth, whatever :data:`REPEAT_DEPTH` is); each
+        node carries its path of child positions, and sorting by that path gives the depth-first order.
+        """
+        first = self.exprs.compile(asts[0], scope)
+        like = Value("", "coll", first.fhir_type, first.type_path)
+
+        def children(inner: Scope) -> str:
+            colls = [to_coll(self.exprs.compile(ast, inner)) for ast in asts]
+            return colls[0] if len(colls) == 1 else f"concat({', '.join(colls)})"
+
+        def keyed(collection: str, prefix: str) -> str:
+            node, position = fresh("c"), fresh("i")
+            return f"transform({collection}, ({node}, {position}) -> named_struct('k', concat({prefix}, array({position})), 'v', {node}))"
+
+        acc, parent, step, done = fresh("acc"), fresh("p"), fresh("n"), fresh("d")
+        below = keyed(children(self.exprs.element_scope(f"{parent}.v", like, "0")), f"{parent}.k")
+        frontier = f"flatten(transform({acc}.frontier, {parent} -> {below}))"
+        merge = let(
+            frontier, lambda f: f"named_struct('frontier', {f}, 'all', concat({acc}.all, {f}))", prefix="fr"
+        )
+        message = quote(
+            f"[views] view {self.view.name!r}: repeat deeper than {REPEAT_DEPTH} levels in resource "
+        )
+        x = fresh("x")
+        finish = (
+            f"IF(size({done}.frontier) > 0, raise_error(concat({message}, {RESOURCE_ID})), "
+            f"transform(array_sort({done}.all), {x} -> {x}.v))"
+        )
+        top = keyed(children(scope), "CAST(array() AS ARRAY<INT>)")
+        walk = let(
+            top,
+            lambda t: (
+                f"aggregate(sequence(1, {REPEAT_DEPTH}), named_struct('frontier', {t}, 'all', {t}), "
+                f"({acc}, {step}) -> {merge}, {done} -> {finish})"
+            ),
+            prefix="top",
+        )
+        return Value(walk, "coll", like.fhir_type, like.type_path)
+
+    # -- columns --------------------------------------------------------------------------------------------------
+    def _column(self, column: ColumnDef, scope: Scope) -> str:
+        value = self.exprs.compile(column.ast, scope)
+        target = column.sql_type[len("ARRAY<") : -1] if column.collection else column.sql_type
+        mismatch = (
+            f"raise_error(concat({mismatch_message(self.view.name, column.name, target)}, {RESOURCE_ID}))"
+        )
+        element = fresh("e")
+        if column.collection:
+            return let(
+                to_coll(value),
+                lambda c: f"transform({c}, {element} -> {convert(element, target, mismatch)})",
+                prefix="col",
+            )
+        if value.kind == "bool" and target == "BOOLEAN":
+            return value.sql
+        if value.kind != "coll":
+            return let(
+                to_text(value), lambda t: f"CAST({convert(t, target, mismatch)} AS {target})", prefix="v"
+            )
+        many = quote(
+            f"[views] view {self.view.name!r} column {column.name!r}: multiple values (the column is not a collection) in resource "
+        )
+        return let(
+            value.sql,
+            lambda c: (
+                f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS {target}) WHEN size({c}) = 1 "
+                f"THEN CAST({convert(f'element_at({c}, 1)', target, mismatch)} AS {target}) "
+                f"ELSE raise_error(concat({many}, {RESOURCE_ID})) END"
+            ),
+            prefix="col",
+        )
+
+
+def _product(parts: list[tuple[str, list[ColumnDef]]]) -> str:
+    """The Cartesian product of partial-row arrays, as one array of merged rows."""
+    if len(parts) == 1:
+        return parts[0][0]
+    names = [fresh("p") for _ in parts]
+    fields = ", ".join(
+        f"{quote(c.name)}, {var}.{ident(c.name)}"
+        for (_, cols), var in zip(parts, names, strict=False)
+        for c in cols
+    )
+    expr = f"transform({parts[-1][0]}, {names[-1]} -> named_struct({fields}))"
+    for (sql, _), var in zip(reversed(parts[:-1]), reversed(names[:-1]), strict=False):
+        expr = f"flatten(transform({sql}, {var} -> {expr}))"
+    return expr

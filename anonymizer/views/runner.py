@@ -1,0 +1,169 @@
+"""Run compiled views on Spark: over an in-memory list of resources or over a research zone's Delta table."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from anonymizer.spark.research_zone import delta_path
+from anonymizer.views.definition import ViewDef, parse_view
+from anonymizer.views.errors import ViewEvaluationError
+from anonymizer.views.rows_sql import RowsCompiler
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_RAISED = re.compile(r"\[views\] (.*?)(?:\s+SQLSTATE|\n|\"|$)", re.S)
+
+
+def _as_view(view: dict[str, Any] | ViewDef) -> ViewDef:
+    return view if isinstance(view, ViewDef) else parse_view(view)
+
+
+def json_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
+    """The resources of ``frame`` as one JSON string column ``_resource`` (a VARIANT column is converted once)."""
+    from pyspark.sql import functions as F
+
+    is_text = frame.schema[column].dataType.typeName() == "string"
+    resource = F.col(column) if is_text else F.to_json(F.col(column))
+    return frame.select(resource.alias("_resource"))
+
+
+def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFrame:
+    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
+    from pyspark.sql import functions as F
+
+    compiled = RowsCompiler(_as_view(view))
+    parsed = resources.select(
+        "_resource", F.expr("from_json(_resource, 'map<string,string>')").alias("_root")
+    )
+    return parsed.filter(F.expr(compiled.where())).select(F.expr(f"inline({compiled.rows()})"))
+
+
+@contextmanager
+def evaluation_errors() -> Iterator[None]:
+    """Turn the errors the compiled SQL raises (type mismatch, unexpected collection) into ViewEvaluationError."""
+    try:
+        yield
+    except ViewEvaluationError:
+        raise
+    except Exception as exc:
+        found = _RAISED.search(str(exc))
+        if found is None:
+            raise
+        raise ViewEvaluationError(found.group(1).strip()) from None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def default_session() -> SparkSession:
+    """The active session, or the project's local one."""
+    from pyspark.sql import SparkSession
+
+    from anonymizer.spark.session import local_session
+
+    return SparkSession.getActiveSession() or local_session("local[1]", app_name="fhir-anonymizer views")
+
+
+def resources_frame(resources: list[dict[str, Any]], spark: SparkSession) -> DataFrame:
+    """Resources as the research zone's JSON storage form (one JSON string per row in column ``resource``)."""
+    rows = [(json.dumps(r, separators=(",", ":")),) for r in resources]
+    return spark.createDataFrame(rows, "resource string")
+
+
+def evaluate(
+    view: dict[str, Any], resources: list[dict[str, Any]], *, spark: SparkSession | None = None
+) -> list[dict[str, Any]]:
+    """Rows of ``view`` over ``resources`` as JSON-compatible dicts (column name -> value, lists for collections).
+
+    Raises ViewDefinitionError for an invalid view and ViewEvaluationError for a resource it cannot evaluate.
+    """
+    outcome = evaluate_many([view], resources, spark=spark)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def evaluate_many(
+    views: list[dict[str, Any]], resources: list[dict[str, Any]], *, spark: SparkSession | None = None
+) -> list[list[dict[str, Any]] | Exception]:
+    """:func:`evaluate` for several views over the same resources in one Spark job where possible.
+
+    Each outcome is the view's rows, or the ViewDefinitionError/ViewEvaluationError it raised. The valid views
+    run together (rows serialized as JSON and unioned); if that job fails, each view runs on its own.
+    """
+    from pyspark.sql import functions as F
+
+    from anonymizer.views.errors import ViewDefinitionError
+
+    session = spark or default_session()
+    outcomes: list[list[dict[str, Any]] | Exception] = []
+    compiled: dict[int, ViewDef] = {}
+    for position, view in enumerate(views):
+        try:
+            compiled[position] = _as_view(view)
+            outcomes.append([])
+        except ViewDefinitionError as exc:
+            outcomes.append(exc)
+    if not compiled:
+        return outcomes
+    source = json_resources(resources_frame(resources, session)).cache()
+    try:
+        frames = [
+            view_frame(view, source).select(
+                F.lit(position).alias("_view"), F.to_json(F.struct("*")).alias("_row")
+            )
+            for position, view in compiled.items()
+        ]
+        union = frames[0]
+        for frame in frames[1:]:
+            union = union.unionAll(frame)
+        try:
+            with evaluation_errors():
+                rows = union.coalesce(1).collect()
+        except ViewEvaluationError:
+            rows = None
+        if rows is not None:
+            for row in rows:
+                outcomes[row["_view"]].append(_json_row(compiled[row["_view"]], row["_row"]))  # type: ignore[union-attr]
+            return outcomes
+        for position, view in compiled.items():
+            try:
+                with evaluation_errors():
+                    collected = view_frame(view, source).collect()
+                outcomes[position] = [
+                    {k: _plain(v) for k, v in r.asDict(recursive=True).items()} for r in collected
+                ]
+            except ViewEvaluationError as exc:
+                outcomes[position] = exc
+        return outcomes
+    finally:
+        source.unpersist()
+
+
+def _json_row(view: ViewDef, text: str) -> dict[str, Any]:
+    """A row serialized by ``to_json`` back as a dict in column order (``to_json`` drops NULL fields)."""
+    values = json.loads(text)
+    return {c.name: values.get(c.name) for c in view.columns()}
+
+
+def run(view: dict[str, Any] | ViewDef, research_zone: str, spark: SparkSession) -> DataFrame:
+    """The view over the research zone's Delta table of its resource type (lazy: errors surface on action)."""
+    compiled = _as_view(view)
+    table = spark.read.format("delta").load(delta_path(research_zone, compiled.resource))
+    return view_frame(compiled, json_resources(table))

@@ -1,0 +1,44 @@
+"""Small helpers that write Spark SQL text (the compiler's output language, identical on Spark 3.5 and 4.x)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+EMPTY = "CAST(array() AS ARRAY<STRING>)"
+
+_counter = itertools.count()
+
+
+def fresh(prefix: str = "x") -> str:
+    """A lambda variable name unique in this process (nested lambdas must not shadow each other)."""
+    return f"_{prefix}{next(_counter)}"
+
+
+def quote(text: str) -> str:
+    """A Spark SQL string literal (backslash escapes are on by default in Spark SQL)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def ident(name: str) -> str:
+    """A back-quoted identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def split_value(value: str) -> str:
+    """A JSON member's text (array JSON, object JSON or primitive text) as a collection of element texts."""
+    y = fresh("y")
+    # Only texts that start like a JSON array are parsed (a failed parse costs an exception per value).
+    array = f"coalesce(filter(from_json({value}, 'array<string>'), {y} -> {y} IS NOT NULL), array({value}))"
+    return f"CASE WHEN {value} IS NULL THEN {EMPTY} WHEN left({value}, 1) = '[' THEN {array} ELSE array({value}) END"
+
+
+def as_map(element: str) -> str:
+    """An element's JSON object as ``map<string,string>`` (NULL for primitives)."""
+    return f"from_json({element}, 'map<string,string>')"
+
+
+def let(value: str, body: Callable[[str], str], *, prefix: str = "b") -> str:
+    """Evaluate ``value`` once and use it several times in ``body`` (Spark SQL has no LET)."""
+    var = fresh(prefix)
+    return f"element_at(transform(array({value}), {var} -> {body(var)}), 1)"

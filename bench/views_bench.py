@@ -1,0 +1,109 @@
+"""Views benchmark (not a test): materializing the starter views vs a plain scan-and-write of their source tables.
+
+Run: .venv/bin/python bench/views_bench.py --research ZONE [--scale 10] [--format variant|json] [--master local[2]]
+
+ZONE is a research zone made by ``fhir-anonymizer deidentify`` (e.g. of the 100-patient sample with
+configs/hipaa-safe-harbor.json). Its tables of the types the starter views read are replicated ``--scale`` times
+(ids made distinct) into a temp zone, stored with the resource as VARIANT or as a JSON string. Then, in the same
+Spark session and alternating, best of ``--repeat`` runs each:
+1. baseline: read each source table and write it unchanged to a new Delta table;
+2. views: ``materialize`` the starter set (``views/``) over the replicated zone.
+Printed: both times, the ratio (target <= 2) and the number of Python UDFs the compiled views use (target 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--research", required=True, help="a de-identified research zone (DIR/delta/<Type>)")
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--format", choices=["variant", "json"], default="variant")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+
+    from pyspark.sql import functions as F
+
+    import anonymizer.views as views_package
+    from anonymizer.spark.research_zone import delta_path
+    from anonymizer.spark.session import local_session
+    from anonymizer.views.materialize import load_views, materialize
+
+    spark = local_session(args.master, app_name="views-bench")
+    spark.sparkContext.setLogLevel("ERROR")
+    views = load_views([str(ROOT / "views")])
+    types = sorted({v.resource for v in views if Path(delta_path(args.research, v.resource)).is_dir()})
+    work = Path(tempfile.mkdtemp(prefix="views-bench-"))
+    try:
+        zone = str(work / "zone")
+        rows = 0
+        for rtype in types:
+            table = spark.read.format("delta").load(delta_path(args.research, rtype))
+            text = (
+                F.to_json("resource")
+                if table.schema["resource"].dataType.typeName() != "string"
+                else F.col("resource")
+            )
+            copies = None
+            for copy in range(args.scale):
+                prefixed = F.regexp_replace(text, '"id":"', f'"id":"c{copy}-')
+                prefixed = F.regexp_replace(
+                    prefixed, '"reference":"([A-Za-z]+)/', f'"reference":"$1/c{copy}-'
+                )
+                resource = F.parse_json(prefixed) if args.format == "variant" else prefixed
+                frame = table.select(
+                    F.concat(F.lit(f"c{copy}-"), "id").alias("id"), "patient_key", resource.alias("resource")
+                )
+                copies = frame if copies is None else copies.unionAll(frame)
+            assert copies is not None
+            copies.write.format("delta").mode("overwrite").save(delta_path(zone, rtype))
+            rows += spark.read.format("delta").load(delta_path(zone, rtype)).count()
+        print(f"replicated zone: {len(types)} types, {rows} rows (x{args.scale}, resource as {args.format})")
+
+        def baseline() -> float:
+            start = time.perf_counter()
+            for rtype in types:
+                target = str(work / "copy" / rtype)
+                spark.read.format("delta").load(delta_path(zone, rtype)).write.format("delta").mode(
+                    "overwrite"
+                ).save(target)
+            return time.perf_counter() - start
+
+        def views_run() -> tuple[float, int]:
+            start = time.perf_counter()
+            written = materialize(views, zone, spark, output=str(work / "out"))
+            return time.perf_counter() - start, sum(w.rows for w in written)
+
+        base_times, view_times, view_rows = [], [], 0
+        for _ in range(args.repeat):
+            base_times.append(baseline())
+            elapsed, view_rows = views_run()
+            view_times.append(elapsed)
+        base, view = min(base_times), min(view_times)
+        print(
+            f"scan-and-write of the source tables: {base:.1f}s (runs: {', '.join(f'{t:.1f}' for t in base_times)})"
+        )
+        print(
+            f"materialize {len(views)} starter views ({view_rows} rows): {view:.1f}s (runs: {', '.join(f'{t:.1f}' for t in view_times)})"
+        )
+        print(f"ratio views / scan-and-write: {view / base:.2f} (target <= 2)")
+        print(f"Python UDFs used by the compiled views: {len(views_package.PYTHON_UDFS)} (target 0)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Evaluation errors, storage formats and Delta materialization of views (local Spark + Delta)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anonymizer.views import ViewEvaluationError, evaluate, parse_view, run
+from anonymizer.views.materialize import (
+    FINGERPRINT_PROPERTY,
+    URL_PROPERTY,
+    load_views,
+    materialize,
+    table_properties,
+)
+
+pytestmark = pytest.mark.spark
+
+SECRET = "Zebediah-Quillfeather-4471"
+PATIENTS = [
+    {
+        "resourceType": "Patient",
+        "id": "pk-1",
+        "gender": "female",
+        "birthDate": "1970",
+        "name": [{"family": SECRET}],
+    },
+    {"resourceType": "Patient", "id": "pk-2", "gender": "male", "name": [{"given": ["a", "b"]}]},
+    {"resourceType": "Observation", "id": "o-1", "status": "final"},
+]
+VIEW = {
+    "resourceType": "ViewDefinition",
+    "url": "https://example.org/ViewDefinition/people",
+    "name": "people",
+    "resource": "Patient",
+    "select": [
+        {"column": [{"name": "id", "path": "getResourceKey()", "type": "string"}]},
+        {
+            "column": [
+                {"name": "birth_year", "path": "birthDate.substring(0, 4).toInteger()", "type": "integer"}
+            ]
+        },
+    ],
+}
+
+
+def _view(**changes: Any) -> dict[str, Any]:
+    return {**json.loads(json.dumps(VIEW)), **changes}
+
+
+def test_type_mismatch_names_view_column_and_id_but_no_value(spark: Any) -> None:
+    bad = _view(select=[{"column": [{"name": "family_number", "path": "name.family", "type": "integer"}]}])
+    with pytest.raises(ViewEvaluationError) as caught:
+        evaluate(bad, PATIENTS, spark=spark)
+    message = str(caught.value)
+    assert "'people'" in message and "'family_number'" in message and "pk-1" in message
+    assert SECRET not in message and SECRET not in repr(caught.value.__cause__ or "")
+
+
+def test_unexpected_collection_is_an_error(spark: Any) -> None:
+    bad = _view(select=[{"column": [{"name": "given", "path": "name.given", "type": "string"}]}])
+    with pytest.raises(ViewEvaluationError, match="multiple values.*pk-2"):
+        evaluate(bad, PATIENTS, spark=spark)
+
+
+def test_repeat_deeper_than_the_limit_is_an_error_not_a_truncation(spark: Any) -> None:
+    from anonymizer.views.rows_sql import REPEAT_DEPTH
+
+    def nested(depth: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"linkId": str(depth)}
+        for level in range(depth - 1, 0, -1):
+            item = {"linkId": str(level), "item": [item]}
+        return {
+            "resourceType": "QuestionnaireResponse",
+            "id": f"qr-{depth}",
+            "status": "completed",
+            "item": [item],
+        }
+
+    view = {
+        "resource": "QuestionnaireResponse",
+        "select": [{"repeat": ["item"], "column": [{"name": "link", "path": "linkId", "type": "string"}]}],
+    }
+    assert len(evaluate(view, [nested(REPEAT_DEPTH)], spark=spark)) == REPEAT_DEPTH
+    with pytest.raises(
+        ViewEvaluationError, match=f"repeat deeper than {REPEAT_DEPTH} levels in resource qr-"
+    ):
+        evaluate(view, [nested(REPEAT_DEPTH + 1)], spark=spark)
+
+
+def _zone(spark: Any, root: Path, *, variant: bool) -> str:
+    from pyspark.sql import functions as F
+
+    rows = [(r["id"], json.dumps(r)) for r in PATIENTS if r["resourceType"] == "Patient"]
+    frame = spark.createDataFrame(rows, "id string, resource string")
+    if variant:
+        frame = frame.select("id", F.parse_json("resource").alias("resource"))
+    frame.write.format("delta").mode("overwrite").save(str(root / "delta" / "Patient"))
+    return str(root)
+
+
+@pytest.mark.parametrize("variant", [False, True], ids=["json", "variant"])
+def test_run_over_both_storage_formats(spark: Any, tmp_path: Path, variant: bool) -> None:
+    zone = _zone(spark, tmp_path, variant=variant)
+    rows = sorted(run(VIEW, zone, spark).collect())
+    assert [tuple(r) for r in rows] == [("pk-1", 1970), ("pk-2", None)]
+
+
+def test_materialize_writes_properties_and_a_failed_view_leaves_the_table(spark: Any, tmp_path: Path) -> None:
+    from delta.tables import DeltaTable
+
+    zone = _zone(spark, tmp_path, variant=False)
+    views_dir = tmp_path / "defs"
+    views_dir.mkdir()
+    (views_dir / "people.json").write_text(json.dumps(VIEW))
+    written = materialize(load_views([str(views_dir)]), zone, spark)
+    assert [(w.name, w.rows) for w in written] == [("people", 2)]
+    target = f"{zone}/views/people"
+    props = table_properties(spark, target)
+    assert props[URL_PROPERTY] == VIEW["url"]
+    assert props[FINGERPRINT_PROPERTY] == parse_view(VIEW).fingerprint
+    version = DeltaTable.forPath(spark, target).history(1).first()["version"]
+
+    broken = _view(select=[{"column": [{"name": "id", "path": "name.family", "type": "integer"}]}])
+    with pytest.raises(ViewEvaluationError):
+        materialize([parse_view(broken)], zone, spark)
+    assert DeltaTable.forPath(spark, target).history(1).first()["version"] == version
+    assert sorted(r["id"] for r in spark.read.format("delta").load(target).collect()) == ["pk-1", "pk-2"]
+    assert table_properties(spark, target)[FINGERPRINT_PROPERTY] == props[FINGERPRINT_PROPERTY]
+
+
+def test_view_over_a_missing_type_is_an_empty_table(spark: Any, tmp_path: Path) -> None:
+    zone = _zone(spark, tmp_path, variant=False)
+    claims = {
+        "name": "claims",
+        "resource": "Claim",
+        "select": [{"column": [{"name": "id", "path": "id", "type": "id"}]}],
+    }
+    written = materialize([parse_view(claims)], zone, spark)
+    assert written[0].rows == 0 and not written[0].source_present
+    assert spark.read.format("delta").load(f"{zone}/views/claims").columns == ["id"]
+
+
+def test_cli_views_and_conformance_report(spark: Any, tmp_path: Path, repo_root: Path, capsys: Any) -> None:
+    from anonymizer.cli.main import main
+
+    zone = _zone(spark, tmp_path, variant=False)
+    view_file = tmp_path / "people.json"
+    view_file.write_text(json.dumps(VIEW))
+    main(["views", "--research", zone, "--views", str(view_file)])
+    assert "view people: 2 rows" in capsys.readouterr().out
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    for name in ("fn_first.json", "validate.json"):
+        (suite / name).write_text((repo_root / "tests/fixtures/sql-on-fhir-v2/tests" / name).read_text())
+    report_file = tmp_path / "report.json"
+    main(["views", "conformance", str(suite), "--report", str(report_file)])
+    report = json.loads(report_file.read_text())
+    assert sorted(report) == ["fn_first.json", "validate.json"]
+    assert all(t["result"]["passed"] for f in report.values() for t in f["tests"])
+    assert "all: 5/5 passed" in capsys.readouterr().out
+
+
+def test_compiled_sql_needs_no_python_and_no_jvm_access() -> None:
+    import anonymizer.views as views_package
+
+    assert views_package.PYTHON_UDFS == ()
+    source = "\n".join(p.read_text() for p in Path(views_package.__file__).parent.glob("*.py"))
+    for forbidden in (".rdd", "sparkContext", "_jvm", "broadcast(", "udf(", "pandas_udf", "mapInArrow"):
+        assert forbidden not in source, forbidden
