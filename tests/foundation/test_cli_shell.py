@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -48,6 +49,17 @@ def test_every_registered_command_has_a_handler() -> None:
         assert command_parser.get_default("handler") is not None, name
 
 
+def _declared(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option a parser declares, its nested sub-commands' included (``views conformance``)."""
+    declared: set[str] = set()
+    for action in parser._actions:
+        declared.add(action.dest)
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in action.choices.values():
+                declared |= _declared(nested)
+    return declared
+
+
 def test_every_option_a_command_reads_is_declared() -> None:
     """Each subcommand's run() must only read attributes its parser defines (a missing one crashes at run time)."""
     import ast
@@ -59,7 +71,7 @@ def test_every_option_a_command_reads_is_declared() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, command_parser in sub.choices.items():
-        declared = {a.dest for a in command_parser._actions} | {"verbose", "handler", "command"}
+        declared = _declared(command_parser) | {"verbose", "handler", "command"}
         module = importlib.import_module(COMMANDS[name])
         tree = ast.parse(inspect.getsource(module))
         used = {
