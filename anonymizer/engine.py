@@ -137,12 +137,12 @@ class Anonymizer:
             programs(self.config.rules), r4(), self._op_settings, self.rule_hits, scrub_text_op
         )
 
-    def _value_op(self, method: str, position: Position) -> ValueFn | None:
-        """The node-tree engine's per-value operations, one per (method, position) as in the plans."""
+    def _value_op(self, method: str, position: Position, hash_format: str = "hex") -> ValueFn | None:
+        """The node-tree engine's per-value operations, one per (method, position, format) as in the plans."""
         cache = self.__dict__.setdefault("_tree_ops", {})
-        key = (method, position)
+        key = (method, position, hash_format)
         if key not in cache:
-            cache[key] = value_op(method, position, self._op_settings)
+            cache[key] = value_op(method, position, self._op_settings, hash_format)
         return cache[key]
 
     def plan(self, resource_type: str) -> list[tuple[RuleConfig, CompiledPath | None]]:

@@ -37,6 +37,11 @@ RACE_ETHNICITY_KEEPS = [
 EXTRA_REDACTS = [
     {"path": "Device.lotNumber", "method": "redact"},
     {"path": "Device.udiCarrier", "method": "redact"},
+    # DICOM Study/Series/SOP Instance UIDs name one acquisition in an image archive: keyed UID pseudonyms
+    # (hashFormat dicomUid, our extension) so study, series and instance still join (docs/privacy-review.md).
+    {"path": "ImagingStudy.identifier.value", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    {"path": "ImagingStudy.series.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    {"path": "ImagingStudy.series.instance.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
 ]
 #: Sample rules that remove every Observation value; only the free-text form can identify anyone.
 FREE_TEXT_ONLY = ("Observation.value", "Observation.component.value")

@@ -20,6 +20,7 @@ from typing import Any
 from anonymizer.config.fhirpath_check import FhirPathSyntaxError, check_fhirpath
 from anonymizer.config.model import (
     DATE_SHIFT_SCOPES,
+    HASH_FORMATS,
     METHODS,
     REFERENCE_HASHING,
     AnonymizerConfig,
@@ -49,6 +50,8 @@ RULE_KEYS = frozenset(
 )
 #: Options of our ``scrubText`` method (see docs/text-scrubbing.md).
 SCRUB_TEXT_KEYS = frozenset({"dates", "placeholders", "patterns", "contextual"})
+#: Option of cryptoHash (our extension): ``hashFormat`` ``hex`` (default, Microsoft's) or ``dicomUid``.
+CRYPTO_HASH_KEYS = frozenset({"hashFormat"})
 PARAMETER_KEYS = frozenset(
     {
         "dateShiftKey",
@@ -229,7 +232,9 @@ def _rule(index: int, raw: Any) -> RuleConfig:
     shown = path or json_path
     where = f"rule #{index + 1} ({shown})"
     method_l = str(method).lower()
-    allowed = RULE_KEYS | (SCRUB_TEXT_KEYS if method_l == "scrubtext" else frozenset())
+    allowed = RULE_KEYS | {"scrubtext": SCRUB_TEXT_KEYS, "cryptohash": CRYPTO_HASH_KEYS}.get(
+        method_l, frozenset()
+    )
     _unknown_keys(raw, allowed, where)
     if method_l not in METHODS:
         raise ConfigError(f"{where}: Anonymization method {str(method).upper()} not supported.")
@@ -249,7 +254,9 @@ def _rule(index: int, raw: Any) -> RuleConfig:
         settings.update(_perturb_settings(raw, shown, where))
     elif method_l == "generalize":
         settings.update(_generalize_settings(raw, where))
-    extra = {k: _plain_json(v) for k, v in raw.items() if k in SCRUB_TEXT_KEYS}
+    if method_l == "cryptohash" and raw.get("hashFormat", "hex") not in HASH_FORMATS:
+        raise ConfigError(f"{where}: hashFormat must be one of {', '.join(HASH_FORMATS)}")
+    extra = {k: _plain_json(v) for k, v in raw.items() if k in SCRUB_TEXT_KEYS | CRYPTO_HASH_KEYS}
     return RuleConfig(
         index=index, path=path or None, json_path=json_path or None, method=method_l, extra=extra, **settings
     )
