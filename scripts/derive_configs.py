@@ -33,6 +33,20 @@ RACE_ETHNICITY_KEEPS = [
     {"path": f"Patient.extension('{US_CORE}us-core-ethnicity')", "method": "keep"},
     {"path": f"Patient.extension('{US_CORE}us-core-birthsex')", "method": "keep"},
 ]
+#: Ages over 89 written as quantities (Observation value or component in years or months, UCUM code or unit
+#: text) lose their value; the unit stays. One rule, placed before any other non-keep rule, so the where() guard
+#: reads the values as written and the profile still compiles (docs/engine.md, "Two engines").
+_AGE_OVER_89 = (
+    "where(((code = 'a' or unit = 'a' or unit = 'yr' or unit = 'year' or unit = 'years') and value >= 90)"
+    " or ((code = 'mo' or unit = 'mo' or unit = 'month' or unit = 'months') and value >= 1080))"
+)
+AGE_QUANTITY_REDACTS = [
+    {
+        "path": f"Observation.value.ofType(Quantity).{_AGE_OVER_89}.value"
+        f" | Observation.component.value.ofType(Quantity).{_AGE_OVER_89}.value",
+        "method": "redact",
+    },
+]
 #: Identifying elements Microsoft's sample misses (found by our verify leak audit on the Synthea samples).
 EXTRA_REDACTS = [
     {"path": "Device.lotNumber", "method": "redact"},
@@ -85,7 +99,7 @@ def sample_rules() -> list[dict]:
 
 def safe_harbor(*, keep_notes: bool = False) -> dict:
     """The strict Safe Harbor profile; ``keep_notes`` scrubs clinical free text (``SCRUB_INSTEAD``) instead."""
-    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + EXTRA_REDACTS
+    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + AGE_QUANTITY_REDACTS + EXTRA_REDACTS
     unused = set(SCRUB_INSTEAD) if keep_notes else set()
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS or rule["method"].lower() == "perturb":

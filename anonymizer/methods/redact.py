@@ -25,11 +25,15 @@ def age_over_89(value: str, as_of: date) -> bool:
 
 
 def redact_date(value: str, fhir_type: str, *, partial: bool, as_of: date) -> str | None:
-    """Redact a date/dateTime/instant: the year under partial mode unless the age is over 89, else nothing."""
+    """Redact a date/dateTime/instant: the year under partial mode unless the age is over 89, else nothing.
+
+    The year alone is what remains, so the age is also judged by the years alone: a birth year of 1936 is
+    removed at any ``as_of`` in 2026 even when the full date says 89 (stricter than Microsoft, which keeps it).
+    """
     if not partial:
         return None
     parts = parse_date_parts(value)
-    if parts is None or age_over_threshold(parts, as_of):
+    if parts is None or age_over_threshold(parts, as_of) or as_of.year - parts.year > AGE_THRESHOLD:
         return None
     return f"{parts.year:04d}"
 
