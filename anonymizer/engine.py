@@ -72,20 +72,35 @@ class Anonymizer:
         allow_ephemeral_keys: bool = False,
         keys_from: str | None = None,
         compiled: bool = True,
+        allow_weak_test_keys: bool = False,
     ) -> Anonymizer:
-        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them)."""
+        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them).
+
+        ``allow_weak_test_keys`` accepts short or repeated keys (Microsoft's test fixtures only).
+        """
         return cls(
-            load_config(path, allow_ephemeral_keys=allow_ephemeral_keys, keys_from=keys_from),
+            load_config(
+                path,
+                allow_ephemeral_keys=allow_ephemeral_keys,
+                keys_from=keys_from,
+                allow_weak_test_keys=allow_weak_test_keys,
+            ),
             as_of=as_of,
             compiled=compiled,
         )
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, as_of: date | None = None, allow_ephemeral_keys: bool = False,
-                    base_dir: str | Path | None = None, compiled: bool = True) -> Anonymizer:  # fmt: skip
-        """Build from an already parsed configuration dict."""
+                    base_dir: str | Path | None = None, compiled: bool = True,
+                    allow_weak_test_keys: bool = False) -> Anonymizer:  # fmt: skip
+        """Build from an already parsed configuration dict (``allow_weak_test_keys``: test fixtures only)."""
         return cls(
-            load_config(config, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir),
+            load_config(
+                config,
+                allow_ephemeral_keys=allow_ephemeral_keys,
+                base_dir=base_dir,
+                allow_weak_test_keys=allow_weak_test_keys,
+            ),  # fmt: skip
             as_of=as_of,
             compiled=compiled,
         )

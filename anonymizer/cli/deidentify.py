@@ -58,6 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="use random keys for keys the config leaves empty (throw-away demos only: pseudonyms change every run)",
     )
     parser.add_argument(
+        "--allow-weak-test-keys",
+        action="store_true",
+        help="accept keys shorter than 32 bytes or repeated (Microsoft's test fixtures only; never for real data)",
+    )
+    parser.add_argument(
         "--keys-from",
         default=None,
         metavar="PREFIX",
@@ -94,6 +99,7 @@ def run(args: argparse.Namespace) -> None:
         as_of=parse_as_of(args.as_of),
         run_id=args.run_id,
         allow_ephemeral_keys=args.allow_ephemeral_keys,
+        allow_weak_test_keys=args.allow_weak_test_keys,
         max_line_bytes=args.max_line_bytes,
         keys_from=args.keys_from,
         mode=args.mode,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from anonymizer.config.fhirpath_check import FhirPathSyntaxError, check_fhirpath
+from anonymizer.config.key_strength import MIN_KEY_BYTES, key_weakness
 from anonymizer.config.model import (
     DATE_SHIFT_SCOPES,
     HASH_FORMATS,
@@ -83,6 +84,7 @@ def load_config(
     allow_ephemeral_keys: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     keys_from: str | None = None,
+    allow_weak_test_keys: bool = False,
 ) -> AnonymizerConfig:
     """Load, validate and resolve a configuration file or dict.
 
@@ -94,6 +96,8 @@ def load_config(
         keys_from: a reference prefix that overrides the config's keys, e.g. ``dbsecret:<scope>`` or
             ``keyvault:https://<vault>.vault.azure.net/secrets``; the keys a rule needs are read as
             ``<prefix>/date-shift-key``, ``<prefix>/crypto-hash-key``, ``<prefix>/encrypt-key``.
+        allow_weak_test_keys: accept keys shorter than 32 bytes or obviously repeated
+            (:mod:`anonymizer.config.key_strength`); only for Microsoft's test fixtures, never for real data.
     """
     source_name: str | None = None
     if isinstance(source, Mapping):
@@ -118,7 +122,13 @@ def load_config(
         for name, secret_name in KEY_SECRET_NAMES.items():
             if needed[name]:
                 raw["parameters"][name] = f"{keys_from.rstrip('/')}/{secret_name}"
-    return _build(raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, source_name=source_name)
+    return _build(
+        raw,
+        allow_ephemeral_keys=allow_ephemeral_keys,
+        base_dir=base_dir,
+        source_name=source_name,
+        allow_weak_test_keys=allow_weak_test_keys,
+    )
 
 
 def _parse_json(text: str, where: str) -> dict[str, Any]:
@@ -183,6 +193,7 @@ def _build(
     allow_ephemeral_keys: bool,
     base_dir: str | os.PathLike[str] | None,
     source_name: str | None,
+    allow_weak_test_keys: bool = False,
 ) -> AnonymizerConfig:
     _unknown_keys(raw, TOP_LEVEL_KEYS, "the configuration")
     version = raw.get("fhirVersion")
@@ -208,6 +219,8 @@ def _build(
     parameters = _parameters(
         params_raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, rules=rules
     )
+    if not allow_weak_test_keys:
+        _refuse_weak_keys(parameters, rules)
     description = raw.get("description")
     return AnonymizerConfig(
         fhir_version=version or None,
@@ -387,6 +400,29 @@ def _parameters(
         custom_settings=_plain_json(custom) if isinstance(custom, dict) else None,
         reference_hashing=hashing,
     )
+
+
+def _refuse_weak_keys(params: Parameters, rules: tuple[RuleConfig, ...]) -> None:
+    """Stop on a weak key that a rule uses (hashing, encryption, date shift; never quoting the key)."""
+    used = {r.method for r in rules}
+    shifts_text = any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in rules)
+    in_use = {
+        "cryptoHashKey": ("cryptohash" in used, params.crypto_hash_key),
+        "encryptKey": ("encrypt" in used, params.encrypt_key),
+        "dateShiftKey": (
+            ("dateshift" in used or shifts_text) and params.date_shift_fixed_offset is None,
+            params.date_shift_key,
+        ),
+    }
+    for name, (needed, secret) in in_use.items():
+        weakness = key_weakness(secret.value) if needed else None
+        if weakness:
+            raise ConfigError(
+                f"parameters.{name} is too weak ({weakness}): a short or repeated key is recovered by brute force "
+                f"from any kept value that equals a hashed one. Use {MIN_KEY_BYTES} or more random bytes, e.g. "
+                f"`python -c 'import secrets; print(secrets.token_hex(32))'`; Microsoft's test fixtures only: "
+                f"allow_weak_test_keys=True (--allow-weak-test-keys)."
+            )
 
 
 def _flag(raw: Mapping[str, Any], name: str) -> bool:

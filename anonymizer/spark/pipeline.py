@@ -47,6 +47,7 @@ class DeidentifyRequest:
         quarantine: where quarantined lines go (PHI); default ``<output>-quarantine``; never inside ``output``.
         as_of: reference date of the "age over 89" rule; default today (UTC).
         allow_ephemeral_keys: random keys for missing ones (demo only).
+        allow_weak_test_keys: accept short or repeated keys (Microsoft's test fixtures only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
     """
@@ -58,6 +59,7 @@ class DeidentifyRequest:
     as_of: date | None = None
     run_id: str | None = None
     allow_ephemeral_keys: bool = False
+    allow_weak_test_keys: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
     mode: str = "merge"
@@ -107,6 +109,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         as_of=request.as_of,
         allow_ephemeral_keys=request.allow_ephemeral_keys,
         keys_from=request.keys_from,
+        allow_weak_test_keys=request.allow_weak_test_keys,
     )
     options = TransformOptions(
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name

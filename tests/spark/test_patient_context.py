@@ -13,6 +13,7 @@ import pytest
 from anonymizer.config import load_config
 from anonymizer.spark.patient_context import needs_patient_identifiers
 from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
+from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
 REPO = Path(__file__).parents[2]
 KEEP_NOTES = REPO / "configs" / "hipaa-safe-harbor-keep-notes.json"
@@ -61,9 +62,9 @@ def _landing(root: Path) -> Path:
 def test_patient_values_reach_only_that_patients_notes(
     spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for var in ("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", "FHIR_ANONYMIZER_DATE_SHIFT_KEY"):
-        monkeypatch.setenv(var, "test-key")
-    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", "0123456789abcdef")
+    monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", HASH_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", DATE_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", ENCRYPT_KEY)
     request = DeidentifyRequest(
         input=str(_landing(tmp_path)),
         output=str(tmp_path / "research"),
@@ -96,7 +97,7 @@ def test_patient_values_reach_only_that_patients_notes(
 
 def test_join_only_for_contextual_scrub_rules() -> None:
     def config(*rules: dict) -> object:
-        return load_config({"fhirPathRules": list(rules), "parameters": {"dateShiftKey": "k"}})
+        return load_config({"fhirPathRules": list(rules), "parameters": {"dateShiftKey": DATE_KEY}})
 
     redact = {"path": "nodesByType('Narrative')", "method": "redact"}
     scrub = {"path": "nodesByType('Narrative')", "method": "scrubText"}
