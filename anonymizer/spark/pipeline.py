@@ -23,6 +23,7 @@ from anonymizer.spark.research_zone import (
 )
 from anonymizer.spark.summary import RunSummary, TypeCounts, append_run_row, write_summary_file
 from anonymizer.spark.transform import DEFAULT_MAX_LINE_BYTES, TransformOptions, make_partition_transform
+from anonymizer.storage.locations import is_at_or_below
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -80,10 +81,7 @@ def default_quarantine(output: str) -> str:
 
 
 def _inside(child: str, parent: str) -> bool:
-    c, p = child.rstrip("/") + "/", parent.rstrip("/") + "/"
-    if "://" not in c and "://" not in p:
-        c, p = str(Path(c).resolve()) + "/", str(Path(p).resolve()) + "/"
-    return c.startswith(p)
+    return is_at_or_below(child, parent)
 
 
 def _now() -> str:
