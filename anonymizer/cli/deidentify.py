@@ -82,6 +82,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="merge: upsert by pseudonymized id, newest meta.lastUpdated wins (default); "
         "overwrite: each table written holds only this run's rows",
     )
+    parser.add_argument(
+        "--purge-history",
+        action="store_true",
+        help="with --mode overwrite: then delete the files of every older version of the tables written "
+        "(Delta VACUUM RETAIN 0 HOURS), so time travel cannot reach an earlier, leaky run; no other job may "
+        "use these tables meanwhile",
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> None:
         max_line_bytes=args.max_line_bytes,
         keys_from=args.keys_from,
         mode=args.mode,
+        purge_history=args.purge_history,
     )
     spark = session_from_args(args, "fhir-anonymizer deidentify")
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.history import purge_history
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
 from anonymizer.spark.research_zone import (
@@ -51,6 +52,8 @@ class DeidentifyRequest:
         allow_weak_test_keys: accept short or repeated keys (Microsoft's test fixtures only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
+        purge_history: with ``overwrite``: then remove every older version's files of the tables written
+            (``VACUUM RETAIN 0 HOURS``), so time travel cannot reach a leaky earlier run.
     """
 
     input: str
@@ -64,6 +67,7 @@ class DeidentifyRequest:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
     mode: str = "merge"
+    purge_history: bool = False
 
 
 @dataclass
@@ -93,6 +97,8 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     from anonymizer.engine import Anonymizer
     from anonymizer.spark.session import active_or_new_session
 
+    if request.purge_history and request.mode != "overwrite":
+        raise DeidentifyError("--purge-history needs --mode overwrite (a merge keeps older rows on purpose)")
     spark = spark or active_or_new_session()
     quarantine = request.quarantine or default_quarantine(request.output)
     if _inside(quarantine, request.output):
@@ -169,6 +175,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
             spark, delta_path(request.output, resource_type), ids
         )
     timings["write_s"] = round(time.monotonic() - step, 3)
+    if request.purge_history:
+        step = time.monotonic()
+        purged = purge_history(spark, tables.values())
+        timings["purge_s"] = round(time.monotonic() - step, 3)
+        log.info("run %s: history of %d tables purged", run_id, len(purged))
 
     summary = RunSummary(
         run_id=run_id,
