@@ -56,6 +56,10 @@ EXTRA_REDACTS = [
     {"path": "ImagingStudy.identifier.value", "method": "cryptoHash", "hashFormat": "dicomUid"},
     {"path": "ImagingStudy.series.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
     {"path": "ImagingStudy.series.instance.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    # The sample keeps Organization.address whole; its ZIP is generalised like the patients' (ZIP3, restricted
+    # areas zeroed, lost leading zeros restored): patients are treated near home, and exports store ZIPs as
+    # numbers ("1020"), which would publish four real digits.
+    {"path": "Organization.address.postalCode", "method": "redact"},
     # The sample keeps Organization.identifier whole, which keeps the source id in identifier.assigner.reference.
     {"path": "Organization.identifier.assigner", "method": "redact"},
     {"path": "OrganizationAffiliation.identifier.assigner", "method": "redact"},

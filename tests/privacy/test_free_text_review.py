@@ -30,7 +30,8 @@ def _review_table() -> dict[str, frozenset[str] | None]:
 
 def _survivors() -> list[TextElement]:
     fast, _tree = engines(STRICT)
-    return [e for e in text_elements() if PLANTED in json.dumps(fast.anonymize(planted(e, PLANTED)))]
+    # survival of the words, not of the whole value: partial redactions (ZIP3) change digits only
+    return [e for e in text_elements() if "Planted text" in json.dumps(fast.anonymize(planted(e, PLANTED)))]
 
 
 def test_every_text_element_the_strict_profile_keeps_is_reviewed() -> None:
