@@ -64,3 +64,15 @@ def test_deidentify_refuses_a_quarantine_spelled_differently_before_starting(tmp
     )
     with pytest.raises(DeidentifyError, match="quarantine"):
         run_deidentify(request, spark=object())  # refused before any Spark call
+
+
+def test_purge_history_needs_overwrite(tmp_path: Path) -> None:
+    """Issue #16 point 9: a merge keeps older rows on purpose, so purging its history is refused up front."""
+    request = DeidentifyRequest(
+        input=str(tmp_path / "landing"),
+        output=str(tmp_path / "research"),
+        config="configs/hipaa-safe-harbor.json",
+        purge_history=True,
+    )
+    with pytest.raises(DeidentifyError, match="--purge-history needs --mode overwrite"):
+        run_deidentify(request, spark=object())
