@@ -85,10 +85,9 @@ def _walk(
 ) -> Iterator[TextElement]:
     for key, fhir_type, child_path in _children(model, type_path):
         if fhir_type in TEXT_TYPES:
-            owner = type_path if "." in type_path or type_path != resource_type else resource_type
-            yield TextElement(
-                resource_type, (*keys, key), f"{owner}.{_base_name(model, type_path, key)}", fhir_type
-            )
+            # the owner is where the element is defined: a data type, a backbone path or the resource itself
+            owner = f"{type_path}.{_base_name(model, type_path, key)}"
+            yield TextElement(resource_type, (*keys, key), owner, fhir_type)
         elif fhir_type not in PRIMITIVE_TYPES and depth > 0 and child_path not in chain:
             yield from _walk(model, resource_type, child_path, (*keys, key), (*chain, child_path), depth - 1)
 
