@@ -58,13 +58,16 @@ def _landing(root: Path) -> Path:
     return landing
 
 
-@pytest.mark.spark
-def test_patient_values_reach_only_that_patients_notes(
-    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture()
+def key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped config's key references set to strong test keys."""
     monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", HASH_KEY)
     monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", DATE_KEY)
     monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", ENCRYPT_KEY)
+
+
+@pytest.mark.spark
+def test_patient_values_reach_only_that_patients_notes(spark, tmp_path: Path, key_env: None) -> None:
     request = DeidentifyRequest(
         input=str(_landing(tmp_path)),
         output=str(tmp_path / "research"),
@@ -108,12 +111,9 @@ def test_join_only_for_contextual_scrub_rules() -> None:
 
 @pytest.mark.spark
 def test_note_linked_only_through_its_encounter_gets_that_patients_context(
-    spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark, tmp_path: Path, key_env: None
 ) -> None:
     """Issue #16 point 7: no ``subject``, only ``context.encounter``: the encounter's patient is the context."""
-    monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", HASH_KEY)
-    monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", DATE_KEY)
-    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", ENCRYPT_KEY)
     landing = tmp_path / "landing"
     landing.mkdir()
     patient = {
