@@ -61,9 +61,13 @@ AS_OF = date.fromisoformat(widget("as_of", "2026-01-01"))
 
 # COMMAND ----------
 
+from anonymizer.config.lint import check_before_run  # noqa: E402
 from anonymizer.engine import Anonymizer  # noqa: E402
 from anonymizer.errors import ConfigError  # noqa: E402
 
+# The same check as at the start of every deidentify and verify: a rule that can never match stops here.
+for finding in check_before_run(CONFIG, what="notebook").warnings:
+    print(finding)
 try:
     engine = Anonymizer.from_config_file(CONFIG, as_of=AS_OF)
 except ConfigError:

@@ -56,14 +56,14 @@ EXTRA_REDACTS = [
     {"path": "ImagingStudy.identifier.value", "method": "cryptoHash", "hashFormat": "dicomUid"},
     {"path": "ImagingStudy.series.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
     {"path": "ImagingStudy.series.instance.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
-    # The sample keeps Organization.address whole; its ZIP is generalised like the patients' (ZIP3, restricted
-    # areas zeroed, lost leading zeros restored): patients are treated near home, and exports store ZIPs as
-    # numbers ("1020"), which would publish four real digits.
-    {"path": "Organization.address.postalCode", "method": "redact"},
     # The sample keeps Organization.identifier whole, which keeps the source id in identifier.assigner.reference.
     {"path": "Organization.identifier.assigner", "method": "redact"},
     {"path": "OrganizationAffiliation.identifier.assigner", "method": "redact"},
 ]
+#: Safe Harbor profiles only: the sample keeps Organization.address whole; its ZIP is generalised like the
+#: patients' (ZIP3, restricted areas zeroed, lost leading zeros restored): patients are treated near home, and
+#: exports store ZIPs as numbers ("1020"), which would publish four real digits.
+ORGANIZATION_ZIP3 = [{"path": "Organization.address.postalCode", "method": "redact"}]
 #: Free text Microsoft's sample misses (found by the systematic review of every R4 string/markdown element,
 #: docs/privacy-review.md). Clinical ones are scrubbed instead by the keep-notes profile.
 CLINICAL_TEXT = (
@@ -110,14 +110,31 @@ DATE_TYPES = ("nodesByType('date')", "nodesByType('dateTime')", "nodesByType('in
 CODE_REDACTS = ("nodesByType('Coding').code", "nodesByType('Coding').display")
 
 
+#: Typos in Microsoft's sample: the rule can never match (``fhir-anonymizer check-config`` reports it as dead).
+CORRECTED_PATHS = {"HealthcareService.notAvaliable.description": "HealthcareService.notAvailable.description"}
+
+
 def sample_rules() -> list[dict]:
-    return json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
+    """The sample's rules with the typos corrected."""
+    rules = json.loads(SAMPLE.read_text(encoding="utf-8-sig"))["fhirPathRules"]
+    return [{**r, "path": CORRECTED_PATHS.get(r["path"], r["path"])} for r in rules]
+
+
+def without_repeats(rules: list[dict]) -> list[dict]:
+    """Drop a rule that repeats an earlier one exactly: it can never apply (first rule wins)."""
+    out: list[dict] = []
+    for rule in rules:
+        if rule not in out:
+            out.append(rule)
+    return out
 
 
 def safe_harbor(*, keep_notes: bool = False) -> dict:
     """The strict Safe Harbor profile; ``keep_notes`` scrubs clinical free text (``SCRUB_INSTEAD``) instead."""
     text_method = "scrubText" if keep_notes else "redact"
-    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + AGE_QUANTITY_REDACTS + EXTRA_REDACTS
+    rules: list[dict] = (
+        RACE_ETHNICITY_KEEPS + CODE_KEEPS + AGE_QUANTITY_REDACTS + EXTRA_REDACTS + ORGANIZATION_ZIP3
+    )
     rules += [{"path": path, "method": text_method} for path in CLINICAL_TEXT]
     rules += [{"path": path, "method": "redact"} for path in ADMINISTRATIVE_TEXT]
     unused = set(SCRUB_INSTEAD) if keep_notes else set()
@@ -141,7 +158,7 @@ def safe_harbor(*, keep_notes: bool = False) -> dict:
         "description": KEEP_NOTES_DESCRIPTION if keep_notes else STRICT_DESCRIPTION,
         "fhirVersion": "R4",
         "processingErrors": "raise",
-        "fhirPathRules": rules,
+        "fhirPathRules": without_repeats(rules),
         "parameters": {
             **KEY_REFERENCES,
             "dateShiftScope": "resource",
@@ -220,7 +237,7 @@ def limited_dataset() -> dict:
         ),
         "fhirVersion": "R4",
         "processingErrors": "raise",
-        "fhirPathRules": rules,
+        "fhirPathRules": without_repeats(rules),
         "parameters": {
             **KEY_REFERENCES,
             "dateShiftScope": "patient",

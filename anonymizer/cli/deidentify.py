@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from anonymizer.cli.check_config import add_allow_dead_rules
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
 
@@ -89,12 +90,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(Delta VACUUM RETAIN 0 HOURS), so time travel cannot reach an earlier, leaky run; no other job may "
         "use these tables meanwhile",
     )
+    parser.add_argument(
+        "--skip-unreadable-files",
+        action="store_true",
+        help="quarantine each unreadable input file (truncated gzip, not UTF-8 text) as one record and go on; "
+        "default: stop before any table is touched, naming every unreadable file",
+    )
+    add_allow_dead_rules(parser)
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run the de-identification and print where the results are."""
+    from anonymizer.config.lint import check_before_run
     from anonymizer.errors import AnonymizerError
     from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
 
@@ -111,13 +120,21 @@ def run(args: argparse.Namespace) -> None:
         keys_from=args.keys_from,
         mode=args.mode,
         purge_history=args.purge_history,
+        allow_dead_rules=args.allow_dead_rules,
+        skip_unreadable_files=args.skip_unreadable_files,
     )
+    try:
+        check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="de-identification")
+    except AnonymizerError as exc:  # before Spark starts: a config mistake costs no JVM start-up
+        raise CliError(str(exc)) from None
     spark = session_from_args(args, "fhir-anonymizer deidentify")
     try:
         result = run_deidentify(request, spark)
     except (DeidentifyError, AnonymizerError) as exc:
         raise CliError(str(exc)) from None
     print_summary(result)
+    if result.skipped_inputs:
+        print(f"Skipped:       incomplete exports (no manifest.json): {', '.join(result.skipped_inputs)}")
     if not result.summary.reconciled:
         raise CliError("counts do not reconcile (lines in != rows out + quarantined); see the run summary")
 
@@ -136,3 +153,9 @@ def print_summary(result: object) -> None:
     print(f"NDJSON:        {summary.output.rstrip('/')}/ndjson/<ResourceType>/")
     print(f"Run summary:   {result.summary_path}")  # type: ignore[attr-defined]
     print(f"Quarantine:    {summary.quarantine}/quarantine")
+    if summary.unreadable_files:
+        print(
+            f"Unreadable files skipped: {len(summary.unreadable_files)} (one quarantine record each, reason unreadable_file)"
+        )
+        for file in summary.unreadable_files:
+            print(f"  {file['path']} ({file['size']:,} bytes): {file['reason']}")

@@ -11,7 +11,9 @@ from anonymizer.cli.errors import CliError
 
 def export_for_run(args: argparse.Namespace, landing: Path, *, demo_data: Path) -> Path:
     """Export into ``landing``; returns the folder of this export's files."""
-    from anonymizer.export.client import ExportError, ExportRequest, PollPolicy, run_export
+    from anonymizer.export.client import ExportRequest, PollPolicy
+    from anonymizer.export.errors import ExportError
+    from anonymizer.export.runner import partial_export_message, run_export
     from anonymizer.storage.landing import LocalLanding
 
     def progress(message: str) -> None:
@@ -36,6 +38,8 @@ def export_for_run(args: argparse.Namespace, landing: Path, *, demo_data: Path) 
                 )
     except ExportError as exc:
         raise CliError(str(exc)) from None
+    if result.errors:
+        raise CliError(partial_export_message(result))
     print(
         f"export {result.export_id}: {sum(result.counts.values())} resources in {result.seconds:.1f}s -> {result.folder}"
     )

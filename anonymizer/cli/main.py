@@ -9,10 +9,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
-from anonymizer.cli.errors import EXIT_RUNTIME, EXIT_USAGE, CliError, unwrap_java_error
+from anonymizer.cli.errors import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    LOG_FILE_ENV,
+    CliError,
+    cause_of,
+    one_line,
+    run_log_path,
+    write_failure_log,
+)
 
 #: Subcommand name -> module; the order is the order shown in --help.
 COMMANDS: dict[str, str] = {
@@ -20,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "deidentify": "anonymizer.cli.deidentify",
     "verify": "anonymizer.cli.verify",
     "run": "anonymizer.cli.run",
+    "check-config": "anonymizer.cli.check_config",
     "setup": "anonymizer.cli.setup",
 }
 
@@ -58,19 +71,43 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     for noisy in ("py4j", "azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_path = run_log_path(args.command)
+    previous = os.environ.get(LOG_FILE_ENV)
+    os.environ[LOG_FILE_ENV] = str(log_path)  # a local Spark session logs there (JVM warnings, task failures)
+    try:
+        _run(args, log_path)
+    finally:  # in-process callers (tests, notebooks) get their environment back
+        if previous is None:
+            os.environ.pop(LOG_FILE_ENV, None)
+        else:
+            os.environ[LOG_FILE_ENV] = previous
+
+
+def _run(args: argparse.Namespace, log_path: Path) -> None:
+    """Run the subcommand; failures become one line on stderr and an exit code."""
     try:
         args.handler(args)
     except CliError as exc:
+        cause = cause_of(exc)
         print(f"error: {exc}", file=sys.stderr)
+        if cause is not None:
+            _details(cause, log_path, verbose=args.verbose)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
     except Exception as exc:
-        if args.verbose:
-            raise
-        print(f"error: {unwrap_java_error(exc)} (run with --verbose for details)", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        _details(exc, log_path, verbose=args.verbose)
         raise SystemExit(EXIT_RUNTIME) from None
+
+
+def _details(exc: BaseException, log_path: Path, *, verbose: bool) -> None:
+    """The stack traces: on the terminal with -v, else in the log file (its path printed)."""
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    elif write_failure_log(log_path, exc):
+        print(f"details (stack traces): {log_path}; -v prints them here", file=sys.stderr)
 
 
 __all__ = ["COMMANDS", "EXIT_USAGE", "build_parser", "main"]

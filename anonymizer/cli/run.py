@@ -11,6 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
+from anonymizer.cli.check_config import add_allow_dead_rules
 from anonymizer.cli.deidentify import parse_as_of, print_summary
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
@@ -52,12 +53,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-ephemeral-keys", action="store_true", help="random keys for empty ones (implied by --demo)"
     )
+    add_allow_dead_rules(parser)
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run export (if any), de-identification and verification."""
+    from anonymizer.config.lint import check_before_run
+    from anonymizer.errors import AnonymizerError
     from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
 
@@ -65,6 +69,10 @@ def run(args: argparse.Namespace) -> None:
     config = args.config or (str(DEMO_CONFIG) if args.demo else None)
     if config is None:
         raise UsageError("--config is required (or use --demo)")
+    try:
+        check_before_run(config, allow_dead_rules=args.allow_dead_rules, what="run")
+    except AnonymizerError as exc:  # before the export and before Spark starts
+        raise CliError(str(exc)) from None
     landing = Path(args.landing).resolve() if args.landing else out / "landing"
     timings: dict[str, float] = {}
     clock = time.monotonic()
@@ -86,10 +94,11 @@ def run(args: argparse.Namespace) -> None:
                 quarantine=str(quarantine),
                 as_of=parse_as_of(args.as_of),
                 allow_ephemeral_keys=args.demo or args.allow_ephemeral_keys,
+                allow_dead_rules=args.allow_dead_rules,
             ),
             spark,
         )
-    except DeidentifyError as exc:
+    except (DeidentifyError, AnonymizerError) as exc:
         raise CliError(str(exc)) from None
     timings["deidentify"] = time.monotonic() - step
     print_summary(result)
@@ -101,6 +110,7 @@ def run(args: argparse.Namespace) -> None:
             config=config,
             report_dir=str(report),
             quarantine=str(quarantine),
+            allow_dead_rules=args.allow_dead_rules,
         ),
         spark=spark,
     )

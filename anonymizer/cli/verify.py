@@ -7,6 +7,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
+from anonymizer.cli.check_config import add_allow_dead_rules
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
 
@@ -41,12 +42,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument(
         "--as-of", default=None, help="reference date YYYY-MM-DD for the age checks (default: the run's)"
     )
+    add_allow_dead_rules(parser)
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run the verification, print where the report is, and fail (exit 1) when it does not pass."""
+    from anonymizer.config.lint import check_before_run
+    from anonymizer.errors import AnonymizerError
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
     from anonymizer.verify.zone import ZoneError
 
@@ -61,11 +65,16 @@ def run(args: argparse.Namespace) -> None:
         report_dir=args.report,
         quarantine=args.quarantine,
         as_of=as_of,
+        allow_dead_rules=args.allow_dead_rules,
     )
+    try:
+        check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="verification")
+    except AnonymizerError as exc:  # before Spark starts
+        raise CliError(str(exc)) from None
     spark = session_from_args(args, app_name="fhir-anonymizer verify")
     try:
         result = run_verify(request, spark=spark)
-    except ZoneError as exc:
+    except (ZoneError, AnonymizerError) as exc:
         raise CliError(str(exc)) from None
     verdict = result.report["verdict"]
     print(f"report: {result.report_json}")
@@ -74,6 +83,8 @@ def run(args: argparse.Namespace) -> None:
         f"leaks: {verdict['leaks']}, precision violations: {verdict['precision_violations']}, "
         f"counts reconciled: {'yes' if verdict['counts_reconciled'] else 'no'}"
     )
+    for file in result.report["counts"].get("unreadable_files", []):
+        print(f"  {file['status']}: {file['path']} ({file['size']:,} bytes): {file['reason']}")
     for item in result.report["checklist"]:
         if item["status"] == "found":
             print(f"  category {item['category']} ({item['title']}): {item['detail']}")

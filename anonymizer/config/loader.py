@@ -106,11 +106,7 @@ def load_config(
         path = Path(source)
         source_name = path.name
         base_dir = base_dir if base_dir is not None else path.parent
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError:
-            raise ConfigError(f"Failed to read configuration file {path}") from None
-        raw = _parse_json(text, str(path))
+        raw = read_raw_config(path)
     if keys_from:
         raw = dict(raw)
         raw["parameters"] = dict(raw.get("parameters") or {})
@@ -129,6 +125,24 @@ def load_config(
         source_name=source_name,
         allow_weak_test_keys=allow_weak_test_keys,
     )
+
+
+def read_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object of a rules file, parsed as :func:`load_config` parses it (nothing validated or resolved)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError:
+        raise ConfigError(f"Failed to read configuration file {path}") from None
+    return _parse_json(text, str(path))
+
+
+def keys_needed(methods: set[str], parameters: Mapping[str, Any]) -> dict[str, bool]:
+    """Which key parameters the rules' methods need (a fixed date-shift offset needs no date-shift key)."""
+    return {
+        "dateShiftKey": "dateshift" in methods and parameters.get("dateShiftFixedOffsetInDays") is None,
+        "cryptoHashKey": "cryptohash" in methods,
+        "encryptKey": "encrypt" in methods,
+    }
 
 
 def _parse_json(text: str, where: str) -> dict[str, Any]:
@@ -220,7 +234,7 @@ def _build(
         params_raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, rules=rules
     )
     if not allow_weak_test_keys:
-        _refuse_weak_keys(parameters, rules)
+        _refuse_weak_keys(parameters, rules, params_raw)
     description = raw.get("description")
     return AnonymizerConfig(
         fhir_version=version or None,
@@ -331,12 +345,7 @@ def _parameters(
     base_dir: str | os.PathLike[str] | None,
     rules: tuple[RuleConfig, ...],
 ) -> Parameters:
-    used = {r.method for r in rules}
-    needs = {
-        "dateShiftKey": "dateshift" in used,
-        "cryptoHashKey": "cryptohash" in used,
-        "encryptKey": "encrypt" in used,
-    }
+    needs = keys_needed({r.method for r in rules}, raw)
     resolved: dict[str, Secret] = {}
     for name in KEY_PARAMETERS:
         value = raw.get(name)
@@ -402,20 +411,15 @@ def _parameters(
     )
 
 
-def _refuse_weak_keys(params: Parameters, rules: tuple[RuleConfig, ...]) -> None:
+def _refuse_weak_keys(params: Parameters, rules: tuple[RuleConfig, ...], raw: Mapping[str, Any]) -> None:
     """Stop on a weak key that a rule uses (hashing, encryption, date shift; never quoting the key)."""
-    used = {r.method for r in rules}
-    shifts_text = any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in rules)
-    in_use = {
-        "cryptoHashKey": ("cryptohash" in used, params.crypto_hash_key),
-        "encryptKey": ("encrypt" in used, params.encrypt_key),
-        "dateShiftKey": (
-            ("dateshift" in used or shifts_text) and params.date_shift_fixed_offset is None,
-            params.date_shift_key,
-        ),
-    }
-    for name, (needed, secret) in in_use.items():
-        weakness = key_weakness(secret.value) if needed else None
+    methods = {r.method for r in rules}
+    if any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in rules):
+        methods.add("dateshift")  # scrubText shifts dates in text with the date-shift key
+    secrets = {"cryptoHashKey": params.crypto_hash_key, "encryptKey": params.encrypt_key,
+               "dateShiftKey": params.date_shift_key}  # fmt: skip
+    for name, needed in keys_needed(methods, raw).items():
+        weakness = key_weakness(secrets[name].value) if needed else None
         if weakness:
             raise ConfigError(
                 f"parameters.{name} is too weak ({weakness}): a short or repeated key is recovered by brute force "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from anonymizer.export.client import ExportError, ExportRequest, ExportResult, run_export
+from anonymizer.export.client import ExportRequest, ExportResult
+from anonymizer.export.errors import ExportError
+from anonymizer.export.runner import run_export
 
 __all__ = ["ExportError", "ExportRequest", "ExportResult", "run_export"]

@@ -1,20 +1,12 @@
 """The Bulk Data client: kick-off, polling with Retry-After / back-off, manifest paging, streaming downloads.
 
-Landing layout (``<landing>`` is a local folder or a Blob/ADLS container prefix)::
-
-    <landing>/<export id>/<Type>.<nnn>.ndjson   resource files (line counts verified against the manifest)
-    <landing>/<export id>/deleted/...           Bundles of deleted resources (incremental exports)
-    <landing>/<export id>/error/...             OperationOutcomes the server reported
-    <landing>/<export id>/manifest.json         the completion manifest (pages merged)
-    <landing>/_state/last_export.json           transactionTime of the last complete export (next ``_since``)
-
-A file is written under a temporary name and appears complete or not at all; a re-run of the same export id
-skips files already landed, so an interrupted export is finished by running it again.
+Every attempt of a request sends exactly the headers of the first (plus a fresh token): a retried kick-off keeps
+``Prefer: respond-async``, a retried download keeps ``Accept-Encoding`` and ``Range``. Landing the files (resume,
+state, error files) is :mod:`anonymizer.export.runner`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
@@ -26,15 +18,22 @@ from typing import Any
 import requests
 
 from anonymizer.export.auth import TokenProvider
-from anonymizer.storage.landing import LandingTarget
+from anonymizer.export.errors import ExportError, ExportExpiredError, JobFailedError, response_reason
 
 log = logging.getLogger("anonymizer.export")
-STATE_FILE = "_state/last_export.json"
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
+GONE = frozenset({404, 410})
+#: A ``Retry-After`` number this large is a Unix time (some servers send one), not a delay of 30+ years.
+EPOCH_THRESHOLD_S = 1e9
 
-
-class ExportError(RuntimeError):
-    """The export failed; the message is safe to show (no tokens, no data)."""
+__all__ = [
+    "BulkExportClient",
+    "ExportError",
+    "ExportRequest",
+    "ExportResult",
+    "PollPolicy",
+    "retry_after_seconds",
+]
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,14 @@ class ExportRequest:
         level: ``system``, ``patient`` or ``group``.
         group_id: Group id for ``group`` level.
         types: ``_type`` resource types.
-        since: ``_since`` instant; ``"auto"`` uses the transactionTime of the last export landed here.
+        since: ``_since`` instant; ``"auto"`` uses the transactionTime of the last complete export landed here
+            with the same server, level, group and types.
         type_filters: ``_typeFilter`` queries.
         container: Azure ``_container``: the service writes the files into that storage container itself.
         use_post: kick off with POST and a Parameters body (servers that want it).
         azure: only send parameters the Azure FHIR service accepts (it rejects unknown ones with 400).
+        export_id: name of the landing folder (default: the last segment of the status URL).
+        allow_partial_manifests: Bulk Data 2.0 ``allowPartialManifests``: the server may page the manifest.
     """
 
     fhir_url: str
@@ -63,11 +65,19 @@ class ExportRequest:
     use_post: bool = False
     azure: bool = False
     export_id: str | None = None
+    allow_partial_manifests: bool = False
 
 
 @dataclass
 class ExportResult:
-    """What landed."""
+    """What landed.
+
+    Attributes:
+        downloaded: files downloaded by this run (a resumed export downloads only the missing ones).
+        errors: the server's reasons from the manifest's error files (OperationOutcomes), deduplicated.
+        failed_types: requested types the server exported no file for while it reported errors.
+        resumed: this run continued an export an earlier run had started.
+    """
 
     export_id: str
     folder: str
@@ -75,16 +85,25 @@ class ExportResult:
     files: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    downloaded: int = 0
+    errors: list[str] = field(default_factory=list)
+    failed_types: list[str] = field(default_factory=list)
+    resumed: bool = False
 
 
 @dataclass
 class PollPolicy:
-    """Polling and retry behaviour (tests shrink the delays)."""
+    """Polling and retry behaviour (tests shrink the delays).
+
+    ``max_delay_s`` caps our own back-off; a server's ``Retry-After`` is honoured as asked (never polling sooner)
+    up to ``max_server_wait_s``, beyond which the client gives up rather than sleep for hours.
+    """
 
     initial_delay_s: float = 2.0
     max_delay_s: float = 120.0
     max_wait_s: float = 24 * 3600
     max_retries: int = 8
+    max_server_wait_s: float = 3600.0
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -100,47 +119,62 @@ class BulkExportClient:
         self.progress = progress or (lambda message: log.info("%s", message))
 
     # -- HTTP -----------------------------------------------------------------------------------------
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/fhir+json"}
-        if self.auth is not None:
+    def _headers(self, extra: dict[str, str], with_token: bool) -> dict[str, str]:
+        headers = {"Accept": "application/fhir+json", **extra}
+        if with_token and self.auth is not None:
             headers["Authorization"] = f"Bearer {self.auth.token()}"
-        headers.update(extra or {})
         return headers
 
-    def _request(self, method: str, url: str, *, stream: bool = False, **kw: Any) -> requests.Response:
-        """One request with retries on connection errors, 429 and transient 5xx; 401 refreshes the token once."""
+    def _request(self, method: str, url: str, *, stream: bool = False, headers: dict[str, str] | None = None,
+                 with_token: bool = True, **kw: Any) -> requests.Response:  # fmt: skip
+        """One request with retries on connection errors, 429 and transient 5xx; 401 refreshes the token once.
+
+        Every attempt sends the same headers (``headers`` is never consumed), with a fresh token.
+        """
+        extra = dict(headers or {})
         delay = self.policy.initial_delay_s
         refreshed = False
         for attempt in range(self.policy.max_retries + 1):
             try:
                 response = self.session.request(
-                    method,
-                    url,
-                    headers=self._headers(kw.pop("headers", None)),
-                    stream=stream,
-                    timeout=60,
-                    **kw,
+                    method, url, headers=self._headers(extra, with_token), stream=stream, timeout=60, **kw
                 )
             except (requests.ConnectionError, requests.Timeout):
                 if attempt == self.policy.max_retries:
                     raise ExportError(
                         f"{method} {_safe(url)}: server unreachable after {attempt + 1} attempts"
                     ) from None
+                self.progress(f"{method} {_safe(url)}: connection failed; retrying in {delay:.1f}s")
                 self.policy.sleep(delay)
                 delay = min(delay * 2, self.policy.max_delay_s)
                 continue
-            if response.status_code == 401 and self.auth is not None and not refreshed:
+            log.debug("%s %s -> HTTP %s", method, _safe(url), response.status_code)
+            if response.status_code == 401 and with_token and self.auth is not None and not refreshed:
                 self.auth.invalidate()
                 refreshed = True
                 continue
-            if response.status_code in TRANSIENT and attempt < self.policy.max_retries:
-                wait = retry_after_seconds(response.headers.get("Retry-After")) or delay
+            if (
+                response.status_code in TRANSIENT
+                and attempt < self.policy.max_retries
+                and _retryable(response)
+            ):
+                wait = self._server_wait(response) or delay
                 self.progress(f"server answered {response.status_code}; retrying in {wait:.1f}s")
-                self.policy.sleep(min(wait, self.policy.max_delay_s))
+                self.policy.sleep(wait)
                 delay = min(delay * 2, self.policy.max_delay_s)
                 continue
             return response
         raise ExportError(f"{method} {_safe(url)}: gave up after retries")
+
+    def _server_wait(self, response: requests.Response) -> float | None:
+        """The wait a response's ``Retry-After`` asks for; too long a wait is an error, not a sleep."""
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if wait is not None and wait > self.policy.max_server_wait_s:
+            raise ExportError(
+                f"the server asks to retry in {wait:.0f}s (Retry-After), more than "
+                f"{self.policy.max_server_wait_s:.0f}s: try again later"
+            )
+        return wait
 
     # -- protocol -------------------------------------------------------------------------------------
     def kickoff(self, request: ExportRequest) -> str:
@@ -157,7 +191,7 @@ class BulkExportClient:
         if request.use_post:
             body = {
                 "resourceType": "Parameters",
-                "parameter": [{"name": k, "valueString": v} for k, v in params],
+                "parameter": [_parameter(k, v) for k, v in params],
             }
             response = self._request(
                 "POST",
@@ -168,11 +202,15 @@ class BulkExportClient:
         else:
             response = self._request("GET", f"{self.base}/{path}", params=params, headers=headers)
         if response.status_code != 202 or "Content-Location" not in response.headers:
-            raise ExportError(f"kick-off refused (HTTP {response.status_code}): {_outcome_text(response)}")
+            raise ExportError(f"kick-off refused (HTTP {response.status_code}): {response_reason(response)}")
         return response.headers["Content-Location"]
 
     def wait(self, status_url: str) -> dict[str, Any]:
-        """Poll until complete; returns the manifest. Ctrl-C cancels the job (DELETE) and re-raises."""
+        """Poll until complete; returns the manifest (pages merged).
+
+        Raises :class:`JobFailedError` when the job ended in an error and :class:`ExportExpiredError` when the
+        server no longer knows it. Ctrl-C cancels the job (DELETE) and re-raises.
+        """
         started = time.monotonic()
         delay = self.policy.initial_delay_s
         try:
@@ -180,18 +218,25 @@ class BulkExportClient:
                 response = self._request("GET", status_url)
                 if response.status_code == 200:
                     return self._full_manifest(response.json())
+                if response.status_code in GONE:
+                    raise ExportExpiredError(
+                        f"the server no longer knows export {_safe(status_url)} "
+                        f"(HTTP {response.status_code}): {response_reason(response)}"
+                    )
                 if response.status_code != 202:
-                    raise ExportError(
-                        f"export job failed (HTTP {response.status_code}): {_outcome_text(response)}"
+                    raise JobFailedError(
+                        f"export job failed (HTTP {response.status_code}): {response_reason(response)}"
                     )
                 progress = response.headers.get("X-Progress")
-                self.progress(f"export in progress{': ' + progress if progress else ''}")
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                wait = self._server_wait(response)
                 if wait is None:  # Azure sends none: our own exponential back-off
                     wait, delay = delay, min(delay * 2, self.policy.max_delay_s)
+                self.progress(
+                    f"export in progress{': ' + progress if progress else ''}; next check in {wait:.1f}s"
+                )
                 if time.monotonic() - started + wait > self.policy.max_wait_s:
                     raise ExportError(f"export did not complete within {self.policy.max_wait_s:.0f}s")
-                self.policy.sleep(min(wait, self.policy.max_delay_s))
+                self.policy.sleep(wait)
         except KeyboardInterrupt:
             self.cancel(status_url)
             raise
@@ -199,9 +244,9 @@ class BulkExportClient:
     def cancel(self, status_url: str) -> None:
         """Ask the server to cancel the job and delete its files."""
         try:
-            self.session.delete(status_url, headers=self._headers(), timeout=30)
+            self.session.delete(status_url, headers=self._headers({}, True), timeout=30)
             self.progress("export cancelled (DELETE sent)")
-        except requests.RequestException:
+        except (requests.RequestException, ExportError):
             self.progress("export cancel request failed")
 
     def _full_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -214,9 +259,13 @@ class BulkExportClient:
             )
             if not nxt:
                 break
+            if len(pages) > 10_000:
+                raise ExportError("the manifest pages do not end (more than 10000 rel=next links)")
             response = self._request("GET", nxt)
             if response.status_code != 200:
-                raise ExportError(f"manifest page failed (HTTP {response.status_code})")
+                raise ExportError(
+                    f"manifest page failed (HTTP {response.status_code}): {response_reason(response)}"
+                )
             pages.append(response.json())
         merged = dict(pages[0])
         for key in ("output", "deleted", "error"):
@@ -225,20 +274,26 @@ class BulkExportClient:
         return merged
 
     def download(self, url: str, requires_token: bool) -> Iterator[bytes]:
-        """Stream one file, resuming with Range after a dropped connection; gzip is decoded."""
+        """Stream one file, resuming with Range after a dropped connection; gzip is decoded.
+
+        Raises :class:`ExportExpiredError` when the server says the file is gone (404/410).
+        """
         received = 0
         decoder: Any = None
         for _attempt in range(self.policy.max_retries + 1):
             headers = {"Accept": "application/fhir+ndjson", "Accept-Encoding": "gzip"}
             if received:
                 headers["Range"] = f"bytes={received}-"
-            auth, self.auth = self.auth, (self.auth if requires_token else None)
-            try:
-                response = self._request("GET", url, stream=True, headers=headers)
-            finally:
-                self.auth = auth
+            response = self._request("GET", url, stream=True, headers=headers, with_token=requires_token)
+            if response.status_code in GONE:
+                raise ExportExpiredError(
+                    f"download of {_safe(url)}: the file is gone (HTTP {response.status_code}): "
+                    f"{response_reason(response)}"
+                )
             if response.status_code not in (200, 206):
-                raise ExportError(f"download of {_safe(url)} failed (HTTP {response.status_code})")
+                raise ExportError(
+                    f"download of {_safe(url)} failed (HTTP {response.status_code}): {response_reason(response)}"
+                )
             if received and response.status_code == 200:
                 raise ExportError(
                     f"download of {_safe(url)} was interrupted and the server cannot resume (no Range support)"
@@ -265,17 +320,43 @@ class BulkExportClient:
         raise ExportError(f"download of {_safe(url)} failed after retries")
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or HTTP-date)."""
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as the seconds to wait from ``now``: delta-seconds, an HTTP-date, or a Unix time
+    (seconds or milliseconds; some servers send one although the header wants a delay)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    now = time.time() if now is None else now
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number < 0:  # NaN or negative: meaningless
+            return None
+        if number >= EPOCH_THRESHOLD_S:
+            epoch = number / 1000 if number >= EPOCH_THRESHOLD_S * 1000 else number
+            return max(0.0, epoch - now)
+        return number
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
         return None
+
+
+def _retryable(response: requests.Response) -> bool:
+    """429, 502-504 always; a 500 unless its OperationOutcome says the failure is not ``transient`` (a job or
+    kick-off that failed for good answers 500 with the reason: retrying it only hides the reason for minutes)."""
+    if response.status_code != 500:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
+        return True
+    codes = {issue.get("code") for issue in body.get("issue", []) if isinstance(issue, dict)}
+    return not codes or "transient" in codes
 
 
 def _kickoff_params(request: ExportRequest) -> list[tuple[str, str]]:
@@ -294,93 +375,18 @@ def _kickoff_params(request: ExportRequest) -> list[tuple[str, str]]:
         if not request.azure:
             raise ExportError("_container is an Azure FHIR service parameter: add --azure")
         params.append(("_container", request.container))
+    if request.allow_partial_manifests:
+        if request.azure:
+            raise ExportError("the Azure FHIR service does not accept allowPartialManifests")
+        params.append(("allowPartialManifests", "true"))
     return params
 
 
-def _outcome_text(response: requests.Response) -> str:
-    try:
-        body = response.json()
-        issues = body.get("issue", []) if isinstance(body, dict) else []
-        return "; ".join(str(i.get("diagnostics") or i.get("code")) for i in issues)[:300] or "no details"
-    except ValueError:
-        return "no details"
+def _parameter(name: str, value: str) -> dict[str, Any]:
+    if value in ("true", "false"):
+        return {"name": name, "valueBoolean": value == "true"}
+    return {"name": name, "valueString": value}
 
 
 def _safe(url: str) -> str:
     return url.split("?")[0]
-
-
-def _count_lines(chunks: Iterator[bytes], counter: list[int]) -> Iterator[bytes]:
-    tail = b""
-    for chunk in chunks:
-        counter[0] += chunk.count(b"\n")
-        tail = chunk[-1:] if chunk else tail
-        yield chunk
-    if tail and tail != b"\n":
-        counter[0] += 1
-
-
-def run_export(request: ExportRequest, landing: LandingTarget, *, auth: TokenProvider | None = None,
-               policy: PollPolicy | None = None, progress: Callable[[str], None] | None = None) -> ExportResult:  # fmt: skip
-    """Kick off, wait, land every file (verified, idempotent), save the manifest and the transactionTime state."""
-    started = time.monotonic()
-    if request.since == "auto":
-        request = _with_saved_since(request, landing)
-    client = BulkExportClient(request.fhir_url, auth=auth, policy=policy, progress=progress)
-    status_url = client.kickoff(request)
-    export_id = request.export_id or status_url.rstrip("/").rsplit("/", 1)[-1]
-    manifest = client.wait(status_url)
-    result = ExportResult(
-        export_id=export_id, folder=landing.uri(export_id), transaction_time=manifest.get("transactionTime")
-    )
-    if request.container:
-        client.progress(
-            "the service wrote the files into the storage container itself; recording the manifest only"
-        )
-    else:
-        requires_token = bool(manifest.get("requiresAccessToken"))
-        for kind, sub in (("output", ""), ("deleted", "deleted/"), ("error", "error/")):
-            seq: dict[str, int] = {}
-            for item in manifest.get(kind, []):
-                resource_type = item.get("type", "Resource")
-                seq[resource_type] = seq.get(resource_type, -1) + 1
-                name = f"{export_id}/{sub}{resource_type}.{seq[resource_type]:03d}.ndjson"
-                result.files.append(name)
-                if landing.exists(name):
-                    continue  # landed by an earlier, interrupted run of this export
-                counter = [0]
-                landing.write_stream(
-                    name,
-                    _verified(client.download(item["url"], requires_token), counter, item.get("count"), name),
-                )
-                if kind == "output":
-                    result.counts[resource_type] = result.counts.get(resource_type, 0) + counter[0]
-                client.progress(f"landed {name} ({counter[0]} lines)")
-    landing.write_stream(f"{export_id}/manifest.json", [json.dumps(manifest, indent=2).encode()])
-    if result.transaction_time:
-        state = {
-            "transactionTime": result.transaction_time,
-            "export_id": export_id,
-            "fhir_url": request.fhir_url,
-        }
-        landing.write_stream(STATE_FILE, [json.dumps(state).encode()])
-    result.seconds = time.monotonic() - started
-    return result
-
-
-def _verified(
-    chunks: Iterator[bytes], counter: list[int], expected: int | None, name: str
-) -> Iterator[bytes]:
-    yield from _count_lines(chunks, counter)
-    if expected is not None and counter[0] != int(expected):
-        # Raising inside the stream aborts the write: nothing half-landed stays under the final name.
-        raise ExportError(f"{name}: {counter[0]} lines downloaded but the manifest says {expected}")
-
-
-def _with_saved_since(request: ExportRequest, landing: LandingTarget) -> ExportRequest:
-    from dataclasses import replace
-
-    if not landing.exists(STATE_FILE):
-        return replace(request, since=None)
-    state = json.loads(landing.read_bytes(STATE_FILE))
-    return replace(request, since=state.get("transactionTime"))

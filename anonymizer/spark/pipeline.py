@@ -11,10 +11,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anonymizer.config.lint import check_before_run
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.failures import diagnose
 from anonymizer.spark.history import purge_history
+from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
+from anonymizer.spark.landing_exports import InputSelection, select_completed_exports
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
-from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
+from anonymizer.spark.preflight import PreflightError, require_delta, require_writable
+from anonymizer.spark.quarantine import append_quarantine, append_unreadable_files, with_line_numbers
 from anonymizer.spark.research_zone import (
     delete_ids,
     delta_path,
@@ -54,6 +59,8 @@ class DeidentifyRequest:
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
         purge_history: with ``overwrite``: then remove every older version's files of the tables written
             (``VACUUM RETAIN 0 HOURS``), so time travel cannot reach a leaky earlier run.
+        allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
+        skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
     """
 
     input: str
@@ -68,6 +75,8 @@ class DeidentifyRequest:
     keys_from: str | None = None
     mode: str = "merge"
     purge_history: bool = False
+    allow_dead_rules: bool = False
+    skip_unreadable_files: bool = False
 
 
 @dataclass
@@ -77,6 +86,7 @@ class DeidentifyResult:
     summary: RunSummary
     summary_path: str
     tables: dict[str, str] = field(default_factory=dict)
+    skipped_inputs: tuple[str, ...] = ()  # incomplete export folders of the landing, not read
 
 
 def default_quarantine(output: str) -> str:
@@ -108,6 +118,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     run_id = request.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     started, clock = _now(), time.monotonic()
     timings: dict[str, float] = {}
+    check_before_run(request.config, allow_dead_rules=request.allow_dead_rules, what="de-identification")
     anonymizer = Anonymizer.from_config_file(
         request.config,
         as_of=request.as_of,
@@ -118,8 +129,12 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     options = TransformOptions(
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
     )
+    _preflight(spark, request, quarantine)
+    selection = _select_input(spark, request.input)
+    unreadable, readable = _check_input(spark, request, selection.paths)
+    timings["check_files_s"] = round(time.monotonic() - clock, 3)
 
-    lines = _read_input(spark, request.input)
+    lines = _read_input(spark, list(selection.paths), readable if unreadable else None)
     staging = f"{quarantine.rstrip('/')}/_staging/{run_id}"
     source = lines
     if needs_patient_identifiers(anonymizer.config):
@@ -132,7 +147,8 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         # Partitioned by type, so that each table's write reads its own rows only.
         transformed.write.mode("overwrite").partitionBy("resource_type").parquet(staging)
     except Exception as exc:
-        raise DeidentifyError(_engine_failure_message(exc)) from None
+        _remove_staging(spark, staging)
+        raise DeidentifyError(_engine_failure_message(exc)) from exc
     timings["anonymize_s"] = round(time.monotonic() - clock, 3)
     step = time.monotonic()
     staged = spark.read.schema(ls.TRANSFORMED_DDL).parquet(staging)  # resource_type: the partition column
@@ -144,6 +160,10 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     bad = staged.filter(f"status <> '{ls.STATUS_OK}'")
     if any(c.quarantined for c in counts.values()):
         append_quarantine(with_line_numbers(spark, bad, lines), quarantine, run_id)
+    if unreadable:
+        append_unreadable_files(
+            spark, [(c.path, c.size, c.reason or "") for c in unreadable], quarantine, run_id
+        )
     timings["quarantine_s"] = round(time.monotonic() - step, 3)
 
     step = time.monotonic()
@@ -155,12 +175,18 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
 
     def merge_one(resource_type: str) -> None:
         rows = good.filter(good.resource_type == resource_type)
-        merge_into_table(
-            spark,
-            table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
-            tables[resource_type],
-            overwrite=request.mode == "overwrite",
-        )
+        try:
+            merge_into_table(
+                spark,
+                table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
+                tables[resource_type],
+                overwrite=request.mode == "overwrite",
+            )
+        except Exception as exc:
+            known = diagnose(exc, table=tables[resource_type])
+            if known is None:
+                raise
+            raise DeidentifyError(known) from exc
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
     # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.
@@ -170,10 +196,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     if types:
         write_ndjson(spark, good, request.output)
     timings["ndjson_s"] = round(time.monotonic() - step - timings["delta_s"], 3)
-    for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
-        counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
-            spark, delta_path(request.output, resource_type), ids
-        )
+    for path in selection.paths:
+        for resource_type, ids in _deleted_ids(spark, path, anonymizer).items():
+            counts.setdefault(resource_type, TypeCounts()).deleted += delete_ids(
+                spark, delta_path(request.output, resource_type), ids
+            )
     timings["write_s"] = round(time.monotonic() - step, 3)
     if request.purge_history:
         step = time.monotonic()
@@ -194,21 +221,62 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         counts=counts,
         timings_s={**timings, "total_s": round(time.monotonic() - clock, 3)},
         tables=tables,
+        unreadable_files=[{"path": c.path, "size": c.size, "reason": c.reason} for c in unreadable],
     )
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
     write_summary_file(spark, summary, summary_path)
-    _remove(spark, staging)
-    return DeidentifyResult(summary=summary, summary_path=summary_path, tables=tables)
+    _remove_staging(spark, staging)
+    return DeidentifyResult(
+        summary=summary, summary_path=summary_path, tables=tables, skipped_inputs=selection.skipped
+    )
 
 
-def _read_input(spark: SparkSession, path: str) -> DataFrame:
+def _select_input(spark: SparkSession, path: str) -> InputSelection:
+    """Completed exports only; the incomplete export folders skipped are logged and returned."""
+    try:
+        selection = select_completed_exports(spark, path)
+    except ValueError as exc:
+        raise DeidentifyError(str(exc)) from None
+    if selection.skipped:
+        log.warning("skipped incomplete exports (no manifest.json): %s", ", ".join(selection.skipped))
+    return selection
+
+
+def _check_input(
+    spark: SparkSession, request: DeidentifyRequest, paths: tuple[str, ...]
+) -> tuple[list[FileCheck], list[str]]:
+    """Check every input file of the selected exports first: ``(unreadable ones, paths of the readable ones)``.
+
+    Stops unless skipping; an export without files is fine as long as the selection as a whole has lines.
+    """
+    checks: list[FileCheck] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            checks.extend(check_input(spark, path))
+        except InputFilesError as exc:
+            errors.append(str(exc))
+    if not checks:
+        raise DeidentifyError(
+            errors[0] if len(paths) == 1 else f"no input lines under {request.input}: {errors[0]}"
+        )
+    unreadable = [c for c in checks if c.reason]
+    readable = [c.path for c in checks if not c.reason]
+    if unreadable and (not request.skip_unreadable_files or not readable):
+        message = unreadable_message(unreadable, len(checks))
+        if not readable:
+            message = message.replace("and de-identify the rest", "(no file of this input is readable)")
+        raise DeidentifyError(message)
+    for c in unreadable:
+        log.warning("skipping unreadable file %s (%d bytes): %s", c.path, c.size, c.reason)
+    return unreadable, readable
+
+
+def _read_input(spark: SparkSession, paths: list[str], files: list[str] | None) -> DataFrame:
     from anonymizer.spark.reader import read_lines
 
-    try:
-        return read_lines(spark, path)
-    except Exception as exc:
-        raise DeidentifyError(f"cannot read input {path}: {type(exc).__name__}") from None
+    return read_lines(spark, paths, files)
 
 
 def _engine_failure_message(exc: BaseException) -> str:
@@ -216,9 +284,21 @@ def _engine_failure_message(exc: BaseException) -> str:
     marker = "LineProcessingAbort: "
     if marker in text:
         return text.split(marker, 1)[1].splitlines()[0]
-    return (
-        f"the anonymization pass failed: {type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
-    )
+    known = diagnose(exc)
+    if known:
+        return f"the anonymization pass failed: {known}"
+    first = text.strip().splitlines()[0][:300] if text.strip() else ""
+    return f"the anonymization pass failed: {type(exc).__name__}: {first}"
+
+
+def _preflight(spark: SparkSession, request: DeidentifyRequest, quarantine: str) -> None:
+    """Writable output and quarantine, Delta available: checked before anything is read or written."""
+    try:
+        require_writable(request.output, "--output")
+        require_writable(quarantine, "--quarantine")
+        require_delta(spark, f"{quarantine.rstrip('/')}/_staging/_no_such_table")
+    except PreflightError as exc:
+        raise DeidentifyError(str(exc)) from exc
 
 
 def _types_with_duplicate_ids(good: DataFrame) -> set[str]:
@@ -274,7 +354,12 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
     return out
 
 
-def _remove(spark: SparkSession, path: str) -> None:
+def _remove_staging(spark: SparkSession, staging: str) -> None:
+    """Remove this run's staging folder, and ``_staging`` itself when no other run's is left in it."""
     jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    target = jvm.org.apache.hadoop.fs.Path(staging)
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(target, True)
+    parent = target.getParent()
+    if fs.exists(parent) and len(fs.listStatus(parent)) == 0:
+        fs.delete(parent, False)

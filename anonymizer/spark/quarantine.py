@@ -58,3 +58,22 @@ def append_quarantine(rows: DataFrame, quarantine: str, run_id: str) -> None:
         "detail",
         "raw_line",
     ).write.format("delta").mode("append").save(quarantine_table_path(quarantine))
+
+
+def append_unreadable_files(
+    spark: SparkSession, files: list[tuple[str, int, str]], quarantine: str, run_id: str
+) -> None:
+    """One file-level record per unreadable file ``(path, size, reason)``: no line number, no raw line."""
+    from anonymizer.spark.input_files import UNREADABLE_FILE
+
+    rows = [
+        (run_id, path, None, None, UNREADABLE_FILE, f"{reason} ({size} bytes)", None)
+        for path, size, reason in files
+    ]
+    schema = (
+        "run_id string, source_file string, line_number bigint, resource_type string, reason string, "
+        "detail string, raw_line string"
+    )
+    spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(
+        quarantine_table_path(quarantine)
+    )

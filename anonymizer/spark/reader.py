@@ -13,11 +13,12 @@ NDJSON_GLOB = "*.{ndjson,ndjson.gz,jsonl,jsonl.gz}"
 EXCLUDED_FOLDERS = ("/deleted/", "/error/", "/_state/")
 
 
-def read_lines(spark: SparkSession, path: str) -> DataFrame:
+def read_lines(spark: SparkSession, path: str | list[str], files: list[str] | None = None) -> DataFrame:
     """One row per input line: ``value`` (the line), ``source_path`` and ``split_start`` (byte offset of its split).
 
     Spark's text source splits large plain files for parallelism; lines keep their order within a split,
-    which the transform uses to number them. Gzip files are one split each.
+    which the transform uses to number them. Gzip files are one split each. ``files``: read only these files
+    of ``path`` (the readable ones, when unreadable files are skipped).
     """
     from pyspark.sql import functions as F
 
@@ -25,7 +26,7 @@ def read_lines(spark: SparkSession, path: str) -> DataFrame:
         spark.read.option("recursiveFileLookup", "true")
         .option("pathGlobFilter", NDJSON_GLOB)
         .option("lineSep", "\n")
-        .text(path)
+        .text(files if files is not None else path)
         .select(
             F.regexp_replace("value", "\r$", "").alias("value"),
             F.col("_metadata.file_path").alias("source_path"),

@@ -61,11 +61,21 @@ def local_session(
     if not verbose and "spark.driver.extraJavaOptions" not in settings:
         log_conf = Path(__file__).with_name("quiet-log4j2.properties")
         builder = builder.config(
-            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_conf}"
+            "spark.driver.extraJavaOptions",
+            f"-Dlog4j2.configurationFile=file:{log_conf} -Dfhir_anonymizer.logfile={jvm_log_file()}",
         )
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def jvm_log_file() -> str:
+    """Where a quiet local session writes Spark's JVM log: the CLI run's log file, else one in the temp folder."""
+    import tempfile
+
+    return os.environ.get("FHIR_ANONYMIZER_LOG_FILE") or os.path.join(
+        tempfile.gettempdir(), f"fhir-anonymizer-spark-{os.getpid()}.log"
+    )
 
 
 def active_or_new_session(conf: Mapping[str, str] | None = None) -> SparkSession:

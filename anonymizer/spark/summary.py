@@ -45,6 +45,8 @@ class RunSummary:
     counts: dict[str, TypeCounts] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
+    #: files skipped as unreadable (``--skip-unreadable-files``): path, size and reason each; quarantined as one record
+    unreadable_files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def totals(self) -> TypeCounts:

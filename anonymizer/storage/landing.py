@@ -1,4 +1,8 @@
-"""Where exported files land. Writes stream and become visible only when complete (no half-landed files)."""
+"""Where exported files land. Writes stream and become visible only when complete (no half-landed files).
+
+A local file is written as ``.<name>.partial`` (hidden: Spark and Hadoop skip names starting with a dot) and
+renamed when complete; a blob's blocks are staged and committed at the end, so it exists only complete.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,15 @@ class LandingTarget(Protocol):
     def list(self, prefix: str = "") -> list[str]:
         """Names below ``prefix``."""
 
+    def delete(self, name: str) -> None:
+        """Remove ``name`` if it exists."""
+
+    def delete_folder(self, prefix: str) -> None:
+        """Remove everything below ``prefix`` (and the folder itself where folders exist)."""
+
+    def remove_if_empty(self, prefix: str) -> None:
+        """Remove the folder ``prefix`` when it holds no file (no-op where empty folders cannot exist)."""
+
 
 class LocalLanding:
     """A local folder; files are written to a temporary name and renamed when complete."""
@@ -42,7 +55,7 @@ class LocalLanding:
     def write_stream(self, name: str, chunks: Iterable[bytes]) -> int:
         target = self.root / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
+        partial = target.with_name(f".{target.name}.partial")
         written = 0
         try:
             with partial.open("wb") as out:
@@ -63,6 +76,24 @@ class LocalLanding:
         if not base.exists():
             return []
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
+
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+    def delete_folder(self, prefix: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.root / prefix, ignore_errors=True)
+
+    def remove_if_empty(self, prefix: str) -> None:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return
+        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            if not any(sub.iterdir()):
+                sub.rmdir()
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 class BlobLanding:
@@ -135,6 +166,18 @@ class BlobLanding:
         start = self._blob(prefix)
         cut = len(self.prefix) + 1 if self.prefix else 0
         return sorted(b.name[cut:] for b in self.container.list_blobs(name_starts_with=start))  # type: ignore[attr-defined]
+
+    def delete(self, name: str) -> None:
+        blob = self.container.get_blob_client(self._blob(name))  # type: ignore[attr-defined]
+        if blob.exists():
+            blob.delete_blob()
+
+    def delete_folder(self, prefix: str) -> None:
+        for name in self.list(prefix.rstrip("/") + "/"):
+            self.delete(name)
+
+    def remove_if_empty(self, prefix: str) -> None:
+        return  # blob "folders" are name prefixes: an empty one does not exist
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:

@@ -2,9 +2,14 @@
 
 It serves the NDJSON files of a folder (the bundled sample by default) through the Bulk Data kick-off /
 status / manifest / download protocol, and can behave like a strict spec server or like Azure's FHIR service
-(bare 202 without Retry-After, 400 on unknown parameters, blob-style file names). Faults can be injected:
-429 and transient 5xx on status polls, slow responses, dropped connections in the middle of a download,
-failed jobs (OperationOutcome), and SMART Backend Services client assertions can be required.
+(bare 202 without Retry-After, 400 on unknown parameters, blob-style file names). Faults can be injected
+(:class:`~anonymizer.testing.server_config.Faults`): 429/5xx on kick-off, polls and downloads, Retry-After as a
+delay, an HTTP-date or a Unix time, slow responses, dropped connections, failed jobs, error files for some types,
+revoked tokens, expired exports, paged manifests, downloads that stall until released (to interrupt a client).
+
+Like a strict server it checks what clients send: a retried request that lacks a header its first attempt sent
+is refused (400) and recorded in ``header_violations``; a poll sooner than the Retry-After asked is recorded in
+``early_polls``; SMART client assertions are verified (``kid``, RS384/ES384, ``jku``).
 
 Run it: ``python -m anonymizer.testing.fhir_server --data examples/synthea-10-patients --port 8089``.
 """
@@ -17,55 +22,21 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-#: Parameters the Azure FHIR service accepts on $export (anything else -> 400).
-AZURE_PARAMS = frozenset({"_type", "_since", "_till", "_container", "_typeFilter", "_outputFormat", "_anonymizationConfig",
-                          "_anonymizationConfigEtag", "_anonymizationConfigCollectionReference", "_isParallel", "_maxCount"})  # fmt: skip
-SPEC_PARAMS = frozenset(
-    {
-        "_type",
-        "_since",
-        "_typeFilter",
-        "_outputFormat",
-        "_elements",
-        "patient",
-        "includeAssociatedData",
-        "_until",
-    }
-)
+from anonymizer.testing.server_config import AZURE_PARAMS, SPEC_PARAMS, Faults, ServerConfig
+from anonymizer.testing.smart_token import AssertionRefused, verify_assertion
 
-
-@dataclass
-class Faults:
-    """Faults to inject (counts are consumed as they fire)."""
-
-    status_429: int = 0  # first N status polls answer 429
-    status_5xx: int = 0  # next N status polls answer 503
-    pending_polls: int = 1  # polls answered 202 (in progress) before completion
-    retry_after: str | None = "1"  # Retry-After on 202/429 ("1", an HTTP-date via "date:+N", or None)
-    drop_download: int = 0  # first N downloads close the connection half-way
-    slow_s: float = 0.0  # delay of every response
-    fail_job: bool = False  # the job ends in an OperationOutcome (500)
-
-
-@dataclass
-class ServerConfig:
-    """Behaviour of the test server."""
-
-    data_dir: Path
-    mode: str = "spec"  # "spec" or "azure"
-    faults: Faults = field(default_factory=Faults)
-    require_token: bool = False
-    jwks_public_key_pem: bytes | None = None  # SMART: client assertions are verified with this key
-    client_id: str = "demo-client"
-    gzip_downloads: bool = False
-    page_size: int | None = None  # split the manifest's output into pages linked with rel=next
+__all__ = ["BulkDataTestServer", "Faults", "ServerConfig"]
+#: Headers whose value a retry must repeat exactly (Authorization may change: a fresh token; Range may grow).
+_SAME_VALUE = ("Prefer", "Accept", "Accept-Encoding", "Content-Type")
+_TRANSPORT = frozenset({"host", "content-length", "connection", "user-agent"})
+_STALL_LIMIT_S = 60.0
 
 
 class _State:
@@ -75,7 +46,16 @@ class _State:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.tokens: set[str] = set()
         self.requests: list[tuple[str, str]] = []
+        self.kickoffs: list[dict[str, list[str]]] = []
         self.deleted_jobs: set[str] = set()
+        self.expired_jobs: set[str] = set()
+        self.first_headers: dict[tuple[str, str], dict[str, str]] = {}
+        self.header_violations: list[str] = []
+        self.not_before: dict[str, float] = {}
+        self.early_polls: list[str] = []
+        self.downloads_served = 0
+        self.stalled = 0
+        self.release = threading.Event()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,30 +83,72 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(body)
 
-    def _outcome(self, code: int, text: str) -> None:
+    def _outcome(
+        self, code: int, text: str, headers: dict[str, str] | None = None, issue: str = "processing"
+    ) -> None:
         body = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "processing", "diagnostics": text}],
+            "issue": [{"severity": "error", "code": issue, "diagnostics": text}],
         }
-        self._send(code, json.dumps(body).encode())
+        self._send(code, json.dumps(body).encode(), headers)
 
     def _base(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def _retry_after(self) -> dict[str, str]:
+    def _retry_after(self, key: str) -> dict[str, str]:
         value = self.state.config.faults.retry_after
         if self.state.config.mode == "azure" or value is None:
             return {}
         if value.startswith("date:+"):
-            return {"Retry-After": formatdate(time.time() + float(value[6:]), usegmt=True)}
-        return {"Retry-After": value}
+            at = time.time() + float(value[6:])
+            header = formatdate(at, usegmt=True)
+            at = float(int(at))  # an HTTP-date has whole seconds
+        elif value.startswith("epoch:+"):
+            at = float(int(time.time() + float(value[7:])))
+            header = str(int(at))
+        else:
+            at, header = time.time() + float(value), value
+        with self.state.lock:
+            self.state.not_before[key] = at
+        return {"Retry-After": header}
+
+    def _check_not_early(self, key: str) -> None:
+        with self.state.lock:
+            at = self.state.not_before.pop(key, None)
+            if at is not None and time.time() < at - 0.05:
+                self.state.early_polls.append(f"{key}: {at - time.time():.2f}s before Retry-After")
 
     def _authorized(self) -> bool:
         if not self.state.config.require_token:
             return True
         header = self.headers.get("Authorization", "")
         return header.startswith("Bearer ") and header[7:] in self.state.tokens
+
+    def _headers_repeated(self, method: str) -> bool:
+        """Every request to the same URL must send at least the headers (and values) of the first one."""
+        sent = {k: v for k, v in self.headers.items() if k.lower() not in _TRANSPORT}
+        key = (method, self.path)
+        with self.state.lock:
+            first = self.state.first_headers.setdefault(key, sent)
+            lowered = {k.lower(): v for k, v in sent.items()}
+            missing = [k for k in first if k.lower() not in lowered]
+            changed = [k for k in _SAME_VALUE if k in first and lowered.get(k.lower(), first[k]) != first[k]]
+            if missing or changed:
+                self.state.header_violations.append(
+                    f"{method} {urlparse(self.path).path}: missing {missing}, changed {changed}"
+                )
+                return False
+        return True
+
+    @staticmethod
+    def _take(faults: Faults, name: str) -> bool:
+        """Consume one injected fault named ``name`` (a counter on ``faults``); True when it fires."""
+        left = getattr(faults, name)
+        if left > 0:
+            setattr(faults, name, left - 1)
+            return True
+        return False
 
     # -- routes ---------------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
@@ -147,44 +169,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.requests.append((method, url.path))
         if url.path == "/auth/token" and method == "POST":
             return self._token()
-        if url.path == "/.well-known/smart-configuration":
+        if url.path.endswith("/.well-known/smart-configuration"):
             return self._send(
                 200,
                 json.dumps({"token_endpoint": self._base() + "/auth/token"}).encode(),
                 ctype="application/json",
             )
+        if not self._headers_repeated(method):
+            return self._outcome(400, "a retried request lost headers the first attempt sent")
         if not self._authorized():
             return self._outcome(401, "missing or invalid bearer token")
+        if cfg.require_token:
+            with self.state.lock:
+                revoked = self._take(cfg.faults, "token_401")
+            if revoked:
+                self.state.tokens.discard(self.headers.get("Authorization", "")[7:])
+                return self._outcome(401, "the access token was revoked")
         if url.path.endswith("$export") and method in ("GET", "POST"):
             return self._kickoff(method, url)
         if url.path.startswith("/jobs/"):
             job_id = url.path.split("/")[2]
             page = int(parse_qs(url.query).get("page", ["1"])[0])
             return self._delete(job_id) if method == "DELETE" else self._status(job_id, page)
+        if url.path.startswith("/errors/") and method == "GET":
+            return self._error_file(url.path[len("/errors/") :])
         if url.path.startswith("/files/") and method == "GET":
-            return self._download(url.path[len("/files/") :])
+            return self._download(url.path[len("/files/") :], parse_qs(url.query).get("job", [""])[0])
         return self._outcome(404, "not found")
 
     def _token(self) -> None:
-        import jwt
-
         length = int(self.headers.get("Content-Length", 0))
         form = parse_qs(self.rfile.read(length).decode())
         assertion = (form.get("client_assertion") or [""])[0]
-        key = self.state.config.jwks_public_key_pem
         try:
-            if key is None:
-                raise jwt.InvalidTokenError("no client key registered")
-            claims = jwt.decode(
-                assertion, key, algorithms=["RS384", "ES384"], audience=self._base() + "/auth/token"
-            )
-            if (
-                claims.get("iss") != self.state.config.client_id
-                or claims.get("sub") != self.state.config.client_id
-            ):
-                raise jwt.InvalidTokenError("iss/sub mismatch")
-        except jwt.PyJWTError:
-            return self._send(401, json.dumps({"error": "invalid_client"}).encode(), ctype="application/json")
+            verify_assertion(assertion, self.state.config, self._base() + "/auth/token")
+        except AssertionRefused as exc:
+            body = {"error": "invalid_client", "error_description": str(exc)}
+            return self._send(401, json.dumps(body).encode(), ctype="application/json")
         token = uuid.uuid4().hex
         self.state.tokens.add(token)
         body = {"access_token": token, "token_type": "bearer", "expires_in": 300, "scope": "system/*.read"}
@@ -198,21 +219,35 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
             for p in body.get("parameter", []):
                 value = next((v for k, v in p.items() if k.startswith("value")), None)
-                params.setdefault(p["name"], []).append(str(value))
+                params.setdefault(p["name"], []).append(
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        with self.state.lock:
+            drop = self._take(cfg.faults, "kickoff_drop")
+            unavailable = not drop and self._take(cfg.faults, "kickoff_5xx")
+        if drop:
+            self.close_connection = True
+            return
+        if unavailable:
+            return self._outcome(503, "temporarily unavailable", {"Retry-After": "0"})
         allowed = AZURE_PARAMS if cfg.mode == "azure" else SPEC_PARAMS
         unknown = sorted(set(params) - allowed)
         if unknown:
             return self._outcome(400, f"unsupported parameter {unknown[0]}")
         if cfg.mode != "azure" and self.headers.get("Prefer") != "respond-async":
-            return self._outcome(400, "Prefer: respond-async is required")
+            return self._outcome(400, "The Prefer header must be respond-async")
         types = set(",".join(params.get("_type", [])).split(",")) - {""}
         job_id = uuid.uuid4().hex[:12]
+        now = datetime.now(UTC)
         with self.state.lock:
+            self.state.kickoffs.append(params)
             self.state.jobs[job_id] = {
+                "transaction_time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
                 "polls": 0,
                 "types": types,
                 "request": self.path,
                 "container": params.get("_container", [None])[0],
+                "partial_manifests": params.get("allowPartialManifests", ["false"])[0] == "true",
             }
         self._send(202, headers={"Content-Location": f"{self._base()}/jobs/{job_id}"})
 
@@ -225,20 +260,26 @@ class _Handler(BaseHTTPRequestHandler):
         job = self.state.jobs.get(job_id)
         if job is None or job_id in self.state.deleted_jobs:
             return self._outcome(404, "unknown job")
+        if job_id in self.state.expired_jobs:
+            return self._outcome(404, "the export has expired")
         if page > 1:
             return self._manifest(job, job_id, page)
+        self._check_not_early(job_id)
         with self.state.lock:
-            if faults.status_429 > 0:
-                faults.status_429 -= 1
-                return self._send(429, headers=self._retry_after())
-            if faults.status_5xx > 0:
-                faults.status_5xx -= 1
-                return self._outcome(503, "temporarily unavailable")
-            job["polls"] += 1
+            if self._take(faults, "status_429"):
+                throttled = True
+            elif self._take(faults, "status_5xx"):
+                # Like the SMART reference server: a 500 whose OperationOutcome says the error is transient.
+                return self._outcome(500, "An unknown error occurred (transient_error)", issue="transient")
+            else:
+                throttled = False
+                job["polls"] += 1
             polls = job["polls"]
+        if throttled:
+            return self._send(429, headers=self._retry_after(job_id))
         if polls <= faults.pending_polls:
             progress = {"X-Progress": f"{int(100 * polls / (faults.pending_polls + 1))}% done"}
-            return self._send(202, headers={**self._retry_after(), **progress})
+            return self._send(202, headers={**self._retry_after(job_id), **progress})
         if faults.fail_job:
             return self._outcome(500, "export job failed")
         return self._manifest(job, job_id, 1)
@@ -246,48 +287,90 @@ class _Handler(BaseHTTPRequestHandler):
     def _manifest(self, job: dict[str, Any], job_id: str, page: int) -> None:
         cfg = self.state.config
         output = []
+        failing = cfg.faults.failing_types
         for path in self._files(job["types"]):
             resource_type = path.name.split(".")[0]
+            if resource_type in failing:
+                continue
             name = f"{resource_type}-{job_id}-1.ndjson" if cfg.mode == "azure" else path.name
             count = sum(1 for line in path.read_bytes().splitlines() if line.strip())
-            output.append(
-                {"type": resource_type, "url": f"{self._base()}/files/{path.name}?as={name}", "count": count}
+            url = f"{self._base()}/files/{path.name}?as={name}&job={job_id}"
+            output.append({"type": resource_type, "url": url, "count": count})
+        errors = []
+        if failing:
+            # The count of an error entry is the number of resources that failed, not the file's line count.
+            failed = sum(
+                sum(1 for line in p.read_bytes().splitlines() if line.strip())
+                for p in self._files(set(failing))
+            )
+            errors.append(
+                {"type": "OperationOutcome", "url": f"{self._base()}/errors/{job_id}", "count": failed}
             )
         manifest = {
-            "transactionTime": "2026-11-28T00:00:00Z",
+            "transactionTime": job["transaction_time"],
             "request": f"{self._base()}{job['request']}",
             "requiresAccessToken": cfg.require_token,
             "output": output,
             "deleted": [],
-            "error": [],
+            "error": errors,
         }
-        if cfg.page_size:
-            start = (page - 1) * cfg.page_size
-            manifest["output"] = output[start : start + cfg.page_size]
-            if start + cfg.page_size < len(output):
+        size = cfg.partial_manifest_size if job["partial_manifests"] else cfg.page_size
+        if size:
+            start = (page - 1) * size
+            manifest["output"] = output[start : start + size]
+            if start + size < len(output):
                 manifest["link"] = [
                     {"relation": "next", "url": f"{self._base()}/jobs/{job_id}?page={page + 1}"}
                 ]
         self._send(200, json.dumps(manifest).encode(), ctype="application/json")
 
+    def _error_file(self, job_id: str) -> None:
+        lines = [
+            json.dumps(
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "exception", "diagnostics": f"{t}: {reason}"}],
+                }
+            )
+            for t, reason in sorted(self.state.config.faults.failing_types.items())
+        ]
+        self._send(200, ("\n".join(lines) + "\n").encode(), ctype="application/fhir+ndjson")
+
     def _delete(self, job_id: str) -> None:
         self.state.deleted_jobs.add(job_id)
         self._send(202)
 
-    def _download(self, name: str) -> None:
+    def _stall_if_asked(self) -> None:
         faults = self.state.config.faults
-        path = self.state.config.data_dir / name.split("?")[0]
+        with self.state.lock:
+            stall = (
+                faults.stall_after_files is not None
+                and self.state.downloads_served >= faults.stall_after_files
+            )
+            if stall:
+                self.state.stalled += 1
+        if stall:
+            self.state.release.wait(_STALL_LIMIT_S)
+
+    def _download(self, name: str, job_id: str) -> None:
+        faults = self.state.config.faults
+        path = self.state.config.data_dir / name
         if not path.is_file() or path.parent != self.state.config.data_dir:
             return self._outcome(404, "no such file")
+        if job_id in self.state.expired_jobs or job_id in self.state.deleted_jobs:
+            return self._outcome(404, "the file has expired")
+        self._stall_if_asked()
         data = path.read_bytes()
         start = 0
         range_header = self.headers.get("Range", "")
         if range_header.startswith("bytes="):
             start = int(range_header[6:].split("-")[0])
         with self.state.lock:
-            drop = faults.drop_download > 0
-            if drop:
-                faults.drop_download -= 1
+            if self._take(faults, "download_5xx"):
+                return self._outcome(503, "temporarily unavailable", {"Retry-After": "0"})
+            drop = self._take(faults, "drop_download")
+            if not drop:
+                self.state.downloads_served += 1
         if (
             self.state.config.gzip_downloads
             and start == 0
@@ -340,11 +423,41 @@ class BulkDataTestServer:
         """Requests received (method, path), for assertions."""
         return list(self.state.requests)
 
+    @property
+    def kickoffs(self) -> list[dict[str, list[str]]]:
+        """Parameters of every accepted kick-off (query or Parameters body), for assertions."""
+        return list(self.state.kickoffs)
+
+    @property
+    def header_violations(self) -> list[str]:
+        """Retries that sent fewer headers (or other values) than their first attempt."""
+        return list(self.state.header_violations)
+
+    @property
+    def early_polls(self) -> list[str]:
+        """Status polls that came sooner than the Retry-After the server asked."""
+        return list(self.state.early_polls)
+
+    def stalled_downloads(self) -> int:
+        """Downloads waiting for :meth:`release` (``Faults.stall_after_files``)."""
+        return self.state.stalled
+
+    def release(self) -> None:
+        """Stop stalling: waiting downloads and later ones are served."""
+        self.state.config.faults.stall_after_files = None
+        self.state.release.set()
+
+    def expire_jobs(self) -> None:
+        """Every export so far expires: its status URL and files answer 404 from now on."""
+        with self.state.lock:
+            self.state.expired_jobs.update(self.state.jobs)
+
     def __enter__(self) -> BulkDataTestServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

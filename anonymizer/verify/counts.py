@@ -51,6 +51,16 @@ class CountsResult:
     reconciled: bool
     quarantine_source: str
     problems: list[str] = field(default_factory=list)
+    #: unreadable landing files (path, size, reason, status): never lines, one file-level quarantine record each
+    unreadable_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_unreadable_files(self, files: list[dict[str, Any]], problems: list[str]) -> None:
+        """Record the unreadable files; one the run did not skip as well makes the counts fail."""
+        self.unreadable_files = list(files)
+        self.totals["unreadable_files"] = len(files)
+        if problems:
+            self.problems += problems
+            self.reconciled = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (see docs/verify.md, ``counts``)."""
@@ -60,6 +70,7 @@ class CountsResult:
             "reconciled": self.reconciled,
             "quarantine_source": self.quarantine_source,
             "problems": self.problems,
+            "unreadable_files": self.unreadable_files,
         }
 
 

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anonymizer.config.lint import check_before_run
 from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import run_changes
 from anonymizer.verify.checklist import build_checklist
@@ -27,6 +28,7 @@ from anonymizer.verify.report_html import write_report_html
 from anonymizer.verify.report_json import build_report, write_report_json
 from anonymizer.verify.zone import (
     ZoneError,
+    check_source_files,
     delta_root,
     output_types,
     read_output,
@@ -52,6 +54,7 @@ class VerifyRequest:
         report_dir: folder for ``report.json`` and ``report.html``.
         quarantine: quarantine folder (``DIR/quarantine`` Delta table); else counts come from the run summary.
         as_of: reference date for the "age over 89" checks; default: the run summary's, else today.
+        allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
     """
 
     source: str
@@ -60,6 +63,7 @@ class VerifyRequest:
     report_dir: str
     quarantine: str | None = None
     as_of: date | None = None
+    allow_dead_rules: bool = False
 
 
 @dataclass
@@ -92,10 +96,12 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         spark = active_or_new_session()
     started = datetime.now(UTC)
     config, config_sha = load_config(request.config)
+    check_before_run(request.config, allow_dead_rules=request.allow_dead_rules, what="verification")
     summary = read_run_summary(request.output)
     as_of = request.as_of or _summary_as_of(summary) or date.today()
 
-    source_lines = read_source_lines(spark, request.source).cache()
+    files, unreadable, file_problems = check_source_files(spark, request.source, summary)
+    source_lines = read_source_lines(spark, request.source, files).cache()
     output = read_output(spark, request.output).cache()
     try:
         timer = _StepTimer()
@@ -108,6 +114,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
             quarantined = counts_mod.quarantine_from_summary(summary)
             q_source = "run summary" if summary else "none (no run-summary.json)"
         counts = counts_mod.reconcile(src_counts, dups, out_counts, quarantined, q_source, summary)
+        counts.add_unreadable_files(unreadable, file_problems)
         timer.done("counts")
         changes = run_changes(source_lines, output, summary)
         timer.done("changes")

@@ -228,6 +228,22 @@ def _counts(counts: dict[str, Any]) -> str:
         + chart
         + "<table><tr><th>Resource type</th><th>Source lines</th><th>Research-zone rows</th>"
         f"<th>Quarantined</th><th>Duplicates</th><th>Skipped</th><th>Reconciled</th></tr>{rows}</table>"
+        + _unreadable_files(counts.get("unreadable_files") or [])
+    )
+
+
+def _unreadable_files(files: list[dict[str, Any]]) -> str:
+    if not files:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(f['path'])}</td><td class='n'>{f['size']:,}</td><td>{_e(f['reason'])}</td>"
+        f"<td>{_e(f['status'])}</td></tr>"
+        for f in files
+    )
+    return (
+        "<h3>Unreadable files</h3><p>Files that could not be read as a whole: none of their lines is counted above; "
+        "each is one file-level quarantine record.</p><table><tr><th>File</th><th>Bytes</th><th>Reason</th>"
+        f"<th>Status</th></tr>{rows}</table>"
     )
 
 

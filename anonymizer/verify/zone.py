@@ -14,10 +14,10 @@ class ZoneError(Exception):
     """A landing folder or research zone that cannot be read as documented (message names paths only)."""
 
 
-def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
+def read_source_lines(spark: SparkSession, source: str, files: list[str] | None = None) -> DataFrame:
     """Every line of every NDJSON file under ``source`` (blank ones too: they count as quarantined).
 
-    Columns ``file``, ``line``.
+    Columns ``file``, ``line``. ``files``: only these files (the readable ones).
     """
     from pyspark.sql import functions as F
 
@@ -26,7 +26,45 @@ def read_source_lines(spark: SparkSession, source: str) -> DataFrame:
     from anonymizer.spark.reader import read_lines
 
     # The same reader as `deidentify`, so both sides see exactly the same lines.
-    return read_lines(spark, source).select(F.col("source_path").alias("file"), F.col("value").alias("line"))
+    return read_lines(spark, source, files).select(
+        F.col("source_path").alias("file"), F.col("value").alias("line")
+    )
+
+
+def check_source_files(
+    spark: SparkSession, source: str, summary: dict[str, Any] | None
+) -> tuple[list[str] | None, list[dict[str, Any]], list[str]]:
+    """Check the landing files as ``deidentify`` does: ``(files to read or None for all, unreadable, problems)``.
+
+    An unreadable file reconciles when the run skipped it too (listed in the run summary); any other unreadable
+    file, or a file the run skipped that reads now, is a problem: its lines are in neither zone.
+    """
+    from anonymizer.spark.input_files import InputFilesError, check_input
+
+    try:
+        checks = check_input(spark, source)
+    except InputFilesError as exc:
+        raise ZoneError(str(exc)) from None
+    skipped = {_plain(f.get("path", "")): f for f in (summary or {}).get("unreadable_files") or []}
+    unreadable, problems = [], []
+    for check in checks:
+        if check.reason:
+            by_run = _plain(check.path) in skipped
+            unreadable.append({"path": check.path, "size": check.size, "reason": check.reason,
+                               "status": "unreadable file" + (", skipped by the run" if by_run else "")})  # fmt: skip
+            if not by_run:
+                problems.append(f"unreadable file {check.path} ({check.reason}) was not skipped by the run")
+        elif _plain(check.path) in skipped:
+            problems.append(
+                f"{check.path} reads now but the run skipped it as unreadable: its lines are missing"
+            )
+    readable = [c.path for c in checks if not c.reason]
+    return (readable if unreadable else None), unreadable, problems
+
+
+def _plain(path: str) -> str:
+    """A path without the ``file:`` scheme, for comparing what the run and verify saw."""
+    return path.removeprefix("file://").removeprefix("file:")
 
 
 def delta_root(output: str) -> str:
@@ -93,5 +131,10 @@ def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | N
     df = spark.read.format("delta").load(table_path)
     if run_id:
         df = df.where(F.col("run_id") == run_id)
+    from anonymizer.spark.input_files import UNREADABLE_FILE
+
+    df = df.where(
+        F.col("reason") != F.lit(UNREADABLE_FILE)
+    )  # file-level records: reconciled as files, not lines
     rows = df.groupBy(F.coalesce(F.col("resource_type"), F.lit("unknown")).alias("t")).count().collect()
     return {row["t"]: int(row["count"]) for row in rows}

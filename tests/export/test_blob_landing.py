@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.export.client import ExportRequest, PollPolicy, run_export
+from anonymizer.export.client import ExportRequest, PollPolicy
+from anonymizer.export.runner import run_export
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
 
 pytestmark = pytest.mark.azurite
@@ -99,3 +100,34 @@ def test_export_lands_in_blob_storage_idempotently(azurite: str, tmp_path: Path)
         landing.uri("e1/Patient.000.ndjson")
         == "abfss://landing@devstoreaccount1.dfs.core.windows.net/fhir/e1/Patient.000.ndjson"
     )
+
+
+def test_blob_landing_resumes_an_interrupted_export(azurite: str, tmp_path: Path) -> None:
+    """Point 4 of issue 12 on Blob storage: files commit whole, the in-flight state lives in the container."""
+    from anonymizer.storage.landing import BlobLanding
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sample = REPO / "examples" / "synthea-10-patients"
+    for name in ("Patient.000.ndjson", "Device.000.ndjson", "AllergyIntolerance.000.ndjson"):
+        (data / name).write_bytes((sample / name).read_bytes())
+    landing = BlobLanding.from_connection_string(azurite, "landing", "resume")
+    policy = PollPolicy(initial_delay_s=0.001, sleep=lambda s: None)
+
+    def interrupt_after_first_file(message: str) -> None:
+        if message.startswith("landed "):
+            raise KeyboardInterrupt
+
+    with BulkDataTestServer(ServerConfig(data)) as server:
+        request = ExportRequest(fhir_url=server.base_url)
+        with pytest.raises(KeyboardInterrupt):
+            run_export(request, landing, policy=policy, progress=interrupt_after_first_file)
+        landed = [n for n in landing.list("") if n.endswith(".ndjson") and not n.startswith("_state/")]
+        assert len(landed) == 1 and not [n for n in landing.list("") if n.endswith("manifest.json")]
+        before = sum(1 for _, p in server.requests if p.startswith("/files/"))
+        result = run_export(request, landing, policy=policy, progress=lambda m: None)
+        downloaded = sum(1 for _, p in server.requests if p.startswith("/files/")) - before
+    assert result.resumed and downloaded == 2 == result.downloaded
+    assert result.counts == {"AllergyIntolerance": 11, "Device": 16, "Patient": 13}
+    assert landing.exists(f"{result.export_id}/manifest.json")
+    assert not landing.list("_state/in_flight/")

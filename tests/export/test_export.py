@@ -7,21 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.export.client import ExportError, ExportRequest, PollPolicy, retry_after_seconds, run_export
+from anonymizer.export.client import ExportRequest
+from anonymizer.export.errors import ExportError
+from anonymizer.export.runner import run_export
 from anonymizer.storage.landing import LocalLanding
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
+from tests.export.conftest import fast_policy
 
-SAMPLE = Path(__file__).parents[2] / "examples" / "synthea-10-patients"
-FAST = PollPolicy(initial_delay_s=0.001, max_delay_s=0.01, sleep=lambda s: None)
-
-
-@pytest.fixture()
-def small_data(tmp_path: Path) -> Path:
-    folder = tmp_path / "server-data"
-    folder.mkdir()
-    for name in ("Patient.000.ndjson", "Device.000.ndjson", "AllergyIntolerance.000.ndjson"):
-        (folder / name).write_bytes((SAMPLE / name).read_bytes())
-    return folder
+FAST = fast_policy()
 
 
 def _export(server: BulkDataTestServer, landing: Path, **kw: object):
@@ -131,21 +124,6 @@ def test_since_auto_uses_the_last_transaction_time(small_data: Path, tmp_path: P
     assert len(kickoffs) == 2
 
 
-def test_ctrl_c_cancels_the_server_job(small_data: Path, tmp_path: Path) -> None:
-    def interrupt(_seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    with BulkDataTestServer(ServerConfig(small_data, faults=Faults(pending_polls=5))) as server:
-        with pytest.raises(KeyboardInterrupt):
-            run_export(
-                ExportRequest(fhir_url=server.base_url),
-                LocalLanding(tmp_path / "l"),
-                policy=PollPolicy(sleep=interrupt),
-                progress=lambda m: None,
-            )
-        assert any(m == "DELETE" for m, _ in server.requests)
-
-
 def test_smart_backend_services_assertion(small_data: Path, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -175,12 +153,6 @@ def test_smart_backend_services_assertion(small_data: Path, tmp_path: Path) -> N
         )
         assert "demo-client" in repr(auth) and "BEGIN" not in repr(auth)
     assert result.counts["Patient"] == 13
-
-
-def test_retry_after_parsing() -> None:
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds(None) is None
-    assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # type: ignore[operator]
 
 
 def test_paged_manifest_and_slow_server(small_data: Path, tmp_path: Path) -> None:
