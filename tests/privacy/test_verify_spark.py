@@ -4,6 +4,7 @@ malformed line no longer breaks the counts; readable older versions of another c
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +84,12 @@ def planted(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     summary["counts"]["Patient"]["quarantined"] = 1
     summary["totals"]["quarantined"] = 1
     summary["counts"].pop("ImagingStudy")  # planted in the zone only: not a landing line
-    summary["totals"]["lines_in"] = summary["totals"]["lines_in"] - 1 + 1
+    # totals.lines_in stays: one landing line more (the malformed one), one zone row without a line (the study)
     (zone / "run-summary.json").write_text(json.dumps(summary))
     config = root / "config.json"
     config.write_text(json.dumps(b.safe_harbor_config()))
     request = VerifyRequest(source=str(landing), output=str(zone), config=str(config),
-                            report_dir=str(root / "report"), as_of=__import__("datetime").date(2026, 12, 2))  # fmt: skip
+                            report_dir=str(root / "report"), as_of=date(2026, 12, 2))  # fmt: skip
     return {"zone": zone, "result": run_verify(request, spark=spark)}
 
 
