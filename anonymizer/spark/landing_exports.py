@@ -41,6 +41,8 @@ def select_completed_exports(spark: SparkSession, input_path: str) -> InputSelec
     def exists(path: str) -> bool:
         return bool(fs.exists(jvm.org.apache.hadoop.fs.Path(path)))
 
+    if not exists(root):
+        return InputSelection((input_path,))  # the input file check that follows names it ("input not found")
     if exists(f"{root}/{MANIFEST}") or not fs.getFileStatus(hroot).isDirectory():
         return InputSelection((input_path,))
     folders = sorted(str(s.getPath().getName()) for s in fs.listStatus(hroot) if s.isDirectory())
