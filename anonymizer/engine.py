@@ -72,20 +72,35 @@ class Anonymizer:
         allow_ephemeral_keys: bool = False,
         keys_from: str | None = None,
         compiled: bool = True,
+        allow_weak_test_keys: bool = False,
     ) -> Anonymizer:
-        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them)."""
+        """Load a rules file (keys by reference: env:, file:, dbsecret:, keyvault:; ``keys_from`` overrides them).
+
+        ``allow_weak_test_keys`` accepts short or repeated keys (Microsoft's test fixtures only).
+        """
         return cls(
-            load_config(path, allow_ephemeral_keys=allow_ephemeral_keys, keys_from=keys_from),
+            load_config(
+                path,
+                allow_ephemeral_keys=allow_ephemeral_keys,
+                keys_from=keys_from,
+                allow_weak_test_keys=allow_weak_test_keys,
+            ),
             as_of=as_of,
             compiled=compiled,
         )
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, as_of: date | None = None, allow_ephemeral_keys: bool = False,
-                    base_dir: str | Path | None = None, compiled: bool = True) -> Anonymizer:  # fmt: skip
-        """Build from an already parsed configuration dict."""
+                    base_dir: str | Path | None = None, compiled: bool = True,
+                    allow_weak_test_keys: bool = False) -> Anonymizer:  # fmt: skip
+        """Build from an already parsed configuration dict (``allow_weak_test_keys``: test fixtures only)."""
         return cls(
-            load_config(config, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir),
+            load_config(
+                config,
+                allow_ephemeral_keys=allow_ephemeral_keys,
+                base_dir=base_dir,
+                allow_weak_test_keys=allow_weak_test_keys,
+            ),  # fmt: skip
             as_of=as_of,
             compiled=compiled,
         )
@@ -137,12 +152,12 @@ class Anonymizer:
             programs(self.config.rules), r4(), self._op_settings, self.rule_hits, scrub_text_op
         )
 
-    def _value_op(self, method: str, position: Position) -> ValueFn | None:
-        """The node-tree engine's per-value operations, one per (method, position) as in the plans."""
+    def _value_op(self, method: str, position: Position, hash_format: str = "hex") -> ValueFn | None:
+        """The node-tree engine's per-value operations, one per (method, position, format) as in the plans."""
         cache = self.__dict__.setdefault("_tree_ops", {})
-        key = (method, position)
+        key = (method, position, hash_format)
         if key not in cache:
-            cache[key] = value_op(method, position, self._op_settings)
+            cache[key] = value_op(method, position, self._op_settings, hash_format)
         return cache[key]
 
     def plan(self, resource_type: str) -> list[tuple[RuleConfig, CompiledPath | None]]:

@@ -31,7 +31,7 @@ class Context:
     encrypt_key: str
     prefix: str | None
     hits: collections.Counter[tuple[int, str]]
-    value_op: Callable[[str, Position], ValueFn | None]
+    value_op: Callable[[str, Position, str], ValueFn | None]
     patient_identifiers: Any = (
         None  # anonymizer.text.identifiers.PatientIdentifiers for scrubText, when known
     )
@@ -117,7 +117,8 @@ def _per_value(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> Non
     if value is None:
         return
     parent_type = node.parent.fhir_type if node.parent is not None else ""
-    fn = ctx.value_op(rule.method, Position(node.fhir_type, node.name, parent_type))
+    hash_format = str(rule.extra.get("hashFormat", "hex"))
+    fn = ctx.value_op(rule.method, Position(node.fhir_type, node.name, parent_type), hash_format)
     if fn is None:
         return
     node.value, op = fn(value, ctx.offset)

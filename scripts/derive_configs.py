@@ -33,11 +33,47 @@ RACE_ETHNICITY_KEEPS = [
     {"path": f"Patient.extension('{US_CORE}us-core-ethnicity')", "method": "keep"},
     {"path": f"Patient.extension('{US_CORE}us-core-birthsex')", "method": "keep"},
 ]
+#: Ages over 89 written as quantities (Observation value or component in years or months, UCUM code or unit
+#: text) lose their value; the unit stays. One rule, placed before any other non-keep rule, so the where() guard
+#: reads the values as written and the profile still compiles (docs/engine.md, "Two engines").
+_AGE_OVER_89 = (
+    "where(((code = 'a' or unit = 'a' or unit = 'yr' or unit = 'year' or unit = 'years') and value >= 90)"
+    " or ((code = 'mo' or unit = 'mo' or unit = 'month' or unit = 'months') and value >= 1080))"
+)
+AGE_QUANTITY_REDACTS = [
+    {
+        "path": f"Observation.value.ofType(Quantity).{_AGE_OVER_89}.value"
+        f" | Observation.component.value.ofType(Quantity).{_AGE_OVER_89}.value",
+        "method": "redact",
+    },
+]
 #: Identifying elements Microsoft's sample misses (found by our verify leak audit on the Synthea samples).
 EXTRA_REDACTS = [
     {"path": "Device.lotNumber", "method": "redact"},
     {"path": "Device.udiCarrier", "method": "redact"},
+    # DICOM Study/Series/SOP Instance UIDs name one acquisition in an image archive: keyed UID pseudonyms
+    # (hashFormat dicomUid, our extension) so study, series and instance still join (docs/privacy-review.md).
+    {"path": "ImagingStudy.identifier.value", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    {"path": "ImagingStudy.series.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    {"path": "ImagingStudy.series.instance.uid", "method": "cryptoHash", "hashFormat": "dicomUid"},
+    # The sample keeps Organization.identifier whole, which keeps the source id in identifier.assigner.reference.
+    {"path": "Organization.identifier.assigner", "method": "redact"},
+    {"path": "OrganizationAffiliation.identifier.assigner", "method": "redact"},
 ]
+#: Safe Harbor profiles only: the sample keeps Organization.address whole; its ZIP is generalised like the
+#: patients' (ZIP3, restricted areas zeroed, lost leading zeros restored): patients are treated near home, and
+#: exports store ZIPs as numbers ("1020"), which would publish four real digits.
+ORGANIZATION_ZIP3 = [{"path": "Organization.address.postalCode", "method": "redact"}]
+#: Free text Microsoft's sample misses (found by the systematic review of every R4 string/markdown element,
+#: docs/privacy-review.md). Clinical ones are scrubbed instead by the keep-notes profile.
+CLINICAL_TEXT = (
+    "DocumentReference.description", "DocumentManifest.description", "nodesByType('Dosage').text",
+    "nodesByType('Dosage').patientInstruction",
+)  # fmt: skip
+ADMINISTRATIVE_TEXT = (
+    "Composition.title", "Immunization.lotNumber", "Invoice.paymentTerms", "AuditEvent.outcomeDesc", "Endpoint.header",
+    "Subscription.criteria", "Subscription.reason", "Subscription.error", "MolecularSequence.observedSeq",
+)  # fmt: skip
 #: Sample rules that remove every Observation value; only the free-text form can identify anyone.
 FREE_TEXT_ONLY = ("Observation.value", "Observation.component.value")
 #: keep-notes profile: sample rule (as the strict profile writes it) -> the text elements scrubbed instead.
@@ -95,7 +131,12 @@ def without_repeats(rules: list[dict]) -> list[dict]:
 
 def safe_harbor(*, keep_notes: bool = False) -> dict:
     """The strict Safe Harbor profile; ``keep_notes`` scrubs clinical free text (``SCRUB_INSTEAD``) instead."""
-    rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + EXTRA_REDACTS
+    text_method = "scrubText" if keep_notes else "redact"
+    rules: list[dict] = (
+        RACE_ETHNICITY_KEEPS + CODE_KEEPS + AGE_QUANTITY_REDACTS + EXTRA_REDACTS + ORGANIZATION_ZIP3
+    )
+    rules += [{"path": path, "method": text_method} for path in CLINICAL_TEXT]
+    rules += [{"path": path, "method": "redact"} for path in ADMINISTRATIVE_TEXT]
     unused = set(SCRUB_INSTEAD) if keep_notes else set()
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS or rule["method"].lower() == "perturb":
@@ -172,6 +213,7 @@ LDS_ADDRESS_KEEPS = [
 
 def limited_dataset() -> dict:
     rules: list[dict] = RACE_ETHNICITY_KEEPS + CODE_KEEPS + LDS_ADDRESS_KEEPS + EXTRA_REDACTS
+    rules += [{"path": path, "method": "redact"} for path in CLINICAL_TEXT + ADMINISTRATIVE_TEXT]
     for rule in sample_rules():
         if rule["path"] in CODE_REDACTS:
             continue

@@ -59,6 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="use random keys for keys the config leaves empty (throw-away demos only: pseudonyms change every run)",
     )
     parser.add_argument(
+        "--allow-weak-test-keys",
+        action="store_true",
+        help="accept keys shorter than 32 bytes or repeated (Microsoft's test fixtures only; never for real data)",
+    )
+    parser.add_argument(
         "--keys-from",
         default=None,
         metavar="PREFIX",
@@ -77,6 +82,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="merge",
         help="merge: upsert by pseudonymized id, newest meta.lastUpdated wins (default); "
         "overwrite: each table written holds only this run's rows",
+    )
+    parser.add_argument(
+        "--purge-history",
+        action="store_true",
+        help="with --mode overwrite: then delete the files of every older version of the tables written "
+        "(Delta VACUUM RETAIN 0 HOURS), so time travel cannot reach an earlier, leaky run; no other job may "
+        "use these tables meanwhile",
     )
     parser.add_argument(
         "--skip-unreadable-files",
@@ -103,9 +115,11 @@ def run(args: argparse.Namespace) -> None:
         as_of=parse_as_of(args.as_of),
         run_id=args.run_id,
         allow_ephemeral_keys=args.allow_ephemeral_keys,
+        allow_weak_test_keys=args.allow_weak_test_keys,
         max_line_bytes=args.max_line_bytes,
         keys_from=args.keys_from,
         mode=args.mode,
+        purge_history=args.purge_history,
         allow_dead_rules=args.allow_dead_rules,
         skip_unreadable_files=args.skip_unreadable_files,
     )

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from anonymizer.config.fhirpath_check import FhirPathSyntaxError, check_fhirpath
+from anonymizer.config.key_strength import MIN_KEY_BYTES, key_weakness
 from anonymizer.config.model import (
     DATE_SHIFT_SCOPES,
+    HASH_FORMATS,
     METHODS,
     REFERENCE_HASHING,
     AnonymizerConfig,
@@ -49,6 +51,8 @@ RULE_KEYS = frozenset(
 )
 #: Options of our ``scrubText`` method (see docs/text-scrubbing.md).
 SCRUB_TEXT_KEYS = frozenset({"dates", "placeholders", "patterns", "contextual"})
+#: Option of cryptoHash (our extension): ``hashFormat`` ``hex`` (default, Microsoft's) or ``dicomUid``.
+CRYPTO_HASH_KEYS = frozenset({"hashFormat"})
 PARAMETER_KEYS = frozenset(
     {
         "dateShiftKey",
@@ -80,6 +84,7 @@ def load_config(
     allow_ephemeral_keys: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
     keys_from: str | None = None,
+    allow_weak_test_keys: bool = False,
 ) -> AnonymizerConfig:
     """Load, validate and resolve a configuration file or dict.
 
@@ -91,6 +96,8 @@ def load_config(
         keys_from: a reference prefix that overrides the config's keys, e.g. ``dbsecret:<scope>`` or
             ``keyvault:https://<vault>.vault.azure.net/secrets``; the keys a rule needs are read as
             ``<prefix>/date-shift-key``, ``<prefix>/crypto-hash-key``, ``<prefix>/encrypt-key``.
+        allow_weak_test_keys: accept keys shorter than 32 bytes or obviously repeated
+            (:mod:`anonymizer.config.key_strength`); only for Microsoft's test fixtures, never for real data.
     """
     source_name: str | None = None
     if isinstance(source, Mapping):
@@ -111,7 +118,13 @@ def load_config(
         for name, secret_name in KEY_SECRET_NAMES.items():
             if needed[name]:
                 raw["parameters"][name] = f"{keys_from.rstrip('/')}/{secret_name}"
-    return _build(raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, source_name=source_name)
+    return _build(
+        raw,
+        allow_ephemeral_keys=allow_ephemeral_keys,
+        base_dir=base_dir,
+        source_name=source_name,
+        allow_weak_test_keys=allow_weak_test_keys,
+    )
 
 
 def read_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -194,6 +207,7 @@ def _build(
     allow_ephemeral_keys: bool,
     base_dir: str | os.PathLike[str] | None,
     source_name: str | None,
+    allow_weak_test_keys: bool = False,
 ) -> AnonymizerConfig:
     _unknown_keys(raw, TOP_LEVEL_KEYS, "the configuration")
     version = raw.get("fhirVersion")
@@ -219,6 +233,8 @@ def _build(
     parameters = _parameters(
         params_raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, rules=rules
     )
+    if not allow_weak_test_keys:
+        _refuse_weak_keys(parameters, rules, params_raw)
     description = raw.get("description")
     return AnonymizerConfig(
         fhir_version=version or None,
@@ -243,7 +259,9 @@ def _rule(index: int, raw: Any) -> RuleConfig:
     shown = path or json_path
     where = f"rule #{index + 1} ({shown})"
     method_l = str(method).lower()
-    allowed = RULE_KEYS | (SCRUB_TEXT_KEYS if method_l == "scrubtext" else frozenset())
+    allowed = RULE_KEYS | {"scrubtext": SCRUB_TEXT_KEYS, "cryptohash": CRYPTO_HASH_KEYS}.get(
+        method_l, frozenset()
+    )
     _unknown_keys(raw, allowed, where)
     if method_l not in METHODS:
         raise ConfigError(f"{where}: Anonymization method {str(method).upper()} not supported.")
@@ -263,7 +281,9 @@ def _rule(index: int, raw: Any) -> RuleConfig:
         settings.update(_perturb_settings(raw, shown, where))
     elif method_l == "generalize":
         settings.update(_generalize_settings(raw, where))
-    extra = {k: _plain_json(v) for k, v in raw.items() if k in SCRUB_TEXT_KEYS}
+    if method_l == "cryptohash" and raw.get("hashFormat", "hex") not in HASH_FORMATS:
+        raise ConfigError(f"{where}: hashFormat must be one of {', '.join(HASH_FORMATS)}")
+    extra = {k: _plain_json(v) for k, v in raw.items() if k in SCRUB_TEXT_KEYS | CRYPTO_HASH_KEYS}
     return RuleConfig(
         index=index, path=path or None, json_path=json_path or None, method=method_l, extra=extra, **settings
     )
@@ -389,6 +409,24 @@ def _parameters(
         custom_settings=_plain_json(custom) if isinstance(custom, dict) else None,
         reference_hashing=hashing,
     )
+
+
+def _refuse_weak_keys(params: Parameters, rules: tuple[RuleConfig, ...], raw: Mapping[str, Any]) -> None:
+    """Stop on a weak key that a rule uses (hashing, encryption, date shift; never quoting the key)."""
+    methods = {r.method for r in rules}
+    if any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in rules):
+        methods.add("dateshift")  # scrubText shifts dates in text with the date-shift key
+    secrets = {"cryptoHashKey": params.crypto_hash_key, "encryptKey": params.encrypt_key,
+               "dateShiftKey": params.date_shift_key}  # fmt: skip
+    for name, needed in keys_needed(methods, raw).items():
+        weakness = key_weakness(secrets[name].value) if needed else None
+        if weakness:
+            raise ConfigError(
+                f"parameters.{name} is too weak ({weakness}): a short or repeated key is recovered by brute force "
+                f"from any kept value that equals a hashed one. Use {MIN_KEY_BYTES} or more random bytes, e.g. "
+                f"`python -c 'import secrets; print(secrets.token_hex(32))'`; Microsoft's test fixtures only: "
+                f"allow_weak_test_keys=True (--allow-weak-test-keys)."
+            )
 
 
 def _flag(raw: Mapping[str, Any], name: str) -> bool:

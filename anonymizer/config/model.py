@@ -23,6 +23,8 @@ METHODS = frozenset(
 )
 DATE_SHIFT_SCOPES = ("resource", "file", "folder", "patient")
 REFERENCE_HASHING = ("microsoft", "joinable")
+#: ``hashFormat`` of a cryptoHash rule (our extension): lowercase hex (Microsoft's), or a DICOM UID.
+HASH_FORMATS = ("hex", "dicomUid")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from typing import Any
 PATIENT_ELEMENTS = ("subject", "patient", "beneficiary", "individual", "who", "for")
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/?#]+)(?:/_history/[^/]+)?$")
 _URN_UUID = re.compile(r"^urn:uuid:(.+)$")
+_ENCOUNTER_REF = re.compile(r"(?:^|/)Encounter/([^/?#]+)(?:/_history/[^/]+)?$")
+#: Elements that link a resource to an Encounter (``context.encounter``: DocumentReference), in order.
+ENCOUNTER_LINKS = (("encounter",), ("context", "encounter"), ("context",))
 
 
 def patient_id(resource: dict[str, Any]) -> str | None:
@@ -37,3 +40,27 @@ def patient_id(resource: dict[str, Any]) -> str | None:
         if m and (ref.get("type") in (None, "Patient")) and element in ("subject", "patient", "beneficiary"):
             return m.group(1)
     return None
+
+
+def linked_encounter_id(resource: dict[str, Any]) -> str | None:
+    """The id of the Encounter a resource without a patient link points at (``encounter``,
+    ``context.encounter``, ``context``), or ``None``: such a resource belongs to that encounter's patient."""
+    for path in ENCOUNTER_LINKS:
+        for ref in _at(resource, path):
+            text = ref.get("reference") if isinstance(ref, dict) else None
+            m = _ENCOUNTER_REF.search(text) if isinstance(text, str) else None
+            if m:
+                return m.group(1)
+    return None
+
+
+def _at(node: Any, path: tuple[str, ...]) -> list[Any]:
+    """The values at ``path`` below ``node`` (lists flattened)."""
+    current = [node]
+    for key in path:
+        nxt: list[Any] = []
+        for item in current:
+            value = item.get(key) if isinstance(item, dict) else None
+            nxt.extend(value if isinstance(value, list) else [value] if value is not None else [])
+        current = nxt
+    return current

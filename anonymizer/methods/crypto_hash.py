@@ -37,6 +37,29 @@ def hmac_hex(value: str, key: str) -> str:
     return mac.hexdigest()
 
 
+#: The UID root for UUID-derived UIDs (ISO/IEC 9834-8, DICOM PS3.5 B.2): ``2.25.<the UUID as one integer>``.
+UUID_UID_ROOT = "2.25."
+_URN_OID_PREFIX = "urn:oid:"
+
+
+def hash_dicom_uid(value: str, key: str) -> str:
+    """Our ``hashFormat: dicomUid``: a keyed pseudonym that is itself a valid DICOM UID.
+
+    The first 128 bits of the HMAC-SHA256 become a version-8 (custom) RFC 9562 UUID written as ``2.25.<decimal>``
+    (at most 44 characters; DICOM allows 64). Equal UIDs give equal pseudonyms, so study, series and instance
+    still join; a ``urn:oid:`` prefix is kept. Empty stays empty.
+    """
+    if not value:
+        return value
+    prefix = _URN_OID_PREFIX if value.startswith(_URN_OID_PREFIX) else ""
+    mac = _keyed(key).copy()
+    mac.update(value[len(prefix) :].encode("utf-8"))
+    raw = bytearray(mac.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC variant
+    return f"{prefix}{UUID_UID_ROOT}{int.from_bytes(raw, 'big')}"
+
+
 def hash_reference(value: str, key: str, resource_types: frozenset[str]) -> str:
     """Microsoft's reference-aware hash: only the id part of known reference forms changes."""
     if value.startswith("#"):

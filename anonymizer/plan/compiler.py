@@ -355,7 +355,8 @@ class PlanCompiler:
         if method == "perturb":
             return self._perturb(element, prog)
         primitive = position.fhir_type in PRIMITIVE_TYPES
-        fn = value_op(method, position, self.settings) if primitive else None
+        hash_format = str(rule.extra.get("hashFormat", "hex"))
+        fn = value_op(method, position, self.settings, hash_format) if primitive else None
         if fn is None:
             return self._extra_ops(self, element, prog) if primitive else None
         return _recording(fn, prog, element.owner_path, self.hits)

@@ -48,13 +48,19 @@ class OpSettings:
         return f"OpSettings(as_of={self.as_of})"
 
 
-def value_op(method: str, pos: Position, settings: OpSettings) -> ValueFn | None:
-    """The change ``method`` makes to a non-empty primitive value at ``pos`` (``None``: it leaves it alone)."""
+def value_op(method: str, pos: Position, settings: OpSettings, hash_format: str = "hex") -> ValueFn | None:
+    """The change ``method`` makes to a non-empty primitive value at ``pos`` (``None``: it leaves it alone).
+
+    ``hash_format`` is the rule's ``hashFormat`` (cryptoHash only).
+    """
     if method == "redact":
         return _redact(pos, settings)
     if method == "dateshift":
         return _date_shift(pos, settings) if pos.fhir_type in DATE_TYPES else None
     if method == "cryptohash":
+        if hash_format == "dicomUid":
+            key = settings.crypto_hash_key
+            return _memo(lambda v: (crypto_hash.hash_dicom_uid(to_dotnet_string(v), key), "CRYPTOHASH"))
         return _crypto_hash(pos, settings)
     if method == "encrypt":
         key = settings.encrypt_key

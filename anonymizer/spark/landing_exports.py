@@ -41,8 +41,9 @@ def select_completed_exports(spark: SparkSession, input_path: str) -> InputSelec
     def exists(path: str) -> bool:
         return bool(fs.exists(jvm.org.apache.hadoop.fs.Path(path)))
 
-    # A missing input is the file check's to report (one clear line), not this selection's.
-    if not exists(root) or exists(f"{root}/{MANIFEST}") or not fs.getFileStatus(hroot).isDirectory():
+    if not exists(root):
+        return InputSelection((input_path,))  # the input file check that follows names it ("input not found")
+    if exists(f"{root}/{MANIFEST}") or not fs.getFileStatus(hroot).isDirectory():
         return InputSelection((input_path,))
     folders = sorted(str(s.getPath().getName()) for s in fs.listStatus(hroot) if s.isDirectory())
     exports = [name for name in folders if not name.startswith(("_", "."))]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.config.lint import check_before_run
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.failures import diagnose
+from anonymizer.spark.history import purge_history
 from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
 from anonymizer.spark.landing_exports import InputSelection, select_completed_exports
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
@@ -28,6 +29,7 @@ from anonymizer.spark.research_zone import (
 )
 from anonymizer.spark.summary import RunSummary, TypeCounts, append_run_row, write_summary_file
 from anonymizer.spark.transform import DEFAULT_MAX_LINE_BYTES, TransformOptions, make_partition_transform
+from anonymizer.storage.locations import is_at_or_below
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -52,8 +54,11 @@ class DeidentifyRequest:
         quarantine: where quarantined lines go (PHI); default ``<output>-quarantine``; never inside ``output``.
         as_of: reference date of the "age over 89" rule; default today (UTC).
         allow_ephemeral_keys: random keys for missing ones (demo only).
+        allow_weak_test_keys: accept short or repeated keys (Microsoft's test fixtures only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
+        purge_history: with ``overwrite``: then remove every older version's files of the tables written
+            (``VACUUM RETAIN 0 HOURS``), so time travel cannot reach a leaky earlier run.
         allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
         skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
     """
@@ -65,9 +70,11 @@ class DeidentifyRequest:
     as_of: date | None = None
     run_id: str | None = None
     allow_ephemeral_keys: bool = False
+    allow_weak_test_keys: bool = False
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
     mode: str = "merge"
+    purge_history: bool = False
     allow_dead_rules: bool = False
     skip_unreadable_files: bool = False
 
@@ -88,10 +95,7 @@ def default_quarantine(output: str) -> str:
 
 
 def _inside(child: str, parent: str) -> bool:
-    c, p = child.rstrip("/") + "/", parent.rstrip("/") + "/"
-    if "://" not in c and "://" not in p:
-        c, p = str(Path(c).resolve()) + "/", str(Path(p).resolve()) + "/"
-    return c.startswith(p)
+    return is_at_or_below(child, parent)
 
 
 def _now() -> str:
@@ -103,6 +107,8 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     from anonymizer.engine import Anonymizer
     from anonymizer.spark.session import active_or_new_session
 
+    if request.purge_history and request.mode != "overwrite":
+        raise DeidentifyError("--purge-history needs --mode overwrite (a merge keeps older rows on purpose)")
     spark = spark or active_or_new_session()
     quarantine = request.quarantine or default_quarantine(request.output)
     if _inside(quarantine, request.output):
@@ -118,6 +124,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         as_of=request.as_of,
         allow_ephemeral_keys=request.allow_ephemeral_keys,
         keys_from=request.keys_from,
+        allow_weak_test_keys=request.allow_weak_test_keys,
     )
     options = TransformOptions(
         max_line_bytes=request.max_line_bytes, source_folder=Path(request.input.rstrip("/")).name
@@ -195,6 +202,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
                 spark, delta_path(request.output, resource_type), ids
             )
     timings["write_s"] = round(time.monotonic() - step, 3)
+    if request.purge_history:
+        step = time.monotonic()
+        purged = purge_history(spark, tables.values())
+        timings["purge_s"] = round(time.monotonic() - step, 3)
+        log.info("run %s: history of %d tables purged", run_id, len(purged))
 
     summary = RunSummary(
         run_id=run_id,

@@ -16,11 +16,15 @@
 - A city that is a common word ("Liberal") is removed only before a state ("Liberal, KS").
 - Phone numbers and numeric identifiers match with any punctuation between their digits; other
   identifiers of 4+ characters and e-mails match literally.
+- Names, address lines and cities also match without their accents ("Ramon" for "Ramón"); two of the
+  patient's name words glued together match ("RamonGarcia", "GARCIARAMON"); a word hyphenated over a line
+  break ("Garcia-Villa-\nnueva") matches as if joined.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -88,6 +92,20 @@ class ContextualMatcher:
             lower = text.lower()
             if len(lower) != len(text):
                 lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        out = self._find(text, lower)
+        joined = _join_line_break_hyphens(text)
+        if joined is not None:
+            joined_text, origin = joined
+            for m in self._find(
+                joined_text, joined_text.lower() if len(joined_text.lower()) == len(joined_text) else None
+            ):
+                out.append(ContextMatch(origin[m.start], origin[m.end - 1] + 1, m.category))
+        out.sort(key=lambda c: (c.start, -c.end))
+        return out
+
+    def _find(self, text: str, lower: str | None) -> list[ContextMatch]:
+        if lower is None or len(lower) != len(text):
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
         out: list[ContextMatch] = []
         for key, candidates in self._by_key.items():
             pos = lower.find(key)
@@ -100,7 +118,6 @@ class ContextualMatcher:
                         nxt = max(nxt, m.end())
                         break
                 pos = lower.find(key, nxt)
-        out.sort(key=lambda c: (c.start, -c.end))
         return out
 
 
@@ -109,12 +126,57 @@ def _cached(ids: PatientIdentifiers) -> ContextualMatcher:
     return ContextualMatcher(_alternatives(ids))
 
 
+_LINE_BREAK_HYPHEN = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=[^\W\d_])")
+
+
+def _join_line_break_hyphens(text: str) -> tuple[str, list[int]] | None:
+    """``text`` with words hyphenated over a line break joined, and each joined character's index in ``text``."""
+    if "-" not in text or _LINE_BREAK_HYPHEN.search(text) is None:
+        return None
+    parts: list[str] = []
+    origin: list[int] = []
+    last = 0
+    for m in _LINE_BREAK_HYPHEN.finditer(text):
+        parts.append(text[last : m.start()])
+        origin.extend(range(last, m.start()))
+        last = m.end()
+    parts.append(text[last:])
+    origin.extend(range(last, len(text)))
+    return "".join(parts), origin
+
+
+def fold_accents(value: str) -> str:
+    """``value`` without combining accents ("Ramón" -> "Ramon"); other characters unchanged."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", folded)
+
+
+def _variants(values: tuple[str, ...]) -> list[str]:
+    return sorted({v for value in values for v in (value, fold_accents(value))})
+
+
+def _glued(tokens: list[str]) -> list[tuple[str, str, str]]:
+    """Two name words written as one ("RamonGarcia", "GarciaRamon"): one alternative per first word, keyed
+    like that word alone, so gluing adds no ``str.find`` pass."""
+    words = [t for t in tokens if len(t) >= 2 and not any(c.isdigit() for c in t)]
+    out = []
+    for first in words:
+        seconds = sorted({b for b in words if b.lower() != first.lower()}, key=lambda b: (-len(b), b))
+        if seconds:
+            body = "|".join(re.escape(b) for b in seconds)
+            out.append((_key(first), rf"{_LB}{re.escape(first)}(?:{body}){_RB}", "NAME"))
+    return out
+
+
 def _alternatives(ids: PatientIdentifiers) -> list[tuple[str, str, str]]:
     """``(key, regex source, category)`` for every value: the match must start with ``key``."""
     alts: list[tuple[str, str, str]] = []
-    for name in (*ids.names, *ids.related_names):
+    for name in _variants((*ids.names, *ids.related_names)):
         alts.append((_key(name), _words(name), "NAME"))
-    tokens = sorted({c for token in ids.name_tokens for c in _with_stem(token)}, key=lambda t: (-len(t), t))
+    name_tokens = _variants(ids.name_tokens)
+    alts.extend(_glued(name_tokens))
+    tokens = sorted({c for token in name_tokens for c in _with_stem(token)}, key=lambda t: (-len(t), t))
     if tokens:
         one = "(?:" + "|".join(re.escape(t) for t in tokens) + ")" + _RB
         more = rf"(?:,?\s+{one})*"
@@ -127,12 +189,12 @@ def _alternatives(ids: PatientIdentifiers) -> list[tuple[str, str, str]]:
                 alts.append((_key(token), _word(token), "NAME"))
     for value in ids.telecom:
         alts.extend(_telecom(value))
-    for line in ids.address_lines:
+    for line in _variants(ids.address_lines):
         alts.append((_key(line), _words(line), "ADDRESS"))
         street = line.split(maxsplit=1)
         if len(street) == 2 and street[0][:1].isdigit() and len(street[1].split()) > 1:
             alts.append((_key(street[1]), _words(street[1]), "ADDRESS"))
-    for city in ids.cities:
+    for city in _variants(ids.cities):
         single_common = len(city.split()) == 1 and (is_common_word(city) or len(city) < _MIN_TOKEN)
         alts.append((_key(city), _words(city) + (_STATE_AFTER if single_common else ""), "ADDRESS"))
     for code in ids.postal_codes:

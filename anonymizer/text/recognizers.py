@@ -113,6 +113,15 @@ _H = r"[0-9a-f]{1,4}"
 _PHONE_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])"
 _PHONE_PREFIX = re.compile(r"(?:\+1|1)[\s.-]?$")
 _AGE = r"(?:9\d|1[0-4]\d)"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_BELOW_FIFTY = (
+    rf"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    rf"|(?:twenty|thirty|forty)(?:[\s-]+(?:{_UNITS}))?|{_UNITS})"
+)
+#: 90 to 149 in words: "ninety", "ninety-six", "one hundred", "a hundred and two", "one hundred twenty-one".
+_AGE_WORDS = rf"(?:ninety(?:[\s-]+(?:{_UNITS}))?|(?:one|a)[\s-]+hundred(?:(?:\s+and)?[\s-]+{_BELOW_FIFTY})?)"
+_YEARS_OLD = r"(?=[\s-]*(?:(?:years?|yrs?)[\s-]*old|years?\s+of\s+age|y\.?\s?o(?!\w)|y/o))"
+_AGE_LABEL = r"(?:aged?|age\s*:|age\s+of)\s*"
 _ZIP_BEFORE = re.compile(
     rf"(?:(?<![\w])(?P<abbr>{'|'.join(STATE_ABBREVIATIONS)})|(?i:(?<!\w)(?:{STATE_NAMES_PATTERN}))|"
     rf"(?i:(?<!\w)zip(?:\s*code)?{_SEP}))"
@@ -187,6 +196,28 @@ def _ssn_ok(text: str, m: re.Match[str]) -> bool:
 def _place_ok(text: str, m: re.Match[str]) -> bool:
     # "Smith, MD." and "Jones, PA" are credentials: those two need a ZIP after them
     return m.group("st") not in ("MD", "PA") or m.group("z") is not None
+
+
+#: Shapes other recognizers decide: phones, SSNs, and dates (valid or not: "13/45/2001" is a mistyped date).
+_OTHER_SHAPES = re.compile(
+    r"^(?:\d{3}[-/]\d{3}[-/]\d{4}|\d{3}-\d{2}-\d{4}|\d{1,2}([-/])\d{1,2}\1\d{2,4}|\d{4}([-/])\d{1,2}\2\d{1,2})$"
+)
+
+
+def _grouped_id_ok(text: str, m: re.Match[str]) -> bool:
+    """Digit groups joined by ``-`` or ``/``: an identifier when 7+ digits in 3+ groups, or 6+ digits after a
+    ``#`` or a letter prefix ("#A-4471-2210", "999/88/8662"); not a date, phone or SSN shape (their recognizers
+    decide those), not a range ("150000-450000") or a ratio ("120/80")."""
+    from anonymizer.text.dates import parse_date_text
+
+    value = m.group(0).lower()
+    digits = sum(c.isdigit() for c in value)
+    prefixed = bool(m.group("pre") or m.group("let"))
+    groups = value.count(m.group("sep")) + 1
+    if digits < (6 if prefixed else 7) or (groups < 3 and not prefixed):
+        return False
+    bare = value[m.start("num") - m.start() :]
+    return _OTHER_SHAPES.match(bare) is None and parse_date_text(bare) is None
 
 
 def _zip_ok(text: str, m: re.Match[str]) -> bool:
@@ -331,11 +362,53 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "AGE",
-        re.compile(rf"(?:aged?|age\s*:|age\s+of)\s*(?P<v>{_AGE})(?![\w.]|\.\d)"),
+        re.compile(rf"{_AGE_LABEL}(?P<v>{_AGE})(?!\w|\.\d)"),  # "age 116." at a sentence's end too
         _cls(r"\w"),
         value="v",
         starts="keys",
         keys=("age",),
+    ),
+    Recognizer(
+        "AGE",
+        re.compile(rf"(?P<v>{_AGE_WORDS}){_YEARS_OLD}"),
+        _cls(r"\w"),
+        value="v",
+        gate=re.compile(r"ninety|hundred"),
+    ),  # fmt: skip
+    Recognizer(
+        "AGE",
+        re.compile(rf"{_AGE_LABEL}(?P<v>{_AGE_WORDS})(?![\w-])"),
+        _cls(r"\w"),
+        value="v",
+        starts="keys",
+        keys=("age",),
+    ),
+    # A sign before a long number ("Person seed: -5612345678901234567"), and separated digit groups.
+    Recognizer("ID", re.compile(r"[-+]\d{7,}(?!\w)"), _cls(r"\w.+/-"), gate=re.compile(r"[-+]\d{7}")),
+    Recognizer(
+        "ID",
+        re.compile(
+            r"(?P<pre>#\s*)?(?:(?P<let>[a-z]{1,3})-?)?(?P<num>\d{2,}(?P<sep>[-/])\d{2,}(?:(?P=sep)\d{2,}){0,4})"
+            r"(?![\w/-])"
+        ),
+        _cls(r"\w#/-"),
+        check=_grouped_id_ok,
+        gate=re.compile(r"\d[-/]\d"),
+    ),
+    # The last four digits of an SSN after a label ("SSN ending in 6789", "last 4 of SSN: 6789", "xxx-xx-6789").
+    Recognizer(
+        "SSN",
+        re.compile(
+            r"(?:(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)"
+            r"(?:\s+(?:ending|ends)(?:\s+(?:in|with))?|\s+last\s+(?:4|four)(?:\s+digits)?)?"
+            r"|last\s+(?:4|four)(?:\s+digits)?(?:\s+of\s+(?:the\s+)?(?:ssn|social\s+security(?:\s+number)?))?)"
+            + _SEP
+            + r"(?:(?:xxx|\*\*\*|###)[-\s]?(?:xx|\*\*|##)[-\s]?)?(?P<v>\d{4})(?![\w-])"
+        ),
+        _cls(r"\w"),
+        value="v",
+        starts="keys",
+        keys=("ss", "social", "last"),
     ),
     Recognizer("ID", re.compile(r"\d\d{4,}"), finder="id_token", starts="digits", runs=(5, 1_000_000)),
 )

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from anonymizer.verify.identifier_checks import CHECK_CATEGORY as IDENTIFIER_CHECK_CATEGORY
+
 #: Letter -> (title, regex over rule paths that act on this kind of element).
 CATEGORIES: dict[str, tuple[str, str]] = {
     "A": ("Names", r"humanname|name|display|narrative|div"),
@@ -48,6 +50,7 @@ _CHECK_CATEGORY = {
     "zip_restricted_prefix": "B",
     "zip_present": "B",
     "image": "Q",
+    **IDENTIFIER_CHECK_CATEGORY,
 }
 _NOT_MATCHABLE = {
     "P": "biometric templates have no textual form to match; images/recordings are reported under Q",

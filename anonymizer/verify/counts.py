@@ -4,8 +4,8 @@ A type reconciles when ``source lines = output rows + quarantined - skipped + du
 line is either in the research zone or in quarantine (a ``skipped`` line, processingErrors=skip, is in
 both), except repeated ``(type, id)`` lines that the idempotent MERGE folds into one row. Output rows are
 those written by the run in ``run-summary.json`` (all rows without one). Blank lines and lines without a
-known FHIR R4 ``resourceType`` are reported as ``unknown``, as the run summary does; they can only be in
-quarantine.
+known FHIR R4 ``resourceType`` count under the type their file name announces (``Patient.000.ndjson``), else
+as ``unknown``, exactly as the run summary does; they can only be in quarantine.
 """
 
 from __future__ import annotations
@@ -75,13 +75,22 @@ class CountsResult:
 
 
 def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
-    """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing)."""
+    """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing).
+
+    A line without a readable FHIR R4 ``resourceType`` (blank, malformed, unknown type) counts under the type
+    its file name announces, as ``deidentify`` counts it (``type_from_file_name``), else as ``unknown``.
+    """
     from pyspark.sql import functions as F
 
     rtype = F.get_json_object("line", "$.resourceType")
+    known = rtype.isin(sorted(r4_resource_types()))
+    by_file = _file_types(lines.where(~known | rtype.isNull()))
+    file_type = F.lit(NO_TYPE)
+    for file, announced in by_file.items():
+        file_type = F.when(F.col("file") == file, F.lit(announced)).otherwise(file_type)
     typed = lines.select(
-        F.when(rtype.isin(sorted(r4_resource_types())), rtype).otherwise(F.lit(NO_TYPE)).alias("t"),
-        F.get_json_object("line", "$.id").alias("id"),
+        F.when(known, rtype).otherwise(file_type).alias("t"),
+        F.when(known, F.get_json_object("line", "$.id")).alias("id"),
     )
     per_type = {r["t"]: int(r["count"]) for r in typed.groupBy("t").count().collect()}
     dup_rows = (
@@ -94,6 +103,20 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
         .collect()
     )
     return per_type, {r["t"]: int(r["dups"]) for r in dup_rows}
+
+
+def _file_types(untyped: DataFrame) -> dict[str, str]:
+    """File -> the resource type its name announces, for the files that hold lines without a readable type
+    (few: only damaged lines are looked at, and only their distinct file paths reach the driver)."""
+    from anonymizer.spark.transform import type_from_file_name
+
+    known = r4_resource_types()
+    out = {}
+    for row in untyped.select("file").distinct().collect():
+        announced = type_from_file_name(row["file"].rstrip("/").rsplit("/", 1)[-1], known)
+        if announced:
+            out[row["file"]] = announced
+    return out
 
 
 def output_counts(output: DataFrame, run_id: str | None) -> dict[str, int]:

@@ -16,6 +16,8 @@ from anonymizer.config.lint import check_before_run
 from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import run_changes
 from anonymizer.verify.checklist import build_checklist
+from anonymizer.verify.history import check_history
+from anonymizer.verify.identifier_checks import run_identifier_checks
 from anonymizer.verify.leak_audit import run_leak_audit
 from anonymizer.verify.precision_checks import (
     promises_from_config,
@@ -27,6 +29,8 @@ from anonymizer.verify.report_json import build_report, write_report_json
 from anonymizer.verify.zone import (
     ZoneError,
     check_source_files,
+    delta_root,
+    output_types,
     read_output,
     read_quarantine_counts,
     read_run_summary,
@@ -128,7 +132,15 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         timer.done("leak_audit")
         precision = run_precision_checks(output, promises, as_of)
         precision.decades_source = source_date_decades(source_lines)
+        precision.violations.extend(run_identifier_checks(output, promises, config))
         timer.done("precision")
+        history = check_history(
+            spark,
+            {t: f"{delta_root(request.output)}/{t}" for t in output_types(request.output)},
+            f"{delta_root(request.output)}/_runs",
+            (summary or {}).get("config_fingerprint"),
+        )
+        timer.done("history")
     finally:
         source_lines.unpersist()
         output.unpersist()
@@ -143,6 +155,11 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         reasons.append(f"{precision.total} precision violations")
     if not counts.reconciled:
         reasons.append("counts do not reconcile")
+    if history.violations:
+        reasons.append(
+            f"{history.violations} older table versions written under another configuration are still readable "
+            "by Delta time travel (deidentify --mode overwrite --purge-history removes them)"
+        )
     passed = not reasons
     report = build_report(
         tool={"name": "fhir-anonymizer verify", "version": _version(), "timings_seconds": timer.seconds},
@@ -169,6 +186,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         leak_audit=audit.to_dict(),
         precision=precision.to_dict(),
         checklist=checklist,
+        history=history.to_dict(),
     )
     report_dir = Path(request.report_dir)
     json_path = write_report_json(report, report_dir)

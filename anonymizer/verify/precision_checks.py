@@ -161,7 +161,8 @@ def _check_string(
         out[(f"decade:{match.group(1)[:3]}0s", "")] += 1
         if (p.dates == "year" and level != "year") or p.dates == "removed":
             out[("date_precision", path)] += 1
-        if key == "birthDate" and p.ages and as_of.year - int(match.group(1)) > 90:
+        # a published year alone must not imply more than 89: born 1936, as of 2026, reads as 90
+        if key == "birthDate" and p.ages and as_of.year - int(match.group(1)) > 89:
             out[("birth_year_over_89", path)] += 1
     elif p.dates in ("year", "removed") and is_free_text_path(path):
         for _ in date_tokens(value):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 #: Bump the major part on any incompatible change (removed/renamed key or changed meaning).
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: "history" added
 
 #: Top-level keys, in order; every report has all of them.
 TOP_LEVEL_KEYS = (
@@ -22,6 +22,7 @@ TOP_LEVEL_KEYS = (
     "leak_audit",
     "precision",
     "checklist",
+    "history",
 )
 
 

@@ -12,6 +12,7 @@ import pytest
 from anonymizer.config import load_config
 from anonymizer.errors import ConfigError
 from anonymizer.secrets import Secret, resolve_secret
+from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/ms-anonymizer"
 CASES = json.loads((FIXTURES / "cases.json").read_text())
@@ -127,8 +128,8 @@ def test_missing_keys_refuse_to_run_unless_ephemeral_is_explicit() -> None:
 
 
 def test_key_references_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TEST_HASH_KEY", "s3cr3t-value")
-    (tmp_path / "date.key").write_text("date-secret\n")
+    monkeypatch.setenv("TEST_HASH_KEY", "s3cr3t-value-" + HASH_KEY)
+    (tmp_path / "date.key").write_text("date-secret-" + DATE_KEY + "\n")
     raw = {
         "fhirPathRules": [
             {"path": "Resource.id", "method": "cryptoHash"},
@@ -137,8 +138,8 @@ def test_key_references_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "parameters": {"cryptoHashKey": "env:TEST_HASH_KEY", "dateShiftKey": "file:date.key"},
     }
     config = load_config(raw, base_dir=tmp_path)
-    assert config.parameters.crypto_hash_key.value == "s3cr3t-value"
-    assert config.parameters.date_shift_key.value == "date-secret"
+    assert config.parameters.crypto_hash_key.value == "s3cr3t-value-" + HASH_KEY
+    assert config.parameters.date_shift_key.value == "date-secret-" + DATE_KEY
     text = repr(config) + str(config)
     assert "s3cr3t" not in text and "date-secret" not in text
 
@@ -152,9 +153,9 @@ def test_unresolvable_reference_names_the_reference_not_a_value(monkeypatch: pyt
 def test_fingerprint_ignores_literal_key_values_but_not_rules() -> None:
     base = {
         "fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
-        "parameters": {"cryptoHashKey": "one"},
+        "parameters": {"cryptoHashKey": HASH_KEY},
     }
-    other_key = {**base, "parameters": {"cryptoHashKey": "two"}}
+    other_key = {**base, "parameters": {"cryptoHashKey": DATE_KEY}}
     other_rule = {**base, "fhirPathRules": [{"path": "Patient.id", "method": "cryptoHash"}]}
     assert load_config(base).fingerprint == load_config(other_key).fingerprint
     assert load_config(base).fingerprint != load_config(other_rule).fingerprint
@@ -168,8 +169,8 @@ def test_secret_never_prints_and_pickles() -> None:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.json")))
 def test_shipped_configs_load(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", "FHIR_ANONYMIZER_DATE_SHIFT_KEY"):
-        monkeypatch.setenv(var, "test-key")
-    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", "0123456789abcdef")
+    monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", HASH_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", DATE_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", ENCRYPT_KEY)
     config = load_config(REPO / "configs" / name, allow_ephemeral_keys=name.startswith("ms-"))
     assert config.rules

@@ -14,6 +14,7 @@ import pytest
 
 from anonymizer.engine import Anonymizer
 from anonymizer.text import collect_identifiers
+from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
 REPO = Path(__file__).parents[2]
 STRICT = REPO / "configs" / "hipaa-safe-harbor.json"
@@ -35,9 +36,9 @@ def _rules(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture()
 def keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", "test-key")
-    monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", "test-key")
-    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", "0123456789abcdef")
+    monkeypatch.setenv("FHIR_ANONYMIZER_CRYPTO_HASH_KEY", HASH_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_DATE_SHIFT_KEY", DATE_KEY)
+    monkeypatch.setenv("FHIR_ANONYMIZER_ENCRYPT_KEY", ENCRYPT_KEY)
 
 
 def test_shipped_files_are_what_the_script_derives() -> None:

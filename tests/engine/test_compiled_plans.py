@@ -21,10 +21,11 @@ from anonymizer.errors import AnonymizerError
 from anonymizer.fhir.model import r4
 from anonymizer.fhir.prune import prune
 from anonymizer.plan.program import unsupported_reason
+from tests.strong_keys import DATE_KEY, HASH_KEY
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "examples" / "synthea-10-patients"
-KEYS = {"cryptoHashKey": "c" * 32, "dateShiftKey": "d" * 32}
+KEYS = {"cryptoHashKey": HASH_KEY, "dateShiftKey": DATE_KEY}
 AS_OF = date(2026, 1, 1)
 
 

@@ -17,6 +17,7 @@ from anonymizer.export.runner import run_export
 from anonymizer.storage.landing import LocalLanding
 from anonymizer.testing.fhir_server import BulkDataTestServer, Faults, ServerConfig
 from tests.export.conftest import LINES, fast_policy
+from tests.strong_keys import HASH_KEY
 
 CLI = [sys.executable, "-c", "from anonymizer.cli.main import main; main()"]
 
@@ -174,7 +175,7 @@ def test_deidentify_reads_each_resource_once_after_a_resumed_export(
         run_export(request, LocalLanding(landing), policy=fast_policy(), progress=lambda m: None)
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
-                                  "parameters": {"cryptoHashKey": "test-key"}}))  # fmt: skip
+                                  "parameters": {"cryptoHashKey": HASH_KEY}}))  # fmt: skip
     result = run_deidentify(
         DeidentifyRequest(input=str(landing), output=str(tmp_path / "research"), config=str(config)),
         spark,  # type: ignore[arg-type]

@@ -10,6 +10,11 @@ import pytest
 from anonymizer.config import load_config
 from anonymizer.errors import ConfigError
 from anonymizer.secrets import databricks, keyvault, resolve_secret
+from tests.strong_keys import DATE_KEY, HASH_KEY
+
+#: Key values the fake stores return (strong enough for the key check; "secret" marks them in reprs).
+DB_HASH_SECRET = "db-hash-secret-" + HASH_KEY
+KV_DATE_SECRET = "kv-date-secret-" + DATE_KEY
 
 
 class FakeSecrets:
@@ -24,7 +29,7 @@ class FakeSecrets:
 
 @pytest.fixture()
 def fake_dbutils() -> Any:
-    secrets = FakeSecrets({("fhir-deid", "hash-key"): "db-hash-secret"})
+    secrets = FakeSecrets({("fhir-deid", "hash-key"): DB_HASH_SECRET})
     databricks.set_dbutils_factory(lambda: SimpleNamespace(secrets=secrets))
     yield secrets
     databricks.set_dbutils_factory(None)
@@ -42,7 +47,7 @@ def fake_vault() -> Any:
             calls.append((self.url, name, version))
             if name == "missing":
                 raise RuntimeError("SecretNotFound: value kv-date-secret leaked?")
-            return SimpleNamespace(value="kv-date-secret")
+            return SimpleNamespace(value=KV_DATE_SECRET)
 
     keyvault.set_client_factory(Client)
     yield calls
@@ -50,7 +55,7 @@ def fake_vault() -> Any:
 
 
 def test_dbsecret_reference(fake_dbutils: FakeSecrets) -> None:
-    assert resolve_secret("dbsecret:fhir-deid/hash-key").value == "db-hash-secret"
+    assert resolve_secret("dbsecret:fhir-deid/hash-key").value == DB_HASH_SECRET
     assert fake_dbutils.calls == [("fhir-deid", "hash-key")]
     with pytest.raises(ConfigError, match="dbsecret:<scope>/<key>"):
         resolve_secret("dbsecret:no-slash")
@@ -58,7 +63,7 @@ def test_dbsecret_reference(fake_dbutils: FakeSecrets) -> None:
 
 def test_keyvault_reference_and_errors_never_chain_values(fake_vault: list) -> None:
     url = "https://my-vault.vault.azure.net/secrets/date-key"
-    assert resolve_secret(f"keyvault:{url}").value == "kv-date-secret"
+    assert resolve_secret(f"keyvault:{url}").value == KV_DATE_SECRET
     assert fake_vault == [("https://my-vault.vault.azure.net", "date-key", None)]
     with pytest.raises(ConfigError) as exc:
         resolve_secret("keyvault:https://my-vault.vault.azure.net/secrets/missing")
@@ -81,8 +86,8 @@ def test_config_keys_from_both_backends(fake_dbutils: FakeSecrets, fake_vault: l
             },
         }
     )
-    assert config.parameters.crypto_hash_key.value == "db-hash-secret"
-    assert config.parameters.date_shift_key.value == "kv-date-secret"
+    assert config.parameters.crypto_hash_key.value == DB_HASH_SECRET
+    assert config.parameters.date_shift_key.value == KV_DATE_SECRET
     assert "secret" not in repr(config.parameters)
 
 
@@ -103,11 +108,11 @@ def test_env_and_file_references_for_real(tmp_path: Any, monkeypatch: pytest.Mon
 
 
 def test_keys_from_a_secret_scope_override_the_config(fake_dbutils: FakeSecrets) -> None:
-    fake_dbutils.values[("fhir-deid", "crypto-hash-key")] = "scope-hash-key"
+    fake_dbutils.values[("fhir-deid", "crypto-hash-key")] = "scope-hash-key-" + HASH_KEY
     raw = {
         "fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
         "parameters": {"cryptoHashKey": "env:UNSET_FOR_TEST"},
     }
     config = load_config(raw, keys_from="dbsecret:fhir-deid")
-    assert config.parameters.crypto_hash_key.value == "scope-hash-key"
+    assert config.parameters.crypto_hash_key.value == "scope-hash-key-" + HASH_KEY
     assert fake_dbutils.calls == [("fhir-deid", "crypto-hash-key")], "only the keys the rules need are read"

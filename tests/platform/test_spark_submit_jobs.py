@@ -18,14 +18,15 @@ import pytest
 from anonymizer.spark.jars import cached_delta_jars
 from anonymizer.spark.settings import REQUIRED_CONF
 from anonymizer.testing.fhir_server import BulkDataTestServer, ServerConfig
+from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
 pytestmark = pytest.mark.spark
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 KEYS = {
-    "FHIR_ANONYMIZER_DATE_SHIFT_KEY": "platform-test-date-key",
-    "FHIR_ANONYMIZER_CRYPTO_HASH_KEY": "platform-test-hash-key",
-    "FHIR_ANONYMIZER_ENCRYPT_KEY": "0123456789abcdef0123456789abcdef",
+    "FHIR_ANONYMIZER_DATE_SHIFT_KEY": DATE_KEY,
+    "FHIR_ANONYMIZER_CRYPTO_HASH_KEY": HASH_KEY,
+    "FHIR_ANONYMIZER_ENCRYPT_KEY": ENCRYPT_KEY,
 }
 
 

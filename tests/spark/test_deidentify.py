@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
+from tests.strong_keys import HASH_KEY
 
 pytestmark = pytest.mark.spark
 
@@ -23,7 +24,7 @@ CONFIG = {
         {"path": "nodesByType('date')", "method": "redact"},
     ],
     "parameters": {
-        "cryptoHashKey": "test-key",
+        "cryptoHashKey": HASH_KEY,
         "enablePartialDatesForRedact": True,
         "referenceHashing": "joinable",
     },
@@ -210,5 +211,5 @@ def test_keys_never_appear_in_the_plan(spark, tmp_path: Path, config_file: Path)
         make_partition_transform(anon, TransformOptions()), ls.TRANSFORMED_DDL
     )
     plan = df._jdf.queryExecution().toString()
-    assert "test-key" not in plan
-    assert "test-key" not in spark.sparkContext.getConf().toDebugString()
+    assert HASH_KEY not in plan
+    assert HASH_KEY not in spark.sparkContext.getConf().toDebugString()

@@ -18,6 +18,7 @@ from anonymizer.cli.main import main
 from anonymizer.errors import ConfigError
 from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
 from anonymizer.verify.zone import check_source_files
+from tests.strong_keys import HASH_KEY
 
 pytestmark = pytest.mark.spark
 
@@ -30,7 +31,7 @@ CONFIG = {
         {"path": "nodesByType('HumanName')", "method": "redact"},
         {"path": "nodesByType('date')", "method": "redact"},
     ],
-    "parameters": {"cryptoHashKey": "test-key", "enablePartialDatesForRedact": True},
+    "parameters": {"cryptoHashKey": HASH_KEY, "enablePartialDatesForRedact": True},
 }
 
 

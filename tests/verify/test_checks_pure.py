@@ -49,7 +49,9 @@ def test_promises_of_a_date_shift_config() -> None:
             {"precision:month": 1, "date_precision": 1},
         ),
         ({"resourceType": "Patient", "birthDate": "1930"}, {"precision:year": 1, "birth_year_over_89": 1}),
-        ({"resourceType": "Patient", "birthDate": "1936"}, {"precision:year": 1}),  # may be 89: allowed
+        # the year alone reads as 90 (issue #16 point 3): flagged even though the person may be 89
+        ({"resourceType": "Patient", "birthDate": "1936"}, {"precision:year": 1, "birth_year_over_89": 1}),
+        ({"resourceType": "Patient", "birthDate": "1937"}, {"precision:year": 1}),
         ({"resourceType": "Observation", "valueQuantity": {"value": 93, "unit": "a"}}, {"age_over_89": 1}),
         ({"resourceType": "Observation", "valueQuantity": {"value": 89, "code": "a"}}, {}),
         ({"resourceType": "Observation", "valueQuantity": {"value": 93, "unit": "kg"}}, {}),
@@ -133,6 +135,9 @@ def _minimal_report() -> dict:
         precision={"promises": YEAR.to_dict(), "violations": [], "violation_count": 0, "date_precision": {},
                    "images_in_person_data": 0},
         checklist=checklist,
+        history={"audited": "latest version of every table", "current_config_fingerprint": None,
+                 "tables_checked": 0, "readable_older_versions": {}, "other_config_versions": [],
+                 "violations": 0, "notes": []},
     )  # fmt: skip
 
 
