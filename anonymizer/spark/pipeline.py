@@ -12,14 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark import zone_fs
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.quarantine import append_quarantine, with_line_numbers
 from anonymizer.spark.research_zone import (
+    clear_ndjson,
     delete_ids,
     delta_path,
     merge_into_table,
     table_rows,
     write_ndjson,
+)
+from anonymizer.spark.resource_format import (
+    DEFAULT_RESOURCE_FORMAT,
+    ResourceFormatError,
+    check_writable,
+    table_resource_format,
 )
 from anonymizer.spark.summary import RunSummary, TypeCounts, append_run_row, write_summary_file
 from anonymizer.spark.transform import DEFAULT_MAX_LINE_BYTES, TransformOptions, make_partition_transform
@@ -49,6 +57,7 @@ class DeidentifyRequest:
         allow_ephemeral_keys: random keys for missing ones (demo only).
         keys_from: read the keys from ``<prefix>/crypto-hash-key`` ... (e.g. ``dbsecret:<scope>``), overriding the config.
         mode: ``merge`` (upsert by id, the default) or ``overwrite`` (each written table holds only this run's rows).
+        resource_format: ``json`` (a JSON string column every Delta reader opens, the default) or ``variant``.
     """
 
     input: str
@@ -61,6 +70,7 @@ class DeidentifyRequest:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     keys_from: str | None = None
     mode: str = "merge"
+    resource_format: str = DEFAULT_RESOURCE_FORMAT
 
 
 @dataclass
@@ -99,6 +109,12 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         raise DeidentifyError("the quarantine holds PHI and must not be inside the research zone (--output)")
     if _inside(request.output, request.input):
         raise DeidentifyError("--output must not be inside --input")
+    try:
+        check_writable(spark, request.resource_format)
+        if request.mode == "merge":
+            _check_existing_formats(spark, request.output, request.resource_format)
+    except ResourceFormatError as exc:
+        raise DeidentifyError(str(exc)) from None
     run_id = request.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     started, clock = _now(), time.monotonic()
     timings: dict[str, float] = {}
@@ -150,19 +166,25 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         rows = good.filter(good.resource_type == resource_type)
         merge_into_table(
             spark,
-            table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
+            table_rows(
+                rows,
+                run_id,
+                has_duplicates=resource_type in duplicated,
+                resource_format=request.resource_format,
+            ),
             tables[resource_type],
             overwrite=request.mode == "overwrite",
+            resource_format=request.resource_format,
         )
+        write_ndjson(rows, request.output, resource_type)
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
-    # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.
+    if types:
+        clear_ndjson(spark, request.output)
+    # Per-type MERGEs and NDJSON writes are small independent jobs: a few at once keep every core busy.
     with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
         list(pool.map(merge_one, types))
     timings["delta_s"] = round(time.monotonic() - step, 3)
-    if types:
-        write_ndjson(spark, good, request.output)
-    timings["ndjson_s"] = round(time.monotonic() - step - timings["delta_s"], 3)
     for resource_type, ids in _deleted_ids(spark, request.input, anonymizer).items():
         counts.setdefault(resource_type, TypeCounts()).deleted = delete_ids(
             spark, delta_path(request.output, resource_type), ids
@@ -182,6 +204,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         counts=counts,
         timings_s={**timings, "total_s": round(time.monotonic() - clock, 3)},
         tables=tables,
+        resource_format=request.resource_format,
     )
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
@@ -234,14 +257,25 @@ def _count(staged: DataFrame) -> dict[str, TypeCounts]:
     return counts
 
 
+def _check_existing_formats(spark: SparkSession, output: str, resource_format: str) -> None:
+    """Refuse to MERGE into tables of the other resource format (before the engine pass, not half-way)."""
+    for name in zone_fs.list_delta_tables(spark, f"{output.rstrip('/')}/delta"):
+        if name.startswith("_"):
+            continue
+        existing = table_resource_format(spark, delta_path(output, name))
+        if existing is not None and existing != resource_format:
+            raise ResourceFormatError(
+                f"the research zone stores resources as {existing} ({name}), this run writes "
+                f"{resource_format}: use --resource-format {existing}, or --mode overwrite to rewrite the tables"
+            )
+
+
 def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[str, list[str]]:
     """Pseudonymized ids listed as deleted by the export (Bundles under ``<input>/deleted/``)."""
     import orjson
 
     folder = f"{input_path.rstrip('/')}/deleted"
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(folder)
-    if not hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hpath):
+    if not zone_fs.exists(spark, folder):
         return {}
     out: dict[str, list[str]] = {}
     for row in spark.read.text(folder).collect():  # deletion lists are small: ids only
@@ -263,6 +297,6 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
 
 
 def _remove(spark: SparkSession, path: str) -> None:
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    """Delete the staging folder; where the driver cannot reach it, Spark's own overwrite empties it."""
+    if not zone_fs.remove_tree(path):
+        spark.createDataFrame([], ls.TRANSFORMED_DDL).write.mode("overwrite").parquet(path)
