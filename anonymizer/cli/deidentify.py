@@ -7,6 +7,7 @@ from datetime import date
 
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
+from anonymizer.spark.resource_format import DEFAULT_RESOURCE_FORMAT, FORMAT_PROPERTY, RESOURCE_FORMATS
 
 
 def parse_as_of(text: str | None) -> date | None:
@@ -77,6 +78,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="merge: upsert by pseudonymized id, newest meta.lastUpdated wins (default); "
         "overwrite: each table written holds only this run's rows",
     )
+    parser.add_argument(
+        "--resource-format",
+        choices=RESOURCE_FORMATS,
+        default=DEFAULT_RESOURCE_FORMAT,
+        help="how the Delta tables store each resource: json (a JSON string every Delta reader opens: Spark 3.5, "
+        "Fabric, Synapse, delta-rs, polars, DuckDB; the default) or variant (VARIANT: Spark 4 / Databricks "
+        "only); recorded in each table's property " + FORMAT_PROPERTY,
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> None:
         max_line_bytes=args.max_line_bytes,
         keys_from=args.keys_from,
         mode=args.mode,
+        resource_format=args.resource_format,
     )
     spark = session_from_args(args, "fhir-anonymizer deidentify")
     try:

@@ -62,12 +62,14 @@ def _ivy_dir(coordinates: str) -> Path:
     return cache_dir() / "ivy" / coordinates.replace(":", "_")
 
 
-def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
-    """Return the Delta JARs, resolving them from Maven Central into the cache on first use."""
-    jars = cached_delta_jars()
-    if jars:
-        return jars
-    coordinates = delta_maven_coordinates()
+def ensure_delta_jars(*, quiet: bool = False, coordinates: str | None = None) -> list[Path]:
+    """Return the Delta JARs (of the installed pair, or of ``coordinates``), resolving them from Maven Central
+    into the cache on first use."""
+    if coordinates is None:
+        jars = cached_delta_jars()
+        if jars:
+            return jars
+        coordinates = delta_maven_coordinates()
     if not _java_available():
         raise JarResolutionError(_no_java_message())
     ivy_dir = _ivy_dir(coordinates)
@@ -120,21 +122,23 @@ _UNREACHABLE_MARKERS = (
     "NoRouteToHostException",
 )
 #: What Ivy prints when the repository answered but has no such artifact.
-_NOT_FOUND_MARKERS = ("not found", "unresolved dependency")
+_NOT_FOUND_MARKERS = ("module not found", "unresolved dependency", ": not found")
 _NO_JAVA_MARKERS = ("JAVA_HOME is not set", "java: not found", "No such file or directory: 'java'")
 
 
 def classify_failure(output: str) -> tuple[str, str]:
     """``(kind, evidence line)`` of a failed resolution; kind is ``no_java``, ``unreachable``,
     ``artifact_not_found`` or ``unknown``. Unreachable wins: Ivy then also reports the module as not found."""
+    lines = output.splitlines()
     for kind, markers in (
         ("no_java", _NO_JAVA_MARKERS),
         ("unreachable", _UNREACHABLE_MARKERS),
         ("artifact_not_found", _NOT_FOUND_MARKERS),
     ):
-        for line in output.splitlines():
-            if any(marker in line for marker in markers):
-                return kind, line.strip()[:300]
+        for marker in markers:  # in order of how well the line explains the failure
+            for line in lines:
+                if marker in line:
+                    return kind, line.strip()[:300]
     return "unknown", "Spark's dependency resolution failed"
 
 

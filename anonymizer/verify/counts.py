@@ -4,8 +4,8 @@ A type reconciles when ``source lines = output rows + quarantined - skipped + du
 line is either in the research zone or in quarantine (a ``skipped`` line, processingErrors=skip, is in
 both), except repeated ``(type, id)`` lines that the idempotent MERGE folds into one row. Output rows are
 those written by the run in ``run-summary.json`` (all rows without one). Blank lines and lines without a
-known FHIR R4 ``resourceType`` are reported as ``unknown``, as the run summary does; they can only be in
-quarantine.
+known FHIR R4 ``resourceType`` count under the type their file name announces (``Patient.000.ndjson``), else as
+``unknown``, as the run summary does; they can only be in quarantine.
 """
 
 from __future__ import annotations
@@ -67,10 +67,21 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing)."""
     from pyspark.sql import functions as F
 
+    types = sorted(r4_resource_types())
     rtype = F.get_json_object("line", "$.resourceType")
+    # A line without a known type counts under the type its file name announces (Patient.000.ndjson), as
+    # deidentify's quarantine records it (anonymizer.spark.transform.type_from_file_name), else "unknown".
+    known = F.array(*(F.lit(t) for t in types))
+    name_types = F.array_distinct(
+        F.filter(
+            F.expr(r"regexp_extract_all(regexp_extract(file, '[^/]*$', 0), '[A-Za-z]+', 0)"),
+            lambda token: F.array_contains(known, token),
+        )
+    )
+    hint = F.when(F.size(name_types) == 1, F.get(name_types, 0))
     typed = lines.select(
-        F.when(rtype.isin(sorted(r4_resource_types())), rtype).otherwise(F.lit(NO_TYPE)).alias("t"),
-        F.get_json_object("line", "$.id").alias("id"),
+        F.when(rtype.isin(types), rtype).otherwise(F.coalesce(hint, F.lit(NO_TYPE))).alias("t"),
+        F.when(rtype.isin(types), F.get_json_object("line", "$.id")).alias("id"),
     )
     per_type = {r["t"]: int(r["count"]) for r in typed.groupBy("t").count().collect()}
     dup_rows = (
