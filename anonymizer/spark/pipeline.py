@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +104,13 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     from anonymizer.spark.session import active_or_new_session
 
     spark = spark or active_or_new_session()
+    # Plain paths become absolute here: Delta 3.x accepts only absolute table paths in SQL.
+    request = replace(
+        request,
+        input=zone_fs.absolute(request.input),
+        output=zone_fs.absolute(request.output),
+        quarantine=zone_fs.absolute(request.quarantine) if request.quarantine else None,
+    )
     quarantine = request.quarantine or default_quarantine(request.output)
     if _inside(quarantine, request.output):
         raise DeidentifyError("the quarantine holds PHI and must not be inside the research zone (--output)")

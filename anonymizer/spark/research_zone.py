@@ -123,9 +123,11 @@ def ndjson_path(output: str, resource_type: str) -> str:
 
 
 def clear_ndjson(spark: SparkSession, output: str) -> None:
-    """Empty the NDJSON folder (it holds only the latest run's resources), through Spark's own overwrite."""
+    """Empty the NDJSON folder (it holds only the latest run's resources); where the driver cannot reach it,
+    Spark's own overwrite empties it."""
     root = f"{output.rstrip('/')}/ndjson"
-    spark.createDataFrame([], "value string").write.mode("overwrite").text(root)
+    if not zone_fs.remove_tree(root):
+        spark.createDataFrame([], "value string").write.mode("overwrite").text(root)
 
 
 def write_ndjson(rows: DataFrame, output: str, resource_type: str) -> None:

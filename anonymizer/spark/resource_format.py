@@ -65,8 +65,11 @@ def resource_json(table: DataFrame, column: str = "resource") -> Column:
 
 
 def quoted_path(path: str) -> str:
-    """``delta.`<path>``` for SQL, backticks in the path escaped."""
-    return "delta.`" + path.replace("`", "``") + "`"
+    """``delta.`<path>``` for SQL, backticks in the path escaped; plain paths made absolute (Delta 3.x takes
+    only absolute paths as table identifiers)."""
+    from anonymizer.spark.zone_fs import absolute
+
+    return "delta.`" + absolute(path).replace("`", "``") + "`"
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str] | None:
