@@ -64,8 +64,13 @@ def _is_missing(exc: BaseException) -> bool:
 
 
 def exists(spark: SparkSession, path: str) -> bool:
-    """True when ``path`` (a file or folder) exists, checked by Spark's own file listing."""
+    """True when ``path`` (a file or folder) exists: on the local file system for plain paths and ``file:`` URIs,
+    else by Spark's own file listing (with the cluster's credentials)."""
     from pyspark.errors import AnalysisException
+
+    if not has_scheme(path) or path.startswith("file:"):
+        local = local_path(path)
+        return local is not None and local.exists()
 
     try:
         return bool(spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path).schema)
@@ -93,6 +98,8 @@ def list_delta_tables(spark: SparkSession, root: str) -> list[str]:
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
+    if not exists(spark, root):  # a glob under a missing folder makes Spark log a stack trace
+        return []
     pattern = f"{root.rstrip('/')}/*/_delta_log/*.json"
     try:
         rows = (
