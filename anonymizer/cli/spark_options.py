@@ -25,7 +25,7 @@ def add_spark_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="URL",
         help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); "
-        "local[N] starts one in this process",
+        "local[N] starts one in this process (pyspark's fixed port 15002, bound to 127.0.0.1)",
     )
     group.add_argument(
         "--conf",
