@@ -98,18 +98,26 @@ if not ZONE:
 # MAGIC %md
 # MAGIC ## The tables
 # MAGIC One Delta table per resource type: `id` (pseudonymized), `patient_key` (the pseudonymized patient, for joins),
-# MAGIC `last_updated`, `run_id` and the de-identified `resource`. `_runs` has one row per run.
+# MAGIC `last_updated`, `run_id` and the de-identified `resource`: a JSON string (`json`, the default) or VARIANT
+# MAGIC (`variant`), as each table's property `fhir_anonymizer.resource_format` records. The SQL below casts `resource`
+# MAGIC to a string, which is the JSON text in both formats. `_runs` has one row per run.
 
 # COMMAND ----------
 
+from anonymizer.spark.resource_format import table_resource_format  # noqa: E402
+from anonymizer.spark.zone_fs import list_delta_tables  # noqa: E402
+
 delta_root = f"{ZONE.rstrip('/')}/delta"
-tables = sorted(p.name for p in Path(delta_root).iterdir()) if Path(delta_root).is_dir() else []
-if not tables and globals().get("dbutils") is not None:  # volumes and abfss:// are listed through dbutils
-    tables = sorted(f.name.rstrip("/") for f in dbutils.fs.ls(delta_root))  # type: ignore[name-defined]  # noqa: F821
+tables = list_delta_tables(spark, delta_root)  # through Spark: local folders, /Volumes, abfss://, Connect
 for name in tables:
     spark.read.format("delta").load(f"{delta_root}/{name}").createOrReplaceTempView(name.lstrip("_"))
 counts = spark.createDataFrame(
-    [(name, spark.table(name.lstrip("_")).count()) for name in tables], "table string, rows long"
+    [
+        (name, spark.table(name.lstrip("_")).count(), table_resource_format(spark, f"{delta_root}/{name}"))
+        for name in tables
+        if not name.startswith("_")
+    ],
+    "table string, rows long, resource_format string",
 )
 show(counts)
 

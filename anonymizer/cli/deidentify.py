@@ -8,6 +8,7 @@ from datetime import date
 from anonymizer.cli.check_config import add_allow_dead_rules
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
+from anonymizer.spark.resource_format import DEFAULT_RESOURCE_FORMAT, FORMAT_PROPERTY, RESOURCE_FORMATS
 
 
 def parse_as_of(text: str | None) -> date | None:
@@ -97,6 +98,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "default: stop before any table is touched, naming every unreadable file",
     )
     add_allow_dead_rules(parser)
+    parser.add_argument(
+        "--resource-format",
+        choices=RESOURCE_FORMATS,
+        default=DEFAULT_RESOURCE_FORMAT,
+        help="how the Delta tables store each resource: json (a JSON string every Delta reader opens: Spark 3.5, "
+        "Fabric, Synapse, delta-rs, polars, DuckDB; the default) or variant (VARIANT: Spark 4 / Databricks "
+        "only); recorded in each table's property " + FORMAT_PROPERTY,
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -122,6 +131,7 @@ def run(args: argparse.Namespace) -> None:
         purge_history=args.purge_history,
         allow_dead_rules=args.allow_dead_rules,
         skip_unreadable_files=args.skip_unreadable_files,
+        resource_format=args.resource_format,
     )
     try:
         check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="de-identification")

@@ -1,4 +1,4 @@
-"""Spark options shared by every subcommand that runs a Spark job (``--master``, ``--conf k=v``)."""
+"""Spark options shared by every subcommand that runs a Spark job (``--master``, ``--remote``, ``--conf k=v``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ if TYPE_CHECKING:
 
 
 def add_spark_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--master`` and repeatable ``--conf k=v`` to a subcommand parser."""
+    """Add ``--master``, ``--remote`` and repeatable ``--conf k=v`` to a subcommand parser."""
     group = parser.add_argument_group("Spark")
-    group.add_argument(
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
         "--master",
         default=None,
         help="Spark master URL; default: the spark-submit/Databricks session if there is one, else local[*]",
+    )
+    where.add_argument(
+        "--remote",
+        default=None,
+        metavar="URL",
+        help="Spark Connect server, e.g. sc://127.0.0.1:15002 (default: $SPARK_REMOTE); "
+        "local[N] starts one in this process (pyspark's fixed port 15002, bound to 127.0.0.1)",
     )
     group.add_argument(
         "--conf",
@@ -51,6 +59,7 @@ def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
             parse_conf(args.conf),
             app_name=app_name,
             verbose=bool(getattr(args, "verbose", False)),
+            remote=getattr(args, "remote", None),
         )
     except JarResolutionError as exc:
         raise CliError(str(exc)) from None

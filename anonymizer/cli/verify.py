@@ -51,12 +51,14 @@ def run(args: argparse.Namespace) -> None:
     """Run the verification, print where the report is, and fail (exit 1) when it does not pass."""
     from anonymizer.config.lint import check_before_run
     from anonymizer.errors import AnonymizerError
+    from anonymizer.spark.zone_fs import has_scheme
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
     from anonymizer.verify.zone import ZoneError
 
     as_of = _parse_date(args.as_of) if args.as_of else None
+    # URIs (file:, abfss://, dbfs:/) are checked by Spark when read; plain paths here, for a quick usage error.
     for label, path in (("--source", args.source), ("--output", args.output), ("--config", args.config)):
-        if "://" not in path and not Path(path).exists():
+        if not has_scheme(path) and not Path(path).exists():
             raise UsageError(f"{label} path does not exist: {path}")
     request = VerifyRequest(
         source=args.source,

@@ -1,15 +1,17 @@
 """Resolve the Delta Lake JARs once from Maven Central and cache them for offline runs.
 
 ``fhir-anonymizer setup`` (and ``make setup``) call :func:`ensure_delta_jars`. It lets Spark's own Ivy
-resolution fetch ``io.delta:delta-spark_<spark>_2.13`` and its dependencies into a cache folder, then
-records the JAR paths in a small manifest. Later sessions put those files on ``spark.jars`` and never
-touch the network. A machine that cannot reach Maven Central gets one :class:`JarResolutionError`
-that says what to do instead of a Java stack trace.
+resolution fetch the Delta artifact of the installed Spark/Delta pair
+(:func:`anonymizer.spark.settings.delta_artifact`) and its dependencies into a cache folder, then records
+the JAR paths in a small manifest. Later sessions put those files on ``spark.jars`` and never touch the
+network. A failure is one :class:`JarResolutionError` that says what really failed (no Java, repository
+unreachable, or no such artifact) and what to do, instead of a Java stack trace.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,13 +56,23 @@ def cached_delta_jars() -> list[Path] | None:
     return jars if jars and all(j.is_file() for j in jars) else None
 
 
-def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
-    """Return the Delta JARs, resolving them from Maven Central into the cache on first use."""
-    jars = cached_delta_jars()
-    if jars:
-        return jars
-    coordinates = delta_maven_coordinates()
-    ivy_dir = cache_dir() / "ivy"
+def _ivy_dir(coordinates: str) -> Path:
+    # One Ivy home per coordinate set: Spark copies every JAR it resolved into <ivy>/jars, so a shared
+    # folder would mix the JARs of two Delta versions in one manifest.
+    return cache_dir() / "ivy" / coordinates.replace(":", "_")
+
+
+def ensure_delta_jars(*, quiet: bool = False, coordinates: str | None = None) -> list[Path]:
+    """Return the Delta JARs (of the installed pair, or of ``coordinates``), resolving them from Maven Central
+    into the cache on first use."""
+    if coordinates is None:
+        jars = cached_delta_jars()
+        if jars:
+            return jars
+        coordinates = delta_maven_coordinates()
+    if not _java_available():
+        raise JarResolutionError(_no_java_message())
+    ivy_dir = _ivy_dir(coordinates)
     ivy_dir.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(f"Resolving {coordinates} from Maven Central into {ivy_dir} (once) ...", file=sys.stderr)
@@ -85,30 +97,76 @@ def ensure_delta_jars(*, quiet: bool = False) -> list[Path]:
         raise JarResolutionError(_unreachable_message(coordinates, "timed out")) from None
     resolved = sorted((ivy_dir / "jars").glob("*.jar"))
     if proc.returncode != 0 or not resolved:
-        reason = _summarise_ivy_failure(proc.stderr + proc.stdout)
-        raise JarResolutionError(_unreachable_message(coordinates, reason))
+        raise JarResolutionError(failure_message(coordinates, proc.stderr + proc.stdout))
     manifest = _manifest_path(coordinates)
     manifest.write_text("\n".join(str(j) for j in resolved) + "\n")
     return resolved
 
 
-def _summarise_ivy_failure(output: str) -> str:
-    for marker in (
-        "unresolved dependency",
-        "not found",
-        "UnknownHostException",
-        "Connection refused",
-        "JAVA_GATEWAY_EXITED",
+def _java_available() -> bool:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and Path(java_home, "bin", "java").is_file():
+        return True
+    return shutil.which("java") is not None
+
+
+#: What Ivy and the JVM print when the repository could not be reached at all.
+_UNREACHABLE_MARKERS = (
+    "UnknownHostException",
+    "ConnectException",
+    "Connection refused",
+    "connect timed out",
+    "Read timed out",
+    "SSLHandshakeException",
+    "Network is unreachable",
+    "NoRouteToHostException",
+)
+#: What Ivy prints when the repository answered but has no such artifact.
+_NOT_FOUND_MARKERS = ("module not found", "unresolved dependency", ": not found")
+_NO_JAVA_MARKERS = ("JAVA_HOME is not set", "java: not found", "No such file or directory: 'java'")
+
+
+def classify_failure(output: str) -> tuple[str, str]:
+    """``(kind, evidence line)`` of a failed resolution; kind is ``no_java``, ``unreachable``,
+    ``artifact_not_found`` or ``unknown``. Unreachable wins: Ivy then also reports the module as not found."""
+    lines = output.splitlines()
+    for kind, markers in (
+        ("no_java", _NO_JAVA_MARKERS),
+        ("unreachable", _UNREACHABLE_MARKERS),
+        ("artifact_not_found", _NOT_FOUND_MARKERS),
     ):
-        for line in output.splitlines():
-            if marker in line:
-                return line.strip()[:300]
-    return "Spark's dependency resolution failed"
+        for marker in markers:  # in order of how well the line explains the failure
+            for line in lines:
+                if marker in line:
+                    return kind, line.strip()[:300]
+    return "unknown", "Spark's dependency resolution failed"
+
+
+def failure_message(coordinates: str, output: str) -> str:
+    """The user-facing message for a failed resolution, naming what really failed."""
+    kind, evidence = classify_failure(output)
+    if kind == "no_java":
+        return _no_java_message()
+    if kind == "artifact_not_found":
+        return (
+            f"Maven Central was reached but has no {coordinates} ({evidence}).\n"
+            "The installed pyspark and delta-spark are not a released pair: install a supported pair "
+            "(see the README's support matrix, e.g. pip install 'pyspark==3.5.3' 'delta-spark==3.2.1') "
+            "and run `fhir-anonymizer setup` again."
+        )
+    return _unreachable_message(coordinates, evidence)
+
+
+def _no_java_message() -> str:
+    return (
+        "Java was not found (no `java` on PATH and no usable JAVA_HOME). Spark needs a JDK 17 "
+        "(e.g. apt-get install openjdk-17-jre-headless); install it and run `fhir-anonymizer setup` again."
+    )
 
 
 def _unreachable_message(coordinates: str, reason: str) -> str:
     return (
-        f"Could not resolve the Delta Lake JARs ({coordinates}) from Maven Central: {reason}.\n"
+        f"Could not reach Maven Central to resolve the Delta Lake JARs ({coordinates}): {reason}.\n"
         "Delta tables cannot be written without them. Either allow this machine to reach Maven Central "
         "(https://repo1.maven.org) and run `make setup` again, or download the JARs elsewhere "
         f"(delta-spark and delta-storage of that version) into a folder and set {JARS_DIR_ENV}=/that/folder."

@@ -33,22 +33,18 @@ def select_completed_exports(spark: SparkSession, input_path: str) -> InputSelec
     * ``input`` is a folder of a landing without a manifest: an incomplete export, refused (``ValueError``).
     * anything else (a plain folder of NDJSON): read whole, as before.
     """
-    jvm = spark.sparkContext._jvm
+    from anonymizer.spark import zone_fs
+
     root = input_path.rstrip("/")
-    hroot = jvm.org.apache.hadoop.fs.Path(root)
-    fs = hroot.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-
-    def exists(path: str) -> bool:
-        return bool(fs.exists(jvm.org.apache.hadoop.fs.Path(path)))
-
-    if not exists(root):
-        return InputSelection((input_path,))  # the input file check that follows names it ("input not found")
-    if exists(f"{root}/{MANIFEST}") or not fs.getFileStatus(hroot).isDirectory():
+    entries = zone_fs.children(spark, root)
+    # A missing input (or a single file) is the file check's to report or read, not this selection's.
+    if entries is None or entries.get(MANIFEST) is False:
         return InputSelection((input_path,))
-    folders = sorted(str(s.getPath().getName()) for s in fs.listStatus(hroot) if s.isDirectory())
-    exports = [name for name in folders if not name.startswith(("_", "."))]
-    complete = [name for name in exports if exists(f"{root}/{name}/{MANIFEST}")]
-    if STATE_FOLDER in folders or complete:
+    exports = sorted(name for name, is_dir in entries.items() if is_dir and not name.startswith(("_", ".")))
+    complete = [
+        name for name in exports if (zone_fs.children(spark, f"{root}/{name}") or {}).get(MANIFEST) is False
+    ]
+    if STATE_FOLDER in entries or complete:
         skipped = tuple(name for name in exports if name not in complete)
         if not complete:
             raise ValueError(
@@ -56,8 +52,8 @@ def select_completed_exports(spark: SparkSession, input_path: str) -> InputSelec
                 "re-run the export with the same arguments to finish it"
             )
         return InputSelection(tuple(f"{root}/{name}" for name in complete), skipped)
-    parent = hroot.getParent()
-    if parent is not None and exists(f"{parent.toString()}/{STATE_FOLDER}"):
+    parent = root.rsplit("/", 1)[0] if "/" in root else None
+    if parent and (zone_fs.children(spark, parent) or {}).get(STATE_FOLDER):
         raise ValueError(
             f"{input_path} is an incomplete export (no {MANIFEST}); "
             "re-run the export with the same arguments to finish it"

@@ -6,13 +6,14 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import check_before_run
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark import zone_fs
 from anonymizer.spark.failures import diagnose
 from anonymizer.spark.history import purge_history
 from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
@@ -21,11 +22,18 @@ from anonymizer.spark.patient_context import needs_patient_identifiers, with_pat
 from anonymizer.spark.preflight import PreflightError, require_delta, require_writable
 from anonymizer.spark.quarantine import append_quarantine, append_unreadable_files, with_line_numbers
 from anonymizer.spark.research_zone import (
+    clear_ndjson,
     delete_ids,
     delta_path,
     merge_into_table,
     table_rows,
     write_ndjson,
+)
+from anonymizer.spark.resource_format import (
+    DEFAULT_RESOURCE_FORMAT,
+    ResourceFormatError,
+    check_writable,
+    table_resource_format,
 )
 from anonymizer.spark.summary import RunSummary, TypeCounts, append_run_row, write_summary_file
 from anonymizer.spark.transform import DEFAULT_MAX_LINE_BYTES, TransformOptions, make_partition_transform
@@ -61,6 +69,7 @@ class DeidentifyRequest:
             (``VACUUM RETAIN 0 HOURS``), so time travel cannot reach a leaky earlier run.
         allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
         skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
+        resource_format: ``json`` (a JSON string column every Delta reader opens, the default) or ``variant``.
     """
 
     input: str
@@ -77,6 +86,7 @@ class DeidentifyRequest:
     purge_history: bool = False
     allow_dead_rules: bool = False
     skip_unreadable_files: bool = False
+    resource_format: str = DEFAULT_RESOURCE_FORMAT
 
 
 @dataclass
@@ -110,11 +120,24 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     if request.purge_history and request.mode != "overwrite":
         raise DeidentifyError("--purge-history needs --mode overwrite (a merge keeps older rows on purpose)")
     spark = spark or active_or_new_session()
+    # Plain paths become absolute here: Delta 3.x accepts only absolute table paths in SQL.
+    request = replace(
+        request,
+        input=zone_fs.absolute(request.input),
+        output=zone_fs.absolute(request.output),
+        quarantine=zone_fs.absolute(request.quarantine) if request.quarantine else None,
+    )
     quarantine = request.quarantine or default_quarantine(request.output)
     if _inside(quarantine, request.output):
         raise DeidentifyError("the quarantine holds PHI and must not be inside the research zone (--output)")
     if _inside(request.output, request.input):
         raise DeidentifyError("--output must not be inside --input")
+    try:
+        check_writable(spark, request.resource_format)
+        if request.mode == "merge":
+            _check_existing_formats(spark, request.output, request.resource_format)
+    except ResourceFormatError as exc:
+        raise DeidentifyError(str(exc)) from None
     run_id = request.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
     started, clock = _now(), time.monotonic()
     timings: dict[str, float] = {}
@@ -178,24 +201,30 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         try:
             merge_into_table(
                 spark,
-                table_rows(rows, run_id, has_duplicates=resource_type in duplicated),
+                table_rows(
+                    rows,
+                    run_id,
+                    has_duplicates=resource_type in duplicated,
+                    resource_format=request.resource_format,
+                ),
                 tables[resource_type],
                 overwrite=request.mode == "overwrite",
+                resource_format=request.resource_format,
             )
         except Exception as exc:
             known = diagnose(exc, table=tables[resource_type])
             if known is None:
                 raise
             raise DeidentifyError(known) from exc
+        write_ndjson(rows, request.output, resource_type)
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
-    # Per-type MERGEs are small independent jobs: running a few at once keeps every core busy.
+    if types:
+        clear_ndjson(spark, request.output)
+    # Per-type MERGEs and NDJSON writes are small independent jobs: a few at once keep every core busy.
     with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
         list(pool.map(merge_one, types))
     timings["delta_s"] = round(time.monotonic() - step, 3)
-    if types:
-        write_ndjson(spark, good, request.output)
-    timings["ndjson_s"] = round(time.monotonic() - step - timings["delta_s"], 3)
     for path in selection.paths:
         for resource_type, ids in _deleted_ids(spark, path, anonymizer).items():
             counts.setdefault(resource_type, TypeCounts()).deleted += delete_ids(
@@ -222,6 +251,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         timings_s={**timings, "total_s": round(time.monotonic() - clock, 3)},
         tables=tables,
         unreadable_files=[{"path": c.path, "size": c.size, "reason": c.reason} for c in unreadable],
+        resource_format=request.resource_format,
     )
     summary_path = f"{request.output.rstrip('/')}/run-summary.json"
     append_run_row(spark, summary, f"{request.output.rstrip('/')}/delta/_runs")
@@ -326,14 +356,25 @@ def _count(staged: DataFrame) -> dict[str, TypeCounts]:
     return counts
 
 
+def _check_existing_formats(spark: SparkSession, output: str, resource_format: str) -> None:
+    """Refuse to MERGE into tables of the other resource format (before the engine pass, not half-way)."""
+    for name in zone_fs.list_delta_tables(spark, f"{output.rstrip('/')}/delta"):
+        if name.startswith("_"):
+            continue
+        existing = table_resource_format(spark, delta_path(output, name))
+        if existing is not None and existing != resource_format:
+            raise ResourceFormatError(
+                f"the research zone stores resources as {existing} ({name}), this run writes "
+                f"{resource_format}: use --resource-format {existing}, or --mode overwrite to rewrite the tables"
+            )
+
+
 def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[str, list[str]]:
     """Pseudonymized ids listed as deleted by the export (Bundles under ``<input>/deleted/``)."""
     import orjson
 
     folder = f"{input_path.rstrip('/')}/deleted"
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(folder)
-    if not hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(hpath):
+    if not zone_fs.exists(spark, folder):
         return {}
     out: dict[str, list[str]] = {}
     for row in spark.read.text(folder).collect():  # deletion lists are small: ids only
@@ -355,11 +396,11 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
 
 
 def _remove_staging(spark: SparkSession, staging: str) -> None:
-    """Remove this run's staging folder, and ``_staging`` itself when no other run's is left in it."""
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(staging)
-    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    fs.delete(target, True)
-    parent = target.getParent()
-    if fs.exists(parent) and len(fs.listStatus(parent)) == 0:
-        fs.delete(parent, False)
+    """Remove this run's staging folder, and ``_staging`` itself when no other run's is left in it.
+
+    Where the driver cannot reach the folder, Spark's own overwrite empties it instead.
+    """
+    if zone_fs.remove_tree(staging):
+        zone_fs.remove_empty_dir(staging.rstrip("/").rsplit("/", 1)[0])
+    else:
+        spark.createDataFrame([], ls.TRANSFORMED_DDL).write.mode("overwrite").parquet(staging)

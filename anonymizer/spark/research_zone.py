@@ -1,13 +1,29 @@
-"""Write anonymized rows into the research zone: one Delta table per resource type (MERGE on id) and NDJSON."""
+"""Write anonymized rows into the research zone: one Delta table per resource type (MERGE on id) and NDJSON.
+
+Only DataFrame operations and Delta SQL (``MERGE``, ``CREATE OR REPLACE``, ``DESCRIBE DETAIL``): the same code
+runs on a classic session, on Spark Connect, and on every Delta line of the support matrix.
+"""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
+
+from anonymizer.spark import zone_fs
+from anonymizer.spark.resource_format import (
+    DEFAULT_RESOURCE_FORMAT,
+    FORMAT_PROPERTY,
+    ResourceFormatError,
+    quoted_path,
+    resource_column,
+    table_resource_format,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 TABLE_COLUMNS = ("id", "patient_key", "last_updated", "run_id", "resource")
+_view_numbers = itertools.count()
 
 
 def delta_path(output: str, resource_type: str) -> str:
@@ -15,7 +31,13 @@ def delta_path(output: str, resource_type: str) -> str:
     return f"{output.rstrip('/')}/delta/{resource_type}"
 
 
-def table_rows(rows: DataFrame, run_id: str, *, has_duplicates: bool = True) -> DataFrame:
+def table_rows(
+    rows: DataFrame,
+    run_id: str,
+    *,
+    has_duplicates: bool = True,
+    resource_format: str = DEFAULT_RESOURCE_FORMAT,
+) -> DataFrame:
     """Rows of one type shaped for its Delta table, duplicates of an id collapsed to the newest ``last_updated``.
 
     ``has_duplicates=False`` (the caller counted distinct ids) skips the de-duplicating shuffle.
@@ -26,9 +48,10 @@ def table_rows(rows: DataFrame, run_id: str, *, has_duplicates: bool = True) -> 
     shaped = rows.select(
         "id",
         "patient_key",
-        F.col("last_updated").try_cast("timestamp").alias("last_updated"),
+        # SQL try_cast: Spark 3.5 has it in SQL but not as Column.try_cast.
+        F.expr("try_cast(last_updated AS timestamp)").alias("last_updated"),
         F.lit(run_id).alias("run_id"),
-        F.parse_json("resource_json").alias("resource"),
+        resource_column(resource_format),
     )
     if not has_duplicates:
         return shaped
@@ -36,58 +59,83 @@ def table_rows(rows: DataFrame, run_id: str, *, has_duplicates: bool = True) -> 
     return shaped.withColumn("_rank", F.row_number().over(newest_first)).filter("_rank = 1").drop("_rank")
 
 
-def merge_into_table(spark: SparkSession, rows: DataFrame, path: str, *, overwrite: bool = False) -> None:
+def _temp_view(rows: DataFrame, stem: str) -> str:
+    name = f"_fhir_anonymizer_{stem}_{next(_view_numbers)}"
+    rows.createOrReplaceTempView(name)
+    return name
+
+
+def merge_into_table(
+    spark: SparkSession,
+    rows: DataFrame,
+    path: str,
+    *,
+    overwrite: bool = False,
+    resource_format: str = DEFAULT_RESOURCE_FORMAT,
+) -> None:
     """Upsert by id: insert new ids, replace existing ones unless the stored version is newer.
 
-    With ``overwrite`` the table is replaced by this run's rows (one Delta commit, history kept).
+    With ``overwrite`` (or no table yet) the table is replaced by this run's rows in one commit that also
+    records ``resource_format`` as a table property (history kept). Merging rows of one format into a table
+    of the other raises :class:`ResourceFormatError`.
     """
-    from delta.tables import DeltaTable
-
-    if overwrite or not DeltaTable.isDeltaTable(spark, path):
-        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-        return
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(rows.alias("s"), "t.id = s.id")
-        .whenMatchedUpdateAll(
-            condition="t.last_updated IS NULL OR s.last_updated IS NULL OR s.last_updated >= t.last_updated"
+    existing = table_resource_format(spark, path)
+    view = _temp_view(rows, "rows")
+    try:
+        if overwrite or existing is None:
+            spark.sql(
+                f"CREATE OR REPLACE TABLE {quoted_path(path)} USING DELTA "
+                f"TBLPROPERTIES ('{FORMAT_PROPERTY}' = '{resource_format}') AS SELECT * FROM {view}"
+            )
+            return
+        if existing != resource_format:
+            raise ResourceFormatError(
+                f"the table {path} stores resources as {existing}, this run writes {resource_format}: "
+                f"use --resource-format {existing}, or --mode overwrite to rewrite the table"
+            )
+        spark.sql(
+            f"MERGE INTO {quoted_path(path)} AS t USING {view} AS s ON t.id = s.id "
+            "WHEN MATCHED AND (t.last_updated IS NULL OR s.last_updated IS NULL "
+            "OR s.last_updated >= t.last_updated) THEN UPDATE SET * "
+            "WHEN NOT MATCHED THEN INSERT *"
         )
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 def delete_ids(spark: SparkSession, path: str, ids: list[str]) -> int:
     """Delete rows by (pseudonymized) id; returns how many ids were asked for."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    if not ids or not DeltaTable.isDeltaTable(spark, path):
+    if not ids or table_resource_format(spark, path) is None:
         return 0
-    DeltaTable.forPath(spark, path).delete(F.col("id").isin(ids))
+    view = _temp_view(spark.createDataFrame([(i,) for i in ids], "id string").distinct(), "deleted")
+    try:
+        spark.sql(
+            f"MERGE INTO {quoted_path(path)} AS t USING {view} AS s ON t.id = s.id WHEN MATCHED THEN DELETE"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
     return len(ids)
 
 
-def write_ndjson(spark: SparkSession, rows: DataFrame, output: str) -> None:
-    """Write this run's anonymized resources as ``ndjson/<Type>/part-*.ndjson`` in one Spark job."""
+def ndjson_path(output: str, resource_type: str) -> str:
+    """Folder of one type's anonymized NDJSON (``part-*.ndjson``)."""
+    return f"{output.rstrip('/')}/ndjson/{resource_type}"
+
+
+def clear_ndjson(spark: SparkSession, output: str) -> None:
+    """Empty the NDJSON folder (it holds only the latest run's resources); where the driver cannot reach it,
+    Spark's own overwrite empties it."""
     root = f"{output.rstrip('/')}/ndjson"
-    rows.select("resource_type", "resource_json").write.mode("overwrite").partitionBy("resource_type").option(
-        "compression", "none"
-    ).text(root)
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    hpath = jvm.org.apache.hadoop.fs.Path
-    folder = hpath(root)
-    fs = folder.getFileSystem(conf)
-    for status in fs.listStatus(folder):
-        name = status.getPath().getName()
-        if not name.startswith("resource_type="):
-            continue
-        target = hpath(folder, name[len("resource_type=") :])
-        fs.delete(target, True)
-        fs.rename(status.getPath(), target)
-        for part in fs.listStatus(target):
-            part_name = part.getPath().getName()
-            if part_name.startswith("part-") and part_name.endswith(".txt"):
-                fs.rename(part.getPath(), hpath(target, part_name[: -len(".txt")] + ".ndjson"))
+    if not zone_fs.remove_tree(root):
+        spark.createDataFrame([], "value string").write.mode("overwrite").text(root)
+
+
+def write_ndjson(rows: DataFrame, output: str, resource_type: str) -> None:
+    """Write this run's anonymized resources of one type as ``ndjson/<Type>/part-*.ndjson``.
+
+    Spark's text writer names parts ``*.txt``; they are renamed where the driver reaches the folder
+    (local, ``/Volumes``, ``dbfs:/``, s3/gs/hdfs) and keep ``.txt`` elsewhere.
+    """
+    folder = ndjson_path(output, resource_type)
+    rows.select("resource_json").write.mode("overwrite").option("compression", "none").text(folder)
+    zone_fs.rename_part_files(folder, ".txt", ".ndjson")

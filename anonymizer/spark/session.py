@@ -3,7 +3,8 @@
 Library code calls :func:`active_or_new_session` and never sets the master: on a cluster, under
 ``spark-submit`` or on Databricks, the session that exists (or the one ``spark-submit`` configured) is used.
 Only :func:`local_session`, which the CLI calls when no master is configured, picks ``local[*]`` and adds
-the cached Delta JARs.
+the cached Delta JARs. :func:`remote_session` connects to a Spark Connect server (``--remote URL`` or
+``SPARK_REMOTE``; ``local[...]`` starts one in this process with the Delta JARs).
 """
 
 from __future__ import annotations
@@ -78,6 +79,51 @@ def jvm_log_file() -> str:
     )
 
 
+#: Environment variable PySpark reads for a Spark Connect URL (``sc://host:port``).
+REMOTE_ENV = "SPARK_REMOTE"
+
+
+def remote_session(
+    url: str,
+    *,
+    app_name: str = "fhir-anonymizer",
+    conf: Mapping[str, str] | None = None,
+    verbose: bool = False,
+) -> SparkSession:
+    """A Spark Connect session: ``sc://host:port`` (Databricks, a Connect server) or ``local[N]``.
+
+    ``local[N]`` starts a Connect server inside this process (pyspark 4 ships it) with the cached Delta JARs and
+    the local defaults. Against a remote server only runtime SQL settings can be set; the server must already
+    have Delta (Databricks has it).
+    """
+    from pyspark.sql import SparkSession
+
+    prepare_local_environment()
+    builder = SparkSession.builder.remote(url).appName(app_name)
+    if url.startswith("local"):
+        settings = merged_conf(REQUIRED_CONF, LOCAL_DEFAULTS, overrides=dict(conf or {}))
+        settings["spark.jars"] = ",".join(str(j) for j in ensure_delta_jars(quiet=False))
+        settings.setdefault("spark.connect.grpc.binding.address", "127.0.0.1")
+        if not verbose and "spark.driver.extraJavaOptions" not in settings:
+            log_conf = Path(__file__).with_name("quiet-log4j2.properties")
+            settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_conf}"
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    _set_runtime_conf(spark, {**REQUIRED_CONF, **dict(conf or {})})
+    return spark
+
+
+def _set_runtime_conf(spark: SparkSession, settings: Mapping[str, str]) -> None:
+    for key, value in settings.items():
+        if key.startswith("spark.sql.") and key not in (
+            "spark.sql.extensions",
+            "spark.sql.catalog.spark_catalog",
+        ):
+            spark.conf.set(key, value)
+
+
 def active_or_new_session(conf: Mapping[str, str] | None = None) -> SparkSession:
     """The active session (cluster, Databricks, spark-submit), with the required settings applied.
 
@@ -87,12 +133,7 @@ def active_or_new_session(conf: Mapping[str, str] | None = None) -> SparkSession
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-    for key, value in {**REQUIRED_CONF, **dict(conf or {})}.items():
-        if key.startswith("spark.sql.") and key not in (
-            "spark.sql.extensions",
-            "spark.sql.catalog.spark_catalog",
-        ):
-            spark.conf.set(key, value)
+    _set_runtime_conf(spark, {**REQUIRED_CONF, **dict(conf or {})})
     return spark
 
 
@@ -114,8 +155,13 @@ def cli_session(
     app_name: str = "fhir-anonymizer",
     *,
     verbose: bool = False,
+    remote: str | None = None,
 ) -> SparkSession:
-    """Session for the CLI: the given master, the spark-submit/Databricks one, or ``local[*]``."""
+    """Session for the CLI: Spark Connect (``remote`` or ``SPARK_REMOTE``), the given master, the
+    spark-submit/Databricks one, or ``local[*]``."""
+    remote = remote or (os.environ.get(REMOTE_ENV) if master is None else None)
+    if remote:
+        return remote_session(remote, app_name=app_name, conf=conf, verbose=verbose)
     if master is None and (has_configured_master() or _active_exists()):
         return active_or_new_session(conf)
     return local_session(master or "local[*]", app_name=app_name, conf=conf, verbose=verbose)

@@ -40,15 +40,26 @@ TEST_CONF: dict[str, str] = {
 }
 
 
-def delta_maven_coordinates() -> str:
-    """Maven coordinates of the Delta JAR matching the installed pyspark and delta-spark.
+def delta_artifact(spark_version: str, delta_version: str) -> str:
+    """Maven artifact id of the Delta JAR for one Spark/Delta pair.
 
-    Mirrors ``delta.pip_utils.configure_spark_with_delta_pip`` (artifact ``delta-spark_<spark major.minor>_2.13``).
+    Delta 3.x is built for Scala 2.12 (``delta-spark_2.12``), 4.0.x for Scala 2.13 (``delta-spark_2.13``);
+    from Delta 4.1 on the artifact also names the Spark line (``delta-spark_<spark major.minor>_2.13``).
     """
-    spark_version = metadata.version("pyspark")
-    delta_version = metadata.version("delta-spark")
-    major_minor = ".".join(spark_version.split(".")[:2])
-    return f"io.delta:delta-spark_{major_minor}_2.13:{delta_version}"
+    delta_major, delta_minor = (int(p) for p in delta_version.split(".")[:2])
+    if delta_major < 4:
+        return "delta-spark_2.12"
+    if (delta_major, delta_minor) == (4, 0):
+        return "delta-spark_2.13"
+    spark_line = ".".join(spark_version.split(".")[:2])
+    return f"delta-spark_{spark_line}_2.13"
+
+
+def delta_maven_coordinates(spark_version: str | None = None, delta_version: str | None = None) -> str:
+    """Maven coordinates of the Delta JAR for the given (default: the installed) pyspark and delta-spark."""
+    spark_version = spark_version or metadata.version("pyspark")
+    delta_version = delta_version or metadata.version("delta-spark")
+    return f"io.delta:{delta_artifact(spark_version, delta_version)}:{delta_version}"
 
 
 def merged_conf(*layers: dict[str, str], overrides: dict[str, str] | None = None) -> dict[str, str]:

@@ -47,6 +47,8 @@ class RunSummary:
     tables: dict[str, str] = field(default_factory=dict)
     #: files skipped as unreadable (``--skip-unreadable-files``): path, size and reason each; quarantined as one record
     unreadable_files: list[dict[str, Any]] = field(default_factory=list)
+    #: How the Delta tables store ``resource`` (``json`` or ``variant``; also each table's property).
+    resource_format: str = "json"
 
     @property
     def totals(self) -> TypeCounts:
@@ -77,16 +79,10 @@ class RunSummary:
 
 
 def write_summary_file(spark: SparkSession, summary: RunSummary, path: str) -> None:
-    """Write the summary JSON through the Hadoop file system (local folder or any Hadoop URI)."""
-    text = json.dumps(summary.to_json_dict(), indent=2)
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    stream = fs.create(target, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
+    """Write the summary JSON (local folder, ``/Volumes``, ``dbfs:/`` or any Hadoop URI; classic or Connect)."""
+    from anonymizer.spark.zone_fs import write_text
+
+    write_text(spark, path, json.dumps(summary.to_json_dict(), indent=2))
 
 
 def append_run_row(spark: SparkSession, summary: RunSummary, runs_table: str) -> None:

@@ -1,4 +1,4 @@
-"""A Bloom filter of match keys, built on the executors and OR-reduced, used to thin the join's searched side.
+"""A Bloom filter of match keys, built on the executors and OR-ed on the driver, used to thin the join's searched side.
 
 The filter is only a pre-filter: a candidate key the filter rejects cannot be a harvested key, so it is not
 shipped to the JVM; every candidate that passes still goes through the Spark join, which decides. The
@@ -8,8 +8,11 @@ driver only ever sees the bit array (no values).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 #: Hash positions per key; with 16 bits per key this gives about 0.05 % false positives.
 HASHES = 4
@@ -52,14 +55,19 @@ class KeyBloom:
         return f"KeyBloom(size_bits={self.size})"
 
 
-def build_bloom(keys_rdd: Any, count: int) -> KeyBloom:
-    """Build the filter from an RDD of ``(kind, norm)`` rows, one partial filter per partition."""
+def build_bloom(keys: DataFrame, count: int) -> KeyBloom:
+    """Build the filter from a DataFrame of ``(kind, norm)`` rows: one partial filter per partition, OR-ed here."""
+    from anonymizer.verify.row_map import map_rows
+
     size = KeyBloom.sized_for(count).size
 
-    def partial(rows: Iterable[Any]) -> Any:
+    def partial(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[bytes]]:
         bloom = KeyBloom(size)
-        for kind, norm in rows:
-            bloom.add(kind, norm)
-        yield bloom
+        for row in rows:
+            bloom.add(row["kind"], row["norm"])
+        yield (bytes(bloom.bits),)
 
-    return keys_rdd.mapPartitions(partial).treeReduce(lambda a, b: a.merge(b), depth=2)
+    merged = KeyBloom(size)
+    for row in map_rows(keys.select("kind", "norm"), partial, "bits binary").toLocalIterator():
+        merged.merge(KeyBloom(size, bytearray(row["bits"])))
+    return merged

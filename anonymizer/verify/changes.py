@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from anonymizer.verify.row_map import map_rows
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -62,63 +64,74 @@ def leaf_values(resource: dict[str, Any]) -> Counter[tuple[str, bytes]]:
     return out
 
 
+_LEAF_DDL = "rtype string, path string, digest binary, n long"
+
+
 def _leaf_partition(column: str) -> Any:
     def run(rows: Any) -> Any:
         for row in rows:
             try:
-                resource = orjson.loads(getattr(row, column))
+                resource = orjson.loads(row[column])
             except (orjson.JSONDecodeError, TypeError):
                 continue
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
                 for (path, digest), count in leaf_values(resource).items():
-                    yield ((resource["resourceType"], path, digest), count)
+                    yield (resource["resourceType"], path, digest, count)
 
     return run
 
 
 def _labels_partition(rows: Any) -> Any:
     for row in rows:
-        resource = orjson.loads(row.json) if row.json else {}
+        resource = orjson.loads(row["json"]) if row["json"] else {}
         security = ((resource.get("meta") or {}).get("security") or []) if isinstance(resource, dict) else []
         for coding in security:
             if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                yield ((row.rtype, coding["code"]), 1)
+                yield (row["rtype"], coding["code"])
+
+
+def _leaf_counts(frame: DataFrame, column: str, name: str) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    leaves = map_rows(frame.select(column), _leaf_partition(column), _LEAF_DDL)
+    return leaves.groupBy("rtype", "path", "digest").agg(F.sum("n").alias(name))
 
 
 def run_changes(source_lines: DataFrame, output: DataFrame, summary: dict[str, Any] | None) -> ChangesResult:
     """Compare value multisets per path and collect security labels and recorded rule hits."""
-    src = (
-        source_lines.select("line").rdd.mapPartitions(_leaf_partition("line")).reduceByKey(lambda a, b: a + b)
+    from pyspark.sql import functions as F
+
+    src = _leaf_counts(source_lines, "line", "n_src")
+    out = _leaf_counts(output, "json", "n_out")
+    both = src.join(out, ["rtype", "path", "digest"], "full_outer").select(
+        "rtype",
+        "path",
+        F.coalesce("n_src", F.lit(0)).alias("n_src"),
+        F.coalesce("n_out", F.lit(0)).alias("n_out"),
     )
-    out = output.select("json").rdd.mapPartitions(_leaf_partition("json")).reduceByKey(lambda a, b: a + b)
-
-    def per_path(item: Any) -> Any:
-        (rtype, path, _digest), (n_src, n_out) = item
-        n_src, n_out = n_src or 0, n_out or 0
-        return ((rtype, path), (n_src, n_out, min(n_src, n_out)))
-
     totals = (
-        src.fullOuterJoin(out)
-        .map(per_path)
-        .reduceByKey(lambda a, b: (a[0] + b[0], a[1] + b[1], a[2] + b[2]))
+        both.groupBy("rtype", "path")
+        .agg(
+            F.sum("n_src").alias("n_src"),
+            F.sum("n_out").alias("n_out"),
+            F.sum(F.least("n_src", "n_out")).alias("kept"),
+        )
         .collect()
     )
     paths = []
     status_counts: Counter[str] = Counter()
-    for (rtype, path), (n_src, n_out, kept) in sorted(totals):
+    for row in sorted(totals, key=lambda r: (r["rtype"], r["path"])):
+        rtype, path = row["rtype"], row["path"]
+        n_src, n_out, kept = int(row["n_src"]), int(row["n_out"]), int(row["kept"])
         status = _status(n_src, n_out, kept)
         status_counts[status] += 1
         paths.append({"resource_type": rtype, "path": path, "source_values": n_src, "output_values": n_out,
                       "kept": kept, "changed_or_removed": n_src - kept, "added": n_out - kept,
                       "status": status})  # fmt: skip
     labels: dict[str, dict[str, int]] = {}
-    for (rtype, code), count in (
-        output.select("rtype", "json")
-        .rdd.mapPartitions(_labels_partition)
-        .reduceByKey(lambda a, b: a + b)
-        .collect()
-    ):
-        labels.setdefault(rtype, {})[code] = count
+    label_rows = map_rows(output.select("rtype", "json"), _labels_partition, "rtype string, code string")
+    for row in label_rows.groupBy("rtype", "code").count().collect():
+        labels.setdefault(row["rtype"], {})[row["code"]] = int(row["count"])
     return ChangesResult(paths, labels, _rule_hits(summary), dict(status_counts))
 
 

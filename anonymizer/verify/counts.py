@@ -82,8 +82,9 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     """
     from pyspark.sql import functions as F
 
+    types = sorted(r4_resource_types())
     rtype = F.get_json_object("line", "$.resourceType")
-    known = rtype.isin(sorted(r4_resource_types()))
+    known = rtype.isin(types)
     by_file = _file_types(lines.where(~known | rtype.isNull()))
     file_type = F.lit(NO_TYPE)
     for file, announced in by_file.items():

@@ -19,9 +19,9 @@ import orjson
 from anonymizer.verify.bloom import KeyBloom, build_bloom
 from anonymizer.verify.candidates import Blob, is_free_text_path, resource_values, value_keys
 from anonymizer.verify.harvest import harvest_resource
+from anonymizer.verify.row_map import map_rows
 
 if TYPE_CHECKING:
-    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 HARVEST_SCHEMA = "kind string, norm string, category string, label string, src_type string, src_path string"
@@ -54,7 +54,7 @@ class LeakAuditResult:
 def _harvest_partition(lines: Any) -> Any:
     for row in lines:
         try:
-            resource = orjson.loads(row.line)
+            resource = orjson.loads(row["line"]) if row["line"] else None
         except orjson.JSONDecodeError:
             continue
         if isinstance(resource, dict):
@@ -78,25 +78,26 @@ def _filtered_keys(bloom: KeyBloom) -> Any:
     return keys_of
 
 
-def _candidate_partition(bloom: Broadcast[KeyBloom]) -> Any:
+def _candidate_partition(bloom: KeyBloom) -> Any:
+    # The filter travels in the function's closure (no broadcast variables under Spark Connect).
     def run(rows: Any) -> Any:
-        keys_of = _filtered_keys(bloom.value)
+        keys_of = _filtered_keys(bloom)
         for row in rows:
-            resource = orjson.loads(row.json) if row.json else None
+            resource = orjson.loads(row["json"]) if row["json"] else None
             if isinstance(resource, dict):
                 found = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
                 for kind, norm, path in found:
-                    yield (row.uid, row.rtype, kind, norm, path)
+                    yield (row["uid"], row["rtype"], kind, norm, path)
 
     return run
 
 
-def _source_candidate_partition(types: frozenset[str], bloom: Broadcast[KeyBloom]) -> Any:
+def _source_candidate_partition(types: frozenset[str], bloom: KeyBloom) -> Any:
     def run(lines: Any) -> Any:
-        keys_of = _filtered_keys(bloom.value)
+        keys_of = _filtered_keys(bloom)
         for row in lines:
             try:
-                resource = orjson.loads(row.line)
+                resource = orjson.loads(row["line"]) if row["line"] else None
             except orjson.JSONDecodeError:
                 continue
             if isinstance(resource, dict) and resource.get("resourceType") in types:
@@ -110,14 +111,12 @@ def _source_candidate_partition(types: frozenset[str], bloom: Broadcast[KeyBloom
 
 def harvest(spark: SparkSession, source_lines: DataFrame) -> DataFrame:
     """Distinct harvested keys of the landing data (columns of :data:`HARVEST_SCHEMA`)."""
-    rdd = source_lines.select("line").rdd.mapPartitions(_harvest_partition)
-    return spark.createDataFrame(rdd, HARVEST_SCHEMA).distinct()
+    return map_rows(source_lines.select("line"), _harvest_partition, HARVEST_SCHEMA).distinct()
 
 
-def output_candidates(spark: SparkSession, output: DataFrame, bloom: Broadcast[KeyBloom]) -> DataFrame:
+def output_candidates(spark: SparkSession, output: DataFrame, bloom: KeyBloom) -> DataFrame:
     """Match keys of every research-zone resource that may be harvested keys (:data:`CANDIDATE_SCHEMA`)."""
-    rdd = output.select("uid", "rtype", "json").rdd.mapPartitions(_candidate_partition(bloom))
-    return spark.createDataFrame(rdd, CANDIDATE_SCHEMA)
+    return map_rows(output.select("uid", "rtype", "json"), _candidate_partition(bloom), CANDIDATE_SCHEMA)
 
 
 def run_leak_audit(
@@ -146,7 +145,7 @@ def run_leak_audit(
         }
         keys = harvested.select("kind", "norm", "category", "label").distinct()
         distinct_keys = harvested.select("kind", "norm").distinct()
-        bloom = spark.sparkContext.broadcast(build_bloom(distinct_keys.rdd.map(tuple), distinct_keys.count()))
+        bloom = build_bloom(distinct_keys, distinct_keys.count())
         joined = output_candidates(spark, output, bloom).join(keys, ["kind", "norm"])
         per_hit = (
             joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().cache()
@@ -155,7 +154,6 @@ def run_leak_audit(
             return _classify(spark, source_lines, per_hit, harvest_counts, sensitive)
         finally:
             per_hit.unpersist()
-            bloom.destroy()
     finally:
         harvested.unpersist()
 
@@ -190,11 +188,10 @@ def _classify(
         types = frozenset(t for t, _ in exemptable)
         paths = spark.createDataFrame(exemptable, "rtype string, path string")
         hit_keys = per_hit.select("kind", "norm").distinct()
-        bloom = spark.sparkContext.broadcast(build_bloom(hit_keys.rdd.map(tuple), hit_keys.count()))
-        src = spark.createDataFrame(
-            source_lines.select("line").rdd.mapPartitions(_source_candidate_partition(types, bloom)),
-            SOURCE_CANDIDATE_SCHEMA,
-        ).join(F.broadcast(paths), ["rtype", "path"])
+        bloom = build_bloom(hit_keys, hit_keys.count())
+        src = map_rows(
+            source_lines.select("line"), _source_candidate_partition(types, bloom), SOURCE_CANDIDATE_SCHEMA
+        ).join(paths, ["rtype", "path"])
         explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("exempt", F.lit(True))
         marked = per_hit.join(explained, ["rtype", "path", "kind", "norm"], "left").fillna({"exempt": False})
     rows = (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import check_before_run
+from anonymizer.spark.zone_fs import read_local_bytes
 from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import run_changes
 from anonymizer.verify.checklist import build_checklist
@@ -75,15 +76,15 @@ class VerifyResult:
     leaks: int
     precision_violations: int
     counts_reconciled: bool
-    report_json: Path
-    report_html: Path
+    report_json: Path | str
+    report_html: Path | str
     report: dict[str, Any] = field(repr=False)
 
 
 def load_config(path: str) -> tuple[dict[str, Any], str]:
     """The config as a dict and the SHA-256 of its bytes (key references are names, not keys)."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_local_bytes(path)
         return json.loads(raw), hashlib.sha256(raw).hexdigest()
     except (OSError, ValueError) as exc:
         raise ZoneError(f"cannot read config {path}: {type(exc).__name__}") from None
@@ -98,7 +99,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     started = datetime.now(UTC)
     config, config_sha = load_config(request.config)
     check_before_run(request.config, allow_dead_rules=request.allow_dead_rules, what="verification")
-    summary = read_run_summary(request.output)
+    summary = read_run_summary(spark, request.output)
     as_of = request.as_of or _summary_as_of(summary) or date.today()
 
     files, unreadable, file_problems = check_source_files(spark, request.source, summary)
@@ -188,9 +189,8 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         checklist=checklist,
         history=history.to_dict(),
     )
-    report_dir = Path(request.report_dir)
-    json_path = write_report_json(report, report_dir)
-    html_path = write_report_html(report, report_dir)
+    json_path = write_report_json(report, request.report_dir, spark)
+    html_path = write_report_html(report, request.report_dir, spark)
     return VerifyResult(passed, audit.leaks, precision.total, counts.reconciled, json_path, html_path, report)
 
 

@@ -25,6 +25,7 @@ import orjson
 from anonymizer.verify.candidates import decode_attachment, is_free_text_path
 from anonymizer.verify.harvest import PERSON_TYPES, is_person_linked
 from anonymizer.verify.normalize import date_tokens
+from anonymizer.verify.row_map import map_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -218,40 +219,46 @@ def date_decades(resource: dict[str, Any]) -> Counter[str]:
 
 def source_date_decades(source_lines: DataFrame) -> dict[str, int]:
     """Decade histogram of the date values of source resources about an individual (the "before" side)."""
+    from pyspark.sql import functions as F
 
     def partition(rows: Any) -> Any:
         for row in rows:
             try:
-                resource = orjson.loads(row.line)
+                resource = orjson.loads(row["line"]) if row["line"] else None
             except orjson.JSONDecodeError:
                 continue
             if isinstance(resource, dict) and is_person_linked(resource):
                 yield from date_decades(resource).items()
 
-    pairs = source_lines.select("line").rdd.mapPartitions(partition).reduceByKey(lambda a, b: a + b)
-    return dict(sorted(pairs.collect()))
+    pairs = map_rows(source_lines.select("line"), partition, "decade string, n long")
+    rows = pairs.groupBy("decade").agg(F.sum("n").alias("n")).collect()
+    return dict(sorted((r["decade"], int(r["n"])) for r in rows))
 
 
 def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> PrecisionResult:
     """Run :func:`check_resource` over every person-linked research-zone row and aggregate."""
+    from pyspark.sql import functions as F
 
     def partition(rows: Any) -> Any:
         for row in rows:
-            if row.rtype not in PERSON_TYPES and row.patient_key is None:
+            if row["rtype"] not in PERSON_TYPES and row["patient_key"] is None:
                 continue
-            resource = orjson.loads(row.json) if row.json else None
+            resource = orjson.loads(row["json"]) if row["json"] else None
             if isinstance(resource, dict):
                 for (check, path), count in check_resource(resource, promises, as_of).items():
-                    yield ((check, row.rtype, path), count)
+                    yield (check, row["rtype"], path, count)
 
-    totals = (
-        output.select("rtype", "patient_key", "json")
-        .rdd.mapPartitions(partition)
-        .reduceByKey(lambda a, b: a + b)
-        .collect()
+    found = map_rows(
+        output.select("rtype", "patient_key", "json"),
+        partition,
+        "check_name string, rtype string, path string, n long",
+    )
+    totals = sorted(
+        ((r["check_name"], r["rtype"], r["path"]), int(r["n"]))
+        for r in found.groupBy("check_name", "rtype", "path").agg(F.sum("n").alias("n")).collect()
     )
     result = PrecisionResult(promises)
-    for (check, rtype, path), count in sorted(totals):
+    for (check, rtype, path), count in totals:
         if check.startswith("decade:"):
             decade = check.split(":", 1)[1]
             result.decades_out[decade] = result.decades_out.get(decade, 0) + count

@@ -33,12 +33,11 @@ code{font-size:12px}
 """
 
 
-def write_report_html(report: dict[str, Any], report_dir: Path) -> Path:
-    """Render and write ``report.html``; returns its path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "report.html"
-    path.write_text(render_html(report), encoding="utf-8")
-    return path
+def write_report_html(report: dict[str, Any], report_dir: str | Path, spark: Any = None) -> Path | str:
+    """Render and write ``report.html`` (local folder or URI); returns its path."""
+    from anonymizer.spark.zone_fs import write_text
+
+    return write_text(spark, f"{str(report_dir).rstrip('/')}/report.html", render_html(report))
 
 
 def render_html(report: dict[str, Any]) -> str:

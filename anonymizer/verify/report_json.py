@@ -36,9 +36,12 @@ def build_report(**sections: Any) -> dict[str, Any]:
     return {key: report[key] for key in TOP_LEVEL_KEYS}
 
 
-def write_report_json(report: dict[str, Any], report_dir: Path) -> Path:
-    """Write ``report.json`` (UTF-8, indented, keys in schema order) and return its path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "report.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def write_report_json(report: dict[str, Any], report_dir: str | Path, spark: Any = None) -> Path | str:
+    """Write ``report.json`` (UTF-8, indented, keys in schema order) and return its path.
+
+    ``report_dir`` may be a local folder or a URI (:mod:`anonymizer.spark.zone_fs`).
+    """
+    from anonymizer.spark.zone_fs import write_text
+
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    return write_text(spark, f"{str(report_dir).rstrip('/')}/report.json", text)

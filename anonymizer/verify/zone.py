@@ -1,10 +1,16 @@
-"""Read what verify compares: the landing folder (NDJSON) and the research zone (Delta tables)."""
+"""Read what verify compares: the landing folder (NDJSON) and the research zone (Delta tables).
+
+Every path goes through Spark (local folders, ``file:`` URIs, ``abfss://``, ``dbfs:/``, ``/Volumes``), on a
+classic session or Spark Connect; tables of both resource formats (JSON text or VARIANT) are read as JSON text.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from anonymizer.spark import zone_fs
+from anonymizer.spark.resource_format import resource_json, table_properties
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -21,7 +27,7 @@ def read_source_lines(spark: SparkSession, source: str, files: list[str] | None 
     """
     from pyspark.sql import functions as F
 
-    if "://" not in source and not Path(source).exists():
+    if not zone_fs.exists(spark, source):
         raise ZoneError(f"source folder not found: {source}")
     from anonymizer.spark.reader import read_lines
 
@@ -72,16 +78,12 @@ def delta_root(output: str) -> str:
     return output.rstrip("/") + "/delta"
 
 
-def output_types(output: str) -> list[str]:
+def output_types(spark: SparkSession, output: str) -> list[str]:
     """Resource types with a Delta table in the research zone (``_runs`` and hidden folders excluded)."""
-    root = Path(delta_root(output))
-    if not root.is_dir():
+    root = delta_root(output)
+    if not zone_fs.exists(spark, root):
         raise ZoneError(f"research zone has no delta folder: {root}")
-    return sorted(
-        p.name
-        for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "_delta_log").is_dir()
-    )
+    return [name for name in zone_fs.list_delta_tables(spark, root) if not name.startswith(("_", "."))]
 
 
 def read_output(spark: SparkSession, output: str) -> DataFrame:
@@ -89,7 +91,7 @@ def read_output(spark: SparkSession, output: str) -> DataFrame:
     from pyspark.sql import functions as F
 
     frames = []
-    for rtype in output_types(output):
+    for rtype in output_types(spark, output):
         table = spark.read.format("delta").load(f"{delta_root(output)}/{rtype}")
         frames.append(
             table.select(
@@ -97,7 +99,7 @@ def read_output(spark: SparkSession, output: str) -> DataFrame:
                 F.col("id").cast("string").alias("id"),
                 F.col("patient_key").cast("string").alias("patient_key"),
                 F.col("run_id").cast("string").alias("run_id"),
-                F.to_json(F.col("resource")).alias("json"),
+                resource_json(table).alias("json"),
             )
         )
     if not frames:
@@ -108,14 +110,15 @@ def read_output(spark: SparkSession, output: str) -> DataFrame:
     return union.withColumn("uid", F.monotonically_increasing_id())
 
 
-def read_run_summary(output: str) -> dict[str, Any] | None:
+def read_run_summary(spark: SparkSession, output: str) -> dict[str, Any] | None:
     """``DIR/run-summary.json`` of the research zone, or None when it is missing."""
-    path = Path(output) / "run-summary.json"
-    if not path.is_file():
+    path = f"{output.rstrip('/')}/run-summary.json"
+    text = zone_fs.read_text(spark, path)
+    if text is None:
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return json.loads(text)
+    except ValueError as exc:
         raise ZoneError(f"cannot read {path}: {type(exc).__name__}") from None
 
 
@@ -124,8 +127,8 @@ def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | N
     from pyspark.sql import functions as F
 
     table_path = quarantine.rstrip("/") + "/quarantine"
-    if "://" not in quarantine and not (Path(table_path) / "_delta_log").is_dir():
-        if not Path(quarantine).is_dir():
+    if table_properties(spark, table_path) is None:
+        if not zone_fs.exists(spark, quarantine):
             raise ZoneError(f"quarantine folder not found: {quarantine}")
         return {}  # no line was ever quarantined there
     df = spark.read.format("delta").load(table_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anonymizer.spark import jars
-from anonymizer.spark.settings import REQUIRED_CONF, delta_maven_coordinates, merged_conf
+from anonymizer.spark.settings import REQUIRED_CONF, delta_artifact, delta_maven_coordinates, merged_conf
 
 
 def test_required_settings_cover_delta_utc_and_arrow() -> None:
@@ -29,6 +29,73 @@ def test_delta_coordinates_match_installed_versions() -> None:
     assert coords.endswith(metadata.version("delta-spark"))
 
 
+@pytest.mark.parametrize(
+    ("spark_version", "delta_version", "artifact"),
+    [
+        ("3.5.3", "3.2.1", "delta-spark_2.12"),
+        ("3.5.2", "3.3.0", "delta-spark_2.12"),
+        ("4.0.1", "4.0.1", "delta-spark_2.13"),
+        ("4.1.0", "4.1.0", "delta-spark_4.1_2.13"),
+        ("4.2.0", "4.4.0", "delta-spark_4.2_2.13"),
+    ],
+)
+def test_delta_artifact_per_spark_delta_pair(spark_version: str, delta_version: str, artifact: str) -> None:
+    assert delta_artifact(spark_version, delta_version) == artifact
+    assert delta_maven_coordinates(spark_version, delta_version) == f"io.delta:{artifact}:{delta_version}"
+
+
+IVY_NOT_FOUND = """\
+\tHost repos.spark-packages.org not found. url=https://repos.spark-packages.org/io/delta/x.pom
+\t\tmodule not found: io.delta#delta-spark_2.13;0.0.1
+\t\t:: io.delta#delta-spark_2.13;0.0.1: not found
+"""
+IVY_UNREACHABLE = """\
+\tServer access error at url https://repo1.maven.org/x.pom (java.net.UnknownHostException: repo1.maven.org)
+\t\tmodule not found: io.delta#delta-spark_2.13;4.0.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "kind", "evidence"),
+    [
+        (IVY_NOT_FOUND, "artifact_not_found", "module not found: io.delta#delta-spark_2.13;0.0.1"),
+        (IVY_UNREACHABLE, "unreachable", "UnknownHostException"),
+        ("/bin/spark-class: line 71: JAVA_HOME is not set", "no_java", "JAVA_HOME"),
+        ("something else", "unknown", "dependency resolution failed"),
+    ],
+)
+def test_resolution_failures_are_told_apart(output: str, kind: str, evidence: str) -> None:
+    found, line = jars.classify_failure(output)
+    assert found == kind and evidence in line
+
+
+def test_not_found_message_says_the_repository_was_reached() -> None:
+    message = jars.failure_message("io.delta:delta-spark_2.13:0.0.1", IVY_NOT_FOUND)
+    assert "was reached but has no io.delta:delta-spark_2.13:0.0.1" in message
+    assert "unreachable" not in message and "Could not reach" not in message
+
+
+def test_missing_java_is_reported_before_resolving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(jars.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(jars.JarResolutionError, match="Java was not found"):
+        jars.ensure_delta_jars(coordinates="io.delta:delta-spark_2.13:4.0.0", quiet=True)
+
+
+@pytest.mark.spark
+def test_unreachable_repository_is_not_reported_as_a_missing_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every HTTP(S) request of Ivy goes to a closed local port: the repository cannot be reached.
+    monkeypatch.setenv(jars.CACHE_ENV, str(tmp_path))
+    proxy = "-Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort=9 -Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort=9"
+    monkeypatch.setenv("SPARK_SUBMIT_OPTS", proxy)
+    with pytest.raises(jars.JarResolutionError, match="Could not reach Maven Central") as info:
+        jars.ensure_delta_jars(coordinates="io.delta:delta-spark_2.13:4.0.0", quiet=True)
+    assert "Connection refused" in str(info.value)
+
+
 def test_empty_jar_folder_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(jars.JARS_DIR_ENV, str(tmp_path))
     with pytest.raises(jars.JarResolutionError, match="contains no .jar files"):
@@ -36,7 +103,7 @@ def test_empty_jar_folder_gives_a_clear_error(tmp_path: Path, monkeypatch: pytes
 
 
 def test_unreachable_repository_message_says_what_to_do() -> None:
-    message = jars._unreachable_message("io.delta:x:1", "unresolved dependency")
+    message = jars.failure_message("io.delta:x:1", IVY_UNREACHABLE)
     assert "Maven Central" in message and jars.JARS_DIR_ENV in message and "Traceback" not in message
 
 

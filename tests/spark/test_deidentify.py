@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
+from anonymizer.spark.resource_format import table_resource_format
 from tests.strong_keys import HASH_KEY
 
 pytestmark = pytest.mark.spark
@@ -123,8 +124,11 @@ def test_reconciles_quarantines_bad_lines_and_joins(spark, tmp_path: Path, confi
     observations = spark.read.format("delta").load(str(research / "delta" / "Observation"))
     joined = observations.join(patients.select("patient_key"), "patient_key")
     assert joined.count() == 3
-    assert patients.selectExpr("resource:birthDate::string as b").first().b == "1970"
-    assert "Smith" not in "".join(r.j for r in patients.selectExpr("to_json(resource) as j").collect())
+    # The default resource format: a JSON string column, recorded as a table property.
+    assert patients.schema["resource"].dataType.typeName() == "string"
+    assert table_resource_format(spark, str(research / "delta" / "Patient")) == "json"
+    assert patients.selectExpr("get_json_object(resource, '$.birthDate') as b").first().b == "1970"
+    assert "Smith" not in "".join(r.resource for r in patients.select("resource").collect())
     ndjson = list((research / "ndjson" / "Patient").glob("part-*.ndjson"))
     assert sum(len(p.read_text().splitlines()) for p in ndjson) == 2
 

@@ -13,6 +13,7 @@ import pytest
 from anonymizer.config import load_config
 from anonymizer.spark.patient_context import needs_patient_identifiers
 from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
+from anonymizer.spark.resource_format import resource_json
 from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
 REPO = Path(__file__).parents[2]
@@ -90,7 +91,7 @@ def test_patient_values_reach_only_that_patients_notes(spark, tmp_path: Path, ke
     docs = spark.read.format("delta").load(str(tmp_path / "research" / "delta" / "DocumentReference"))
     texts = sorted(
         base64.b64decode(orjson.loads(r.j)["content"][0]["attachment"]["data"]).decode()
-        for r in docs.selectExpr("to_json(resource) as j").collect()
+        for r in docs.select(resource_json(docs).alias("j")).collect()
     )
     assert texts == [
         "note-A: [NAME] came with her sister [NAME].",  # p1's and its RelatedPerson's names, via the join
