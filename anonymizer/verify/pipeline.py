@@ -137,7 +137,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         timer.done("precision")
         history = check_history(
             spark,
-            {t: f"{delta_root(request.output)}/{t}" for t in output_types(request.output)},
+            {t: f"{delta_root(request.output)}/{t}" for t in output_types(spark, request.output)},
             f"{delta_root(request.output)}/_runs",
             (summary or {}).get("config_fingerprint"),
         )

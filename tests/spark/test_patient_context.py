@@ -138,7 +138,7 @@ def test_note_linked_only_through_its_encounter_gets_that_patients_context(
     assert result.summary.reconciled
     assert result.summary.counts["DocumentReference"].lines_in == 1
     docs = spark.read.format("delta").load(str(tmp_path / "research" / "delta" / "DocumentReference"))
-    rows = docs.selectExpr("to_json(resource) as j").collect()
+    rows = docs.select(resource_json(docs).alias("j")).collect()
     assert len(rows) == 1
     text = base64.b64decode(orjson.loads(rows[0].j)["content"][0]["attachment"]["data"]).decode()
     assert text == "[NAME] seen in clinic."
