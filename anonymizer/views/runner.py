@@ -38,11 +38,11 @@ def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFram
     """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
     from pyspark.sql import functions as F
 
-    compiled = RowsCompiler(_as_view(view))
-    parsed = resources.select(
-        "_resource", F.expr("from_json(_resource, 'map<string,string>')").alias("_root")
-    )
-    return parsed.filter(F.expr(compiled.where())).select(F.expr(f"inline({compiled.rows()})"))
+    compiled = RowsCompiler(_as_view(view)).compiled()
+    parsed = resources.select("_resource", F.from_json("_resource", compiled.root_schema).alias("_root"))
+    for name, sql in compiled.node_columns:
+        parsed = parsed.withColumn(name, F.expr(sql))
+    return parsed.filter(F.expr(compiled.where)).select(F.expr(f"inline({compiled.rows})"))
 
 
 @contextmanager
