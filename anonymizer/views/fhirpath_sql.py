@@ -24,6 +24,7 @@ from anonymizer.views.fhirpath_parser import Binary, Call, Index, Literal, Membe
 from anonymizer.views.parsed_nodes import Node, NodeTree
 from anonymizer.views.sql_text import EMPTY, as_map, fresh, ident, quote, split_value
 
+ROOT = "array(_root)"
 NUMERIC_TYPES = frozenset({"decimal", "integer", "positiveInt", "unsignedInt", "integer64"})
 _STRING_TYPES = frozenset(
     {
@@ -144,8 +145,7 @@ class ExpressionCompiler:
     # -- entry points -------------------------------------------------------------------------------------------
     def root_scope(self) -> Scope:
         """The scope of the resource itself."""
-        root = self.tree.root
-        return Scope(Value(root.column, "coll", self.resource_type, self.resource_type, root), "0", True)
+        return Scope(Value(ROOT, "coll", self.resource_type, self.resource_type, self.tree.root), "0", True)
 
     def element_scope(self, element: str, like: Value, row_index: str) -> Scope:
         """The scope of one element (a lambda variable) of collection ``like``."""
@@ -217,18 +217,19 @@ class ExpressionCompiler:
         self, source: Value, parent: Node, keys: list[str], child_type: str | None, child_path: str | None
     ) -> Value:
         """Member navigation on parsed structs: a complex child is a node, anything else the member's texts."""
-        plain = source.sql == parent.column
+        at_root = source.sql == ROOT
         if len(keys) == 1 and child_type and child_path and self._structured(child_type):
-            node = self.tree.child(parent, keys[0], child_path, hoist=plain)
+            node = self.tree.child(parent, keys[0], child_path)
             if node is not None:
-                if plain:
-                    return Value(node.column, "coll", child_type, child_path, node)
+                field = ident(keys[0])
+                if at_root:
+                    return Value(f"_root.{field}", "coll", child_type, child_path, node)
                 m = fresh("m")
-                sql = f"flatten(transform({source.sql}, {m} -> {node.parse(f'{m}.{ident(keys[0])}')}))"
+                sql = f"flatten(transform({source.sql}, {m} -> {m}.{field}))"
                 return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
-            parent.use(key)
-        if parent.is_root and plain:
+            parent.use(key, as_text=True)
+        if at_root:
             parts = [split_value(f"_root.{ident(k)}") for k in keys]
             body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
             return Value(body, "coll", child_type, child_path)

@@ -1,16 +1,16 @@
-"""Parse each complex element a view navigates once per row, into a struct of exactly the keys the view reads.
+"""Parse every complex element a view navigates once per row, into structs of exactly the keys the view reads.
 
-The resource is parsed once into ``_root``: a struct with one STRING field per top-level key the view uses
+The resource is parsed with ``from_json`` into a struct of one STRING field per top-level key the view uses
 (Spark's JSON reader gives an object or array member as its JSON text). A complex element the view navigates
 into (``code``, then ``code.coding``) is a :class:`Node`: its text is parsed with
 ``from_json(text, 'array<struct<...>>')``, which accepts a single object as well as an array of objects, so the
-R4 cardinality need not be known. A node reached from the resource by member navigation alone is computed once
-per row as a column ``_n<i>`` before the view's rows (every column of the view shares it); a node reached from a
-lambda's element is parsed inline.
+R4 cardinality need not be known, and the field of the parent struct is replaced by that array. The whole tree
+is one column ``_root`` computed once per row before the view's rows; navigation is then struct field access,
+also inside ``forEach`` and other lambdas.
 
-A node whose elements are needed as JSON text (``where``, ``$this`` as a column, ``distinct``...) is *opaque*:
-the compiler marks it while compiling and compiles again, and an opaque node stays a text member of its parent.
-Schemas are written into the SQL as placeholders and filled in once the last pass knows every field.
+A node whose elements are needed as JSON text (a complex value as a column, ``repeat``, ``distinct``, ``|``,
+``extension()``...) is *opaque*: the compiler marks it while compiling and compiles again, and an opaque node
+stays a text field of its parent.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from anonymizer.views.sql_text import ident, quote
 
 _ids = itertools.count()
+RAW = "_raw"
 
 
 @dataclass(eq=False)
@@ -31,48 +32,42 @@ class Node:
     type_path: str
     tree: NodeTree
     fields: list[str] = field(default_factory=list)
+    text_keys: set[str] = field(default_factory=set)
     children: dict[str, Node] = field(default_factory=dict)
-    hoisted: bool = False
-    number: int = field(default_factory=lambda: next(_ids))
 
     @property
     def is_root(self) -> bool:
         """Whether this is the resource itself."""
         return not self.path
 
-    @property
-    def column(self) -> str:
-        """SQL of the collection of all this node's elements in the resource (``_root`` or a hoisted column)."""
-        return "array(_root)" if self.is_root else f"_n{self.number}"
-
-    @property
-    def token(self) -> str:
-        """The placeholder of this node's struct type in SQL text."""
-        return f"__fhir_schema_{self.number}__"
-
-    def use(self, key: str) -> None:
-        """Record that ``key`` is read from this node's elements."""
+    def use(self, key: str, *, as_text: bool) -> None:
+        """Record that ``key`` is read from this node's elements (as text, or as a parsed child)."""
         if key not in self.fields:
             self.fields.append(key)
+        if as_text:
+            self.text_keys.add(key)
 
-    def struct_type(self) -> str:
+    def raw_type(self) -> str:
         """``struct<key:STRING,...>`` of the keys read (the root always has ``resourceType`` and ``id``)."""
         keys = (["resourceType", "id"] if self.is_root else []) + self.fields
-        unique = list(dict.fromkeys(keys))
-        return "struct<" + ",".join(f"{ident(k)}:STRING" for k in unique) + ">"
+        return "struct<" + ",".join(f"{ident(k)}:STRING" for k in dict.fromkeys(keys)) + ">"
+
+    def enriched(self, raw: str) -> str:
+        """A raw struct of this node as a struct whose child nodes are parsed."""
+        keys = (["resourceType", "id"] if self.is_root else []) + self.fields
+        parts = []
+        for key in dict.fromkeys(keys):
+            child = self.children.get(key)
+            value = f"{raw}.{ident(key)}"
+            parts.append(f"{quote(key)}, {child.parse(value) if child else value}")
+        return f"named_struct({', '.join(parts)})"
 
     def parse(self, text: str) -> str:
         """SQL parsing one JSON text (object or array of objects) into this node's elements (empty when NULL)."""
-        schema = quote(f"array<{self.token}>")
-        e = f"_e{next(_ids)}"
-        return f"filter(coalesce(from_json({text}, {schema}), from_json('[]', {schema})), {e} -> {e} IS NOT NULL)"
-
-    def definition(self, parent: Node) -> str:
-        """SQL of the hoisted column: this node's elements under every element of ``parent``."""
-        if parent.is_root:
-            return self.parse(f"_root.{ident(self.path[-1])}")
-        m = f"_m{next(_ids)}"
-        return f"flatten(transform({parent.column}, {m} -> {self.parse(f'{m}.{ident(self.path[-1])}')}))"
+        schema = quote(f"array<{self.raw_type()}>")
+        e, r = f"_e{next(_ids)}", f"_r{next(_ids)}"
+        parsed = f"filter(coalesce(from_json({text}, {schema}), from_json('[]', {schema})), {e} -> {e} IS NOT NULL)"
+        return f"transform({parsed}, {r} -> {self.enriched(r)})" if self.children else parsed
 
 
 class NodeTree:
@@ -82,20 +77,16 @@ class NodeTree:
         self.opaque = opaque
         self.dirty = False
         self.root = Node((), resource_type, self)
-        self.hoisted: list[tuple[Node, Node]] = []  # (node, parent) in dependency order
 
-    def child(self, parent: Node, key: str, type_path: str, hoist: bool) -> Node | None:
-        """The struct node of ``key`` under ``parent`` (None when it is opaque: read it as text)."""
+    def child(self, parent: Node, key: str, type_path: str) -> Node | None:
+        """The parsed node of ``key`` under ``parent`` (None when it is opaque: read it as text)."""
         path = (*parent.path, key)
         if path in self.opaque:
             return None
-        parent.use(key)
+        parent.use(key, as_text=False)
         node = parent.children.get(key)
         if node is None:
             node = parent.children[key] = Node(path, type_path, self)
-        if hoist and not node.hoisted:
-            node.hoisted = True
-            self.hoisted.append((node, parent))
         return node
 
     def mark_opaque(self, node: Node) -> None:
@@ -105,33 +96,19 @@ class NodeTree:
             self.dirty = True
 
     def settle(self) -> None:
-        """Mark nodes of which no key is read opaque (a struct without fields is not a schema)."""
+        """Mark nodes opaque that have no key read (not a schema) or that are also read as text."""
         stack = [self.root]
         while stack:
             node = stack.pop()
-            if not node.is_root and not node.fields:
-                self.mark_opaque(node)
-            stack.extend(node.children.values())
-
-    def nodes(self) -> list[Node]:
-        """Every node of this pass."""
-        out, stack = [], [self.root]
-        while stack:
-            node = stack.pop()
-            out.append(node)
-            stack.extend(node.children.values())
-        return out
-
-    def fill(self, sql: str) -> str:
-        """``sql`` with every schema placeholder replaced by the node's struct type."""
-        for node in self.nodes():
-            sql = sql.replace(node.token, node.struct_type())
-        return sql
+            for key, child in node.children.items():
+                if not child.fields or key in node.text_keys:
+                    self.mark_opaque(child)
+                stack.append(child)
 
     def root_schema(self) -> str:
-        """The schema ``from_json`` parses the resource with."""
-        return self.root.struct_type()
+        """The schema ``from_json`` parses the resource with (into column :data:`RAW`)."""
+        return self.root.raw_type()
 
-    def columns(self) -> list[tuple[str, str]]:
-        """(name, SQL) of the hoisted node columns, each after the columns it reads."""
-        return [(node.column, self.fill(node.definition(parent))) for node, parent in self.hoisted]
+    def root_definition(self) -> str:
+        """SQL of ``_root`` (the resource with its parsed nodes) from the column :data:`RAW`."""
+        return self.root.enriched(RAW)

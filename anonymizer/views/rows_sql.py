@@ -32,10 +32,10 @@ MAX_PASSES = 64
 
 @dataclass(frozen=True)
 class CompiledView:
-    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``from_json(_resource, root_schema)``)."""
+    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``root`` over ``from_json(_resource, root_schema)``)."""
 
     root_schema: str
-    node_columns: list[tuple[str, str]]  # (name, SQL) computed in this order before ``where`` and ``rows``
+    root: str
     where: str
     rows: str
 
@@ -64,9 +64,7 @@ class RowsCompiler:
                     break
             else:  # pragma: no cover - bounded by the number of nodes a view can name
                 raise RuntimeError(f"view {self.view.name!r} did not compile to a stable schema")
-            self._compiled = CompiledView(
-                tree.root_schema(), tree.columns(), tree.fill(where), tree.fill(rows)
-            )
+            self._compiled = CompiledView(tree.root_schema(), tree.root_definition(), where, rows)
         return self._compiled
 
     def rows(self) -> str:
