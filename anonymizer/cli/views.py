@@ -1,6 +1,6 @@
 """``fhir-anonymizer views``: materialize SQL on FHIR v2 ViewDefinitions as Delta tables, or run the conformance suite.
 
-fhir-anonymizer views --research RESEARCH --views views/ [--output DIR]
+fhir-anonymizer views --research RESEARCH --views views/ [--output DIR] [--mode overwrite|merge]
 fhir-anonymizer views conformance TESTS_DIR --report FILE
 """
 
@@ -36,9 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     parser.add_argument(
         "--mode",
-        choices=["overwrite"],
+        choices=["overwrite", "merge"],
         default="overwrite",
-        help="overwrite: replace each view table atomically (the only mode; views are recomputed in full)",
+        help="overwrite: replace each view table; merge: replace only the rows of the resources in RESEARCH "
+        "(keyed by the view's getResourceKey() column), keep the others. Atomic per view either way",
     )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
@@ -67,7 +68,9 @@ def run(args: argparse.Namespace) -> None:
         raise UsageError(f"invalid view definition: {exc}") from None
     spark = session_from_args(args, app_name="fhir-anonymizer views")
     try:
-        written = materialize(views, args.research, spark, output=args.output)
+        written = materialize(views, args.research, spark, output=args.output, mode=args.mode)
+    except ViewDefinitionError as exc:
+        raise UsageError(f"cannot {args.mode}: {exc}") from None
     except ViewEvaluationError as exc:
         raise CliError(f"view failed, its table is unchanged: {exc}") from None
     from anonymizer.views import PYTHON_UDFS

@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from anonymizer.fhir.model import r4
+from anonymizer.fhir.model import PRIMITIVE_TYPES, r4
 from anonymizer.views.boundaries import boundary
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_parser import Binary, Call, Index, Literal, Member, Negate, This, Variable
-from anonymizer.views.sql_text import EMPTY, as_map, fresh, quote, split_value
+from anonymizer.views.parsed_nodes import Node, NodeTree
+from anonymizer.views.sql_text import EMPTY, as_map, fresh, ident, quote, split_value
 
+ROOT = "array(_root)"
 NUMERIC_TYPES = frozenset({"decimal", "integer", "positiveInt", "unsignedInt", "integer64"})
 _STRING_TYPES = frozenset(
     {
@@ -45,12 +47,16 @@ _STRING_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class Value:
-    """A compiled expression: ``kind`` coll (array<string>) | bool | num | str; ``fhir_type``/``type_path`` if known."""
+    """A compiled expression: ``kind`` coll (array<string>) | bool | num | str; ``fhir_type``/``type_path`` if known.
+
+    With ``node``, a collection is an array of the node's parsed structs instead of element texts.
+    """
 
     sql: str
     kind: str = "coll"
     fhir_type: str | None = None
     type_path: str | None = None
+    node: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,13 @@ class Constant:
 
 
 def to_coll(v: Value) -> str:
-    """The value as a collection."""
+    """The value as a collection of element texts (a parsed node is marked to be read as text next pass)."""
+    if v.node is not None:
+        if v.node.is_root:
+            r = fresh("r")
+            return f"transform({v.sql}, {r} -> _resource)"
+        v.node.tree.mark_opaque(v.node)
+        return EMPTY
     if v.kind == "coll":
         return v.sql
     return f"IF(({v.sql}) IS NULL, {EMPTY}, array(CAST({v.sql} AS STRING)))"
@@ -81,7 +93,7 @@ def to_coll(v: Value) -> str:
 def to_text(v: Value) -> str:
     """The value's single element as text (NULL when empty)."""
     if v.kind == "coll":
-        return f"try_element_at({v.sql}, 1)"
+        return f"try_element_at({to_coll(v)}, 1)"
     return v.sql if v.kind == "str" else f"CAST({v.sql} AS STRING)"
 
 
@@ -99,8 +111,14 @@ def to_bool(v: Value) -> str:
     if v.kind == "bool":
         return v.sql
     if v.kind == "coll":
-        return f"CASE WHEN size({v.sql}) = 0 THEN NULL ELSE try_element_at({v.sql}, 1) <> 'false' END"
+        c = to_coll(v)
+        return f"CASE WHEN size({c}) = 0 THEN NULL ELSE try_element_at({c}, 1) <> 'false' END"
     return f"(({v.sql}) IS NOT NULL)"
+
+
+def elements(v: Value) -> str:
+    """The value as a collection, parsed structs kept (for functions that do not look into elements)."""
+    return v.sql if v.node is not None else to_coll(v)
 
 
 def _is_numeric(v: Value) -> bool:
@@ -118,16 +136,22 @@ class ExpressionCompiler:
         self.resource_type = resource_type
         self.constants = constants
         self.model = r4()
-        self.root_map = "_root"
+        self.tree = NodeTree(resource_type, set())
+
+    def new_pass(self) -> None:
+        """Start a compilation pass with the opaque nodes learned so far."""
+        self.tree = NodeTree(self.resource_type, self.tree.opaque)
 
     # -- entry points -------------------------------------------------------------------------------------------
     def root_scope(self) -> Scope:
         """The scope of the resource itself."""
-        return Scope(Value("array(_resource)", "coll", self.resource_type, self.resource_type), "0", True)
+        return Scope(Value(ROOT, "coll", self.resource_type, self.resource_type, self.tree.root), "0", True)
 
     def element_scope(self, element: str, like: Value, row_index: str) -> Scope:
         """The scope of one element (a lambda variable) of collection ``like``."""
-        return Scope(Value(f"array({element})", "coll", like.fhir_type, like.type_path), row_index, False)
+        return Scope(
+            Value(f"array({element})", "coll", like.fhir_type, like.type_path, like.node), row_index, False
+        )
 
     def compile(self, node: object, scope: Scope) -> Value:
         """Compile one AST node in ``scope``."""
@@ -147,7 +171,7 @@ class ExpressionCompiler:
             source = self.compile(node.source, scope)
             if isinstance(node.index, Literal) and node.index.kind == "integer":
                 return replace(
-                    source, sql=f"slice({to_coll(source)}, {int(node.index.value) + 1}, 1)", kind="coll"
+                    source, sql=f"slice({elements(source)}, {int(node.index.value) + 1}, 1)", kind="coll"
                 )
             return self._index(source, self.compile(node.index, scope))
         if isinstance(node, Negate):
@@ -178,19 +202,50 @@ class ExpressionCompiler:
             raise ViewDefinitionError(f"undefined constant %{node.name}")
         return Value(constant.sql, constant.kind, constant.fhir_type)
 
-    def _member(self, source: Value, name: str, at_root: bool) -> Value:
-        keys, child_type, child_path = self._keys(source, name)
-        if at_root:
-            parts = [split_value(f"{self.root_map}[{quote(k)}]") for k in keys]
-            return Value(
-                parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})", "coll", child_type, child_path
-            )
+    def _member(self, source: Value, name: str, at_root: bool, known: tuple[str, str] | None = None) -> Value:
+        keys, child_type, child_path = ([name], *known) if known else self._keys(source, name)
+        if source.node is not None:
+            return self._parsed_member(source, source.node, keys, child_type, child_path)
         m = fresh("m")
         parts = [split_value(f"{m}[{quote(k)}]") for k in keys]
         body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
         a = fresh("a")
         maps = f"transform({to_coll(source)}, {a} -> {as_map(a)})"
         return Value(f"flatten(transform({maps}, {m} -> {body}))", "coll", child_type, child_path)
+
+    def _parsed_member(
+        self, source: Value, parent: Node, keys: list[str], child_type: str | None, child_path: str | None
+    ) -> Value:
+        """Member navigation on parsed structs: a complex child is a node, anything else the member's texts."""
+        at_root = source.sql == ROOT
+        if len(keys) == 1 and child_type and child_path and self._structured(child_type):
+            node = self.tree.child(parent, keys[0], child_path)
+            if node is not None:
+                field = ident(keys[0])
+                if at_root:
+                    return Value(f"_root.{field}", "coll", child_type, child_path, node)
+                m = fresh("m")
+                sql = f"flatten(transform({source.sql}, {m} -> {m}.{field}))"
+                return Value(sql, "coll", child_type, child_path, node)
+        for key in keys:
+            parent.use(key, as_text=True)
+        if at_root:
+            parts = [split_value(f"_root.{ident(k)}") for k in keys]
+            body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
+            return Value(body, "coll", child_type, child_path)
+        m = fresh("m")
+        parts = [split_value(f"{m}.{ident(k)}") for k in keys]
+        body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
+        return Value(f"flatten(transform({source.sql}, {m} -> {body}))", "coll", child_type, child_path)
+
+    def _structured(self, fhir_type: str) -> bool:
+        """Whether elements of this type are parsed into structs (complex data types and backbone elements)."""
+        return (
+            fhir_type not in PRIMITIVE_TYPES
+            and fhir_type[:1].isupper()
+            and fhir_type not in ("Resource", "DomainResource")
+            and fhir_type not in self.model.resource_types
+        )
 
     def _keys(self, source: Value, name: str) -> tuple[list[str], str | None, str | None]:
         """JSON keys of member ``name`` (all ``name<Type>`` keys of a choice element) and its static type."""
@@ -206,9 +261,10 @@ class ExpressionCompiler:
         return [name], None, None
 
     def _index(self, source: Value, index: Value) -> Value:
-        coll = to_coll(source)
+        coll = elements(source)
         i = f"CAST({to_num(index)} AS INT)"
-        return replace(source, sql=f"IF({i} >= 0, slice({coll}, {i} + 1, 1), {EMPTY})", kind="coll")
+        x, j = fresh("x"), fresh("j")
+        return replace(source, sql=f"filter({coll}, ({x}, {j}) -> {j} = {i})", kind="coll")
 
     # -- operators ------------------------------------------------------------------------------------------------
     def _binary(self, node: Binary, scope: Scope) -> Value:
@@ -291,13 +347,16 @@ class ExpressionCompiler:
         if child_type is not None:  # not a choice element: filter by type
             plain = self._member(source, member.name, at_root)
             return plain if self.model.is_a(child_type, type_name) else Value(EMPTY)
-        navigated = self._member(replace(source, type_path=None), member.name + _capital(type_name), at_root)
+        key = member.name + _capital(type_name)
+        if source.node is not None:
+            return self._member(source, key, at_root, known=(type_name, type_name))
+        navigated = self._member(replace(source, type_path=None), key, at_root)
         return Value(navigated.sql, "coll", type_name, type_name)
 
     def lambda_over(self, source: Value, body: Callable[[Scope], str], function: str) -> str:
         """``function(collection, x -> body)`` with ``x`` as the focus of the body."""
         x = fresh("x")
-        return f"{function}({to_coll(source)}, {x} -> {body(self.element_scope(x, source, '0'))})"
+        return f"{function}({elements(source)}, {x} -> {body(self.element_scope(x, source, '0'))})"
 
 
 def _type_argument(node: Call) -> str:
@@ -356,24 +415,21 @@ def _fn_all(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_roo
 
 def _slice(start: int, length: int | None = None) -> Callable[..., Value]:
     def fn(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-        coll = to_coll(src)
-        sql = (
-            f"slice({coll}, {start}, {length})"
-            if length
-            else f"IF(size({coll}) > 1, slice({coll}, 2, size({coll}) - 1), {EMPTY})"
-        )
+        coll = elements(src)
+        x, j = fresh("x"), fresh("j")
+        sql = f"slice({coll}, {start}, {length})" if length else f"filter({coll}, ({x}, {j}) -> {j} > 0)"
         return replace(src, sql=sql, kind="coll")
 
     return fn
 
 
 def _fn_last(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-    coll = to_coll(src)
-    return replace(src, sql=f"IF(size({coll}) = 0, {EMPTY}, slice({coll}, -1, 1))", kind="coll")
+    coll = elements(src)
+    return replace(src, sql=f"IF(size({coll}) = 0, {coll}, slice({coll}, -1, 1))", kind="coll")
 
 
 def _fn_count(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-    return Value(f"CAST(size({to_coll(src)}) AS DOUBLE)", "num", "integer")
+    return Value(f"CAST(size({elements(src)}) AS DOUBLE)", "num", "integer")
 
 
 def _fn_not(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
@@ -381,7 +437,7 @@ def _fn_not(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_roo
 
 
 def _fn_distinct(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-    return replace(src, sql=f"array_distinct({to_coll(src)})", kind="coll")
+    return replace(src, sql=f"array_distinct({to_coll(src)})", kind="coll", node=None)
 
 
 def _fn_join(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
@@ -404,7 +460,7 @@ def _fn_extension(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, 
     url = _string_argument(c, args[0], scope)
     extensions = c._member(src, "extension", at_root)
     x = fresh("x")
-    sql = f"filter({extensions.sql}, {x} -> get_json_object({x}, '$.url') = {url})"
+    sql = f"filter({to_coll(extensions)}, {x} -> get_json_object({x}, '$.url') = {url})"
     return Value(sql, "coll", "Extension", "Extension")
 
 
@@ -417,7 +473,7 @@ _REFERENCE = "'^(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[
 
 
 def _fn_reference_key(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-    references = c._member(src, "reference", at_root).sql
+    references = to_coll(c._member(src, "reference", at_root))
     r = fresh("r")
     wanted = (
         f" AND regexp_extract({r}, {_REFERENCE}, 1) = {quote(_type_argument(Call(None, 'getReferenceKey', args)))}"

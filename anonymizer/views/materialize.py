@@ -1,7 +1,8 @@
 """Materialize views as Delta tables ``<zone>/views/<view name>`` with the view's URL and fingerprint.
 
 Each table is written in one atomic Delta commit (``createOrReplace`` with its table properties): a view that
-fails on a resource (type mismatch, unexpected collection) leaves its previous table exactly as it was.
+fails on a resource (type mismatch, unexpected collection) leaves its previous table exactly as it was. In merge
+mode the table written is the previous rows of resources absent from this run plus this run's rows.
 A view whose resource type has no table in the zone yields an empty table with the view's schema.
 """
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef, parse_view
 from anonymizer.views.errors import ViewDefinitionError
+from anonymizer.views.merge import MODES, merged_frame, resource_key_column
 from anonymizer.views.runner import evaluation_errors, json_resources, view_frame
 
 if TYPE_CHECKING:
@@ -96,15 +98,33 @@ def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession
 
 
 def materialize(
-    views: list[ViewDef], zone: str, spark: SparkSession, output: str | None = None
+    views: list[ViewDef],
+    zone: str,
+    spark: SparkSession,
+    output: str | None = None,
+    mode: str = "overwrite",
 ) -> list[Materialized]:
-    """Write every view; stops at the first failing view (earlier tables are written, later ones untouched)."""
+    """Write every view; stops at the first failing view (earlier tables are written, later ones untouched).
+
+    ``mode`` overwrite replaces each table; merge replaces only the rows of the resources in the zone's
+    tables (see :mod:`anonymizer.views.merge`). Either way each table changes in one commit or not at all.
+    """
+    from delta.tables import DeltaTable
+
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+    if mode == "merge":
+        for view in views:
+            resource_key_column(view)  # refuse before anything is written
     out: list[Materialized] = []
     for view in views:
         target = f"{views_path(output or zone)}/{view.name}"
         source, present = source_frame(view, zone, spark)
-        rows = write_view(view, view_frame(view, source), target, spark)
-        out.append(Materialized(view.name, target, rows, present))
+        frame = view_frame(view, source)
+        if mode == "merge" and DeltaTable.isDeltaTable(spark, target):
+            fingerprint = table_properties(spark, target).get(FINGERPRINT_PROPERTY)
+            frame = merged_frame(view, frame, source, target, fingerprint, spark)
+        out.append(Materialized(view.name, target, write_view(view, frame, target, spark), present))
     return out
 
 

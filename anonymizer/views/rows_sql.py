@@ -9,14 +9,35 @@ silently dropping rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
-from anonymizer.views.fhirpath_sql import ExpressionCompiler, Scope, Value, to_bool, to_coll, to_text
+from anonymizer.views.fhirpath_sql import (
+    ExpressionCompiler,
+    Scope,
+    Value,
+    elements,
+    to_bool,
+    to_coll,
+    to_text,
+)
 from anonymizer.views.sql_text import fresh, ident, let, quote
 from anonymizer.views.types import convert, mismatch_message
 
 REPEAT_DEPTH = 32
-RESOURCE_ID = "_root['id']"
+RESOURCE_ID = "_root.`id`"
+MAX_PASSES = 64
+
+
+@dataclass(frozen=True)
+class CompiledView:
+    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``root`` over ``from_json(_resource, root_schema)``)."""
+
+    root_schema: str
+    root: str
+    where: str
+    rows: str
 
 
 class RowsCompiler:
@@ -26,17 +47,36 @@ class RowsCompiler:
         self.view = view
         self.exprs = ExpressionCompiler(view.resource, view.constants)
 
-    def compiled(self) -> tuple[str, str]:
-        """(where SQL, rows SQL); raises ViewDefinitionError for an undefined constant or unsupported FHIRPath."""
-        return self.where(), self.rows()
+        self._compiled: CompiledView | None = None
+
+    def compiled(self) -> CompiledView:
+        """The view's SQL; raises ViewDefinitionError for an undefined constant or unsupported FHIRPath.
+
+        Compiles until no parsed node had to become text (each pass turns at least one more node to text).
+        """
+        if self._compiled is None:
+            for _ in range(MAX_PASSES):
+                self.exprs.new_pass()
+                where, rows = self._where(), self._select(self.view.root, self.exprs.root_scope())
+                tree = self.exprs.tree
+                tree.settle()
+                if not tree.dirty:
+                    break
+            else:  # pragma: no cover - bounded by the number of nodes a view can name
+                raise RuntimeError(f"view {self.view.name!r} did not compile to a stable schema")
+            self._compiled = CompiledView(tree.root_schema(), tree.root_definition(), where, rows)
+        return self._compiled
 
     def rows(self) -> str:
-        """SQL of the view's rows for the resource in columns ``_resource`` / ``_root``."""
-        return self._select(self.view.root, self.exprs.root_scope())
+        """SQL of the view's rows over the columns ``_resource``, ``_root`` and the parsed node columns."""
+        return self.compiled().rows
 
     def where(self) -> str:
         """SQL of the row filter: the resource type and every ``where`` path true."""
-        conditions = [f"_root['resourceType'] = {quote(self.view.resource)}"]
+        return self.compiled().where
+
+    def _where(self) -> str:
+        conditions = [f"_root.`resourceType` = {quote(self.view.resource)}"]
         for _, ast in self.view.where:
             conditions.append(f"coalesce({to_bool(self.exprs.compile(ast, self.exprs.root_scope()))}, false)")
         return " AND ".join(f"({c})" for c in conditions)
@@ -55,9 +95,9 @@ class RowsCompiler:
             return f"flatten(transform({collection}, ({element}, {index}) -> {body}))"
 
         if kind != "forEachOrNull":
-            return each(to_coll(foci))
+            return each(elements(foci))
         null_row = f"array({self._null_struct(select.output())})"
-        return let(to_coll(foci), lambda f: f"IF(size({f}) = 0, {null_row}, {each(f)})", prefix="foci")
+        return let(elements(foci), lambda f: f"IF(size({f}) = 0, {null_row}, {each(f)})", prefix="foci")
 
     def _body(self, select: SelectDef, scope: Scope) -> str:
         parts: list[tuple[str, list[ColumnDef]]] = []
@@ -145,7 +185,7 @@ class RowsCompiler:
             f"[views] view {self.view.name!r} column {column.name!r}: multiple values (the column is not a collection) in resource "
         )
         return let(
-            value.sql,
+            to_coll(value),
             lambda c: (
                 f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS {target}) WHEN size({c}) = 1 "
                 f"THEN CAST({convert(f'element_at({c}, 1)', target, mismatch)} AS {target}) "

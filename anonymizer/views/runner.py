@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef, parse_view
 from anonymizer.views.errors import ViewEvaluationError
+from anonymizer.views.parsed_nodes import RAW
 from anonymizer.views.rows_sql import RowsCompiler
 
 if TYPE_CHECKING:
@@ -38,11 +39,10 @@ def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFram
     """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
     from pyspark.sql import functions as F
 
-    compiled = RowsCompiler(_as_view(view))
-    parsed = resources.select(
-        "_resource", F.expr("from_json(_resource, 'map<string,string>')").alias("_root")
-    )
-    return parsed.filter(F.expr(compiled.where())).select(F.expr(f"inline({compiled.rows()})"))
+    compiled = RowsCompiler(_as_view(view)).compiled()
+    raw = resources.select("_resource", F.from_json("_resource", compiled.root_schema).alias(RAW))
+    parsed = raw.select("_resource", F.expr(compiled.root).alias("_root"))
+    return parsed.filter(F.expr(compiled.where)).select(F.expr(f"inline({compiled.rows})"))
 
 
 @contextmanager
