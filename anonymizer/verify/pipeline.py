@@ -36,6 +36,7 @@ from anonymizer.verify.zone import (
     read_quarantine_counts,
     read_run_summary,
     read_source_lines,
+    source_paths,
 )
 from anonymizer.views.audit import views_audit_frame
 
@@ -102,8 +103,9 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     summary = read_run_summary(spark, request.output)
     as_of = request.as_of or _summary_as_of(summary) or date.today()
 
-    files, unreadable, file_problems = check_source_files(spark, request.source, summary)
-    source_lines = read_source_lines(spark, request.source, files).cache()
+    paths = source_paths(spark, request.source)
+    files, unreadable, file_problems = check_source_files(spark, paths, summary)
+    source_lines = read_source_lines(spark, paths, files).cache()
     output = read_output(spark, request.output).cache()
     try:
         timer = _StepTimer()

@@ -20,37 +20,53 @@ class ZoneError(Exception):
     """A landing folder or research zone that cannot be read as documented (message names paths only)."""
 
 
-def read_source_lines(spark: SparkSession, source: str, files: list[str] | None = None) -> DataFrame:
-    """Every line of every NDJSON file under ``source`` (blank ones too: they count as quarantined).
+def source_paths(spark: SparkSession, source: str) -> list[str]:
+    """The landing folders verify compares: the completed exports only, selected exactly as ``deidentify`` does
+    (an interrupted export's folder beside the one that finished it is not read twice)."""
+    from anonymizer.spark.landing_exports import select_completed_exports
+
+    if not zone_fs.exists(spark, source):
+        raise ZoneError(f"source folder not found: {source}")
+    try:
+        return list(select_completed_exports(spark, source).paths)
+    except ValueError as exc:
+        raise ZoneError(str(exc)) from None
+
+
+def read_source_lines(spark: SparkSession, paths: list[str], files: list[str] | None = None) -> DataFrame:
+    """Every line of every NDJSON file under ``paths`` (blank ones too: they count as quarantined).
 
     Columns ``file``, ``line``. ``files``: only these files (the readable ones).
     """
     from pyspark.sql import functions as F
 
-    if not zone_fs.exists(spark, source):
-        raise ZoneError(f"source folder not found: {source}")
     from anonymizer.spark.reader import read_lines
 
     # The same reader as `deidentify`, so both sides see exactly the same lines.
-    return read_lines(spark, source, files).select(
+    return read_lines(spark, paths, files).select(
         F.col("source_path").alias("file"), F.col("value").alias("line")
     )
 
 
 def check_source_files(
-    spark: SparkSession, source: str, summary: dict[str, Any] | None
+    spark: SparkSession, paths: list[str], summary: dict[str, Any] | None
 ) -> tuple[list[str] | None, list[dict[str, Any]], list[str]]:
     """Check the landing files as ``deidentify`` does: ``(files to read or None for all, unreadable, problems)``.
 
     An unreadable file reconciles when the run skipped it too (listed in the run summary); any other unreadable
     file, or a file the run skipped that reads now, is a problem: its lines are in neither zone.
     """
-    from anonymizer.spark.input_files import InputFilesError, check_input
+    from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input
 
-    try:
-        checks = check_input(spark, source)
-    except InputFilesError as exc:
-        raise ZoneError(str(exc)) from None
+    checks: list[FileCheck] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            checks.extend(check_input(spark, path))
+        except InputFilesError as exc:
+            errors.append(str(exc))
+    if not checks:
+        raise ZoneError(errors[0] if errors else "no source files")
     skipped = {_plain(f.get("path", "")): f for f in (summary or {}).get("unreadable_files") or []}
     unreadable, problems = [], []
     for check in checks:

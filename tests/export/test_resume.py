@@ -185,6 +185,21 @@ def test_deidentify_reads_each_resource_once_after_a_resumed_export(
     quarantine = Path(result.summary.quarantine)
     assert not (quarantine / "_staging").exists(), "no empty quarantine/_staging is left"
 
+    from anonymizer.verify.pipeline import VerifyRequest, run_verify
+
+    # verify compares the same completed exports: the abandoned copy must not count as missing lines
+    verified = run_verify(
+        VerifyRequest(
+            source=str(landing),
+            output=str(tmp_path / "research"),
+            config=str(config),
+            report_dir=str(tmp_path / "report"),
+            quarantine=str(quarantine),
+        ),
+        spark,  # type: ignore[arg-type]
+    )
+    assert verified.counts_reconciled, verified.report["counts"]["problems"]
+
     with pytest.raises(Exception, match="an-abandoned-export is an incomplete export"):
         run_deidentify(
             DeidentifyRequest(
