@@ -23,7 +23,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +218,21 @@ def check_input(spark: SparkSession | None, root: str, *, distributed: bool | No
         )
     if all(c.text_bytes == 0 and c.reason is None for c in checks):
         raise InputFilesError(f"the input is empty: the {len(checks)} files under {root} hold no lines")
+    return checks
+
+
+def check_inputs(spark: SparkSession | None, roots: Sequence[str]) -> list[FileCheck]:
+    """:func:`check_input` over several roots (the completed exports of a landing): a root without files is fine
+    as long as one of them has some; else the first root's reason is raised."""
+    checks: list[FileCheck] = []
+    errors: list[InputFilesError] = []
+    for root in roots:
+        try:
+            checks.extend(check_input(spark, root))
+        except InputFilesError as exc:
+            errors.append(exc)
+    if not checks:
+        raise errors[0] if errors else InputFilesError("no input folder given")
     return checks
 
 

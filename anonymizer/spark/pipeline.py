@@ -16,7 +16,7 @@ from anonymizer.spark import line_schema as ls
 from anonymizer.spark import zone_fs
 from anonymizer.spark.failures import diagnose
 from anonymizer.spark.history import purge_history
-from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input, unreadable_message
+from anonymizer.spark.input_files import FileCheck, InputFilesError, check_inputs, unreadable_message
 from anonymizer.spark.landing_exports import InputSelection, select_completed_exports
 from anonymizer.spark.patient_context import needs_patient_identifiers, with_patient_identifiers
 from anonymizer.spark.preflight import PreflightError, require_delta, require_writable
@@ -280,17 +280,10 @@ def _check_input(
 
     Stops unless skipping; an export without files is fine as long as the selection as a whole has lines.
     """
-    checks: list[FileCheck] = []
-    errors: list[str] = []
-    for path in paths:
-        try:
-            checks.extend(check_input(spark, path))
-        except InputFilesError as exc:
-            errors.append(str(exc))
-    if not checks:
-        raise DeidentifyError(
-            errors[0] if len(paths) == 1 else f"no input lines under {request.input}: {errors[0]}"
-        )
+    try:
+        checks = check_inputs(spark, paths)
+    except InputFilesError as exc:
+        raise DeidentifyError(str(exc)) from None
     unreadable = [c for c in checks if c.reason]
     readable = [c.path for c in checks if not c.reason]
     if unreadable and (not request.skip_unreadable_files or not readable):

@@ -56,17 +56,12 @@ def check_source_files(
     An unreadable file reconciles when the run skipped it too (listed in the run summary); any other unreadable
     file, or a file the run skipped that reads now, is a problem: its lines are in neither zone.
     """
-    from anonymizer.spark.input_files import FileCheck, InputFilesError, check_input
+    from anonymizer.spark.input_files import InputFilesError, check_inputs
 
-    checks: list[FileCheck] = []
-    errors: list[str] = []
-    for path in paths:
-        try:
-            checks.extend(check_input(spark, path))
-        except InputFilesError as exc:
-            errors.append(str(exc))
-    if not checks:
-        raise ZoneError(errors[0] if errors else "no source files")
+    try:
+        checks = check_inputs(spark, paths)
+    except InputFilesError as exc:
+        raise ZoneError(str(exc)) from None
     skipped = {_plain(f.get("path", "")): f for f in (summary or {}).get("unreadable_files") or []}
     unreadable, problems = [], []
     for check in checks:
