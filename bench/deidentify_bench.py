@@ -296,6 +296,7 @@ def print_scale(result: dict[str, Any]) -> None:
         print(
             f"  {run['what']:<11} {run['seconds']:6.1f} s, peak RSS {run['peak_rss_mib']:.0f} MiB (JVM {run['peak_jvm_mib']:.0f}, Python "
             f"workers {run['peak_workers_mib']:.0f}, driver {run['peak_driver_mib']:.0f}) | CPU {run['cpu_s']:.1f} s = {run['cpu_s'] / gb:.0f} CPU-s/GB"
+            + (f" | other processes: {run['other_processes']}" if run.get("other_processes") else "")
         )
     print(f"  de-identify phases (Arrow batches of {result['arrow_max_records_per_batch']} records):")
     for label, w in deid["windows"].items():
@@ -314,7 +315,7 @@ def print_scale(result: dict[str, Any]) -> None:
     )
     print(f"  Delta commits: {sum(commits.values())} in {len(commits)} tables ({commits})")
     threshold = DATA_PATH_SHARE * result["input_mb"]
-    for run in (copy, deid):
+    for run in (copy, deid, *extra[:1]):
         stages = run["stages"]
         data = [s for s in stages if data_mb(s) >= threshold]
         print(
@@ -359,6 +360,32 @@ def print_goals(results: list[dict[str, Any]]) -> None:
         if s["tasks"] == 1 and data_mb(s) > SPLIT_MB
     ]
     print(f"  single-task stages moving more than {SPLIT_MB} MB: {single or 'none'}")
+    print_terabyte_cost(results[-1])
+
+
+def print_terabyte_cost(
+    result: dict[str, Any], clusters: tuple[tuple[int, int], ...] = ((4, 8), (8, 8), (16, 8))
+) -> None:
+    """Goal 4 on paper: 1 TB from the CPU-seconds per GB of each de-identify phase at the largest scale.
+
+    Assumes the job stays CPU-bound and spreads evenly (no single-partition stage; the per-GB figures already
+    include this machine's JVM, Python workers and driver), cores as fast as these, and no fixed costs (they do
+    not grow with the input).
+    """
+    gb = result["input_mb"] / 1000
+    deid, copy = best(result, "deidentify"), best(result, "copy")
+    phases = {label: w["cpu_s"] / gb for label, w in deid["windows"].items()}
+    total = deid["cpu_s"] / gb
+    bound = max(phases, key=phases.get)  # type: ignore[arg-type]
+    print(
+        f"\n1 TB on paper (from x{result['factor']}: {total:.0f} CPU-s/GB de-identify, {copy['cpu_s'] / gb:.0f} copy):"
+    )
+    for label, per_gb in phases.items():
+        print(f"  {label:<38} {per_gb:6.0f} CPU-s/GB = {per_gb * 1000 / 3600:7.1f} core-hours per TB")
+    core_hours = total * 1000 / 3600
+    print(f"  total {core_hours:.0f} core-hours per TB; bound by: {bound}")
+    for workers, cores in clusters:
+        print(f"  {workers} workers x {cores} cores: {core_hours / (workers * cores):.1f} h")
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ class ProcSample:
     jvm_mib: float
     python_workers_mib: float
     driver_mib: float  # the Python driver process itself
+    others: tuple[tuple[str, float], ...] = ()  # any other process of the tree: (command name, MiB)
 
 
 def _proc_table() -> dict[int, tuple[int, str, int, float, int]]:
@@ -78,6 +79,7 @@ def tree_sample(root: int, ledger: _CpuLedger | None = None) -> ProcSample:
     for pid, (ppid, *_rest) in table.items():
         children.setdefault(ppid, []).append(pid)
     rss = jvm = workers = driver = 0.0
+    others: list[tuple[str, float]] = []
     readings: dict[tuple[int, int], float] = {}
     stack = [root]
     while stack:
@@ -93,10 +95,12 @@ def tree_sample(root: int, ledger: _CpuLedger | None = None) -> ProcSample:
             jvm += rss_bytes
         elif name.startswith("python"):
             workers += rss_bytes
+        else:
+            others.append((name, rss_bytes / 1024 / 1024))
         stack.extend(children.get(pid, ()))
     cpu = (ledger or _CpuLedger()).update(readings)
     mib = 1024 * 1024
-    return ProcSample(time.monotonic(), cpu, rss / mib, jvm / mib, workers / mib, driver / mib)
+    return ProcSample(time.monotonic(), cpu, rss / mib, jvm / mib, workers / mib, driver / mib, tuple(others))
 
 
 class TreeSampler:
@@ -150,6 +154,7 @@ class TreeSampler:
             "peak_jvm_mib": round(max(s.jvm_mib for s in span), 1),
             "peak_workers_mib": round(max(s.python_workers_mib for s in span), 1),
             "peak_driver_mib": round(max(s.driver_mib for s in span), 1),
+            "other_processes": sorted({name for s in span for name, _mib in s.others}),
         }
 
 
