@@ -78,7 +78,7 @@ def tree_sample(root: int, ledger: _CpuLedger | None = None) -> ProcSample:
     children: dict[int, list[int]] = {}
     for pid, (ppid, *_rest) in table.items():
         children.setdefault(ppid, []).append(pid)
-    rss = jvm = workers = driver = 0.0
+    jvm = workers = driver = 0.0
     others: list[tuple[str, float]] = []
     readings: dict[tuple[int, int], float] = {}
     stack = [root]
@@ -88,7 +88,6 @@ def tree_sample(root: int, ledger: _CpuLedger | None = None) -> ProcSample:
             continue
         _ppid, name, started, cpu_s, rss_bytes = table[pid]
         readings[(pid, started)] = cpu_s
-        rss += rss_bytes
         if pid == root:
             driver = rss_bytes
         elif name == "java":
@@ -96,8 +95,11 @@ def tree_sample(root: int, ledger: _CpuLedger | None = None) -> ProcSample:
         elif name.startswith("python"):
             workers += rss_bytes
         else:
+            # Helpers the JVM forks for a moment (Hadoop's local file system runs chmod, readlink, bash): right after
+            # the fork they report the JVM's whole RSS, so they are named but not added.
             others.append((name, rss_bytes / 1024 / 1024))
         stack.extend(children.get(pid, ()))
+    rss = driver + jvm + workers
     cpu = (ledger or _CpuLedger()).update(readings)
     mib = 1024 * 1024
     return ProcSample(time.monotonic(), cpu, rss / mib, jvm / mib, workers / mib, driver / mib, tuple(others))
