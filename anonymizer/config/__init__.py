@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from anonymizer.config.keys import KeyReference, ResolvedKeys, resolve_keys
+from anonymizer.config.keys import KeyReference
 from anonymizer.config.loader import fingerprint, load_config
 from anonymizer.config.model import AnonymizerConfig, Parameters, RuleConfig
+from anonymizer.config.resolve import ResolvedKeys, resolve_keys
 
 __all__ = [
     "AnonymizerConfig",

@@ -59,7 +59,7 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class Parameters:
-    """The ``parameters`` block; keys as references, resolved by :func:`anonymizer.config.keys.resolve_keys`."""
+    """The ``parameters`` block; keys as references, resolved by :func:`anonymizer.config.resolve.resolve_keys`."""
 
     date_shift_key: KeyReference
     date_shift_scope: str = "resource"
