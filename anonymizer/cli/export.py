@@ -94,17 +94,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Run the export and print what landed."""
-    from anonymizer.export.errors import ExportError
     from anonymizer.export.runner import partial_export_message, run_export
 
     request = request_from_args(args)
     landing = landing_from_args(args)
-    try:
-        result = run_export(
-            request, landing, auth=auth_from_args(args), progress=lambda m: print(m, file=sys.stderr)
-        )
-    except ExportError as exc:
-        raise CliError(str(exc)) from None
+    result = run_export(
+        request, landing, auth=auth_from_args(args), progress=lambda m: print(m, file=sys.stderr)
+    )
     print(
         f"export {result.export_id}: {sum(result.counts.values())} resources in {len(result.files)} files "
         f"({result.downloaded} downloaded by this run{', resumed' if result.resumed else ''}), {result.seconds:.1f}s"
@@ -150,9 +146,7 @@ def landing_from_args(args: argparse.Namespace) -> object:
 
 def auth_from_args(args: argparse.Namespace) -> object | None:
     """The token provider the options ask for."""
-    from anonymizer.errors import ConfigError
     from anonymizer.export.auth import AzureAdAuth, SmartBackendAuth, discover_token_url
-    from anonymizer.export.errors import AuthError
     from anonymizer.secrets import resolve_secret
 
     if args.auth == "azure":
@@ -163,11 +157,8 @@ def auth_from_args(args: argparse.Namespace) -> object | None:
         return None
     if not (args.client_id and args.private_key):
         raise UsageError("--auth smart needs --client-id and --private-key")
-    try:
-        token_url = args.token_url or discover_token_url(args.fhir_url)
-        return SmartBackendAuth(
-            token_url, args.client_id, resolve_secret(args.private_key).value, algorithm=args.algorithm,
-            key_id=args.key_id, jku=args.jku, scope=args.scope,
-        )  # fmt: skip
-    except (AuthError, ConfigError) as exc:
-        raise CliError(str(exc)) from None
+    token_url = args.token_url or discover_token_url(args.fhir_url)
+    return SmartBackendAuth(
+        token_url, args.client_id, resolve_secret(args.private_key).value, algorithm=args.algorithm,
+        key_id=args.key_id, jku=args.jku, scope=args.scope,
+    )  # fmt: skip

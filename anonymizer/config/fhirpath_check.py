@@ -10,11 +10,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from anonymizer.errors import AnonymizerError
+
 #: Microsoft's custom functions, evaluated by our engine.
 CUSTOM_FUNCTIONS = frozenset({"nodesByType", "nodesByName"})
 
 
-class FhirPathSyntaxError(ValueError):
+class FhirPathSyntaxError(AnonymizerError, ValueError):
     """The expression does not compile."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import requests
 
+from anonymizer.errors import AnonymizerError
 
-class ExportError(RuntimeError):
+
+class ExportError(AnonymizerError, RuntimeError):
     """The export failed; the message is safe to show (no tokens, no data)."""
 
 
