@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from anonymizer.cli.errors import CliError, UsageError
+
+if TYPE_CHECKING:
+    from anonymizer.export.auth import TokenProvider
+    from anonymizer.export.client import ExportRequest
+    from anonymizer.storage.landing import LandingTarget
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -113,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"partial export: {message}", file=sys.stderr)
 
 
-def request_from_args(args: argparse.Namespace) -> object:
+def request_from_args(args: argparse.Namespace) -> ExportRequest:
     """The ExportRequest the options describe."""
     from anonymizer.export.client import ExportRequest
 
@@ -130,7 +136,7 @@ def request_from_args(args: argparse.Namespace) -> object:
     )  # fmt: skip
 
 
-def landing_from_args(args: argparse.Namespace) -> object:
+def landing_from_args(args: argparse.Namespace) -> LandingTarget:
     """The landing target (local folder or Blob/ADLS)."""
     from anonymizer.secrets import resolve_secret
     from anonymizer.storage.landing import landing_from_url
@@ -144,7 +150,7 @@ def landing_from_args(args: argparse.Namespace) -> object:
         raise UsageError(str(exc)) from None
 
 
-def auth_from_args(args: argparse.Namespace) -> object | None:
+def auth_from_args(args: argparse.Namespace) -> TokenProvider | None:
     """The token provider the options ask for."""
     from anonymizer.export.auth import AzureAdAuth, SmartBackendAuth, discover_token_url
     from anonymizer.secrets import resolve_secret

@@ -14,7 +14,7 @@ from anonymizer.cli.spark_options import add_spark_options, session_from_args
 log = logging.getLogger("anonymizer.verify")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``verify`` subcommand."""
     parser = subparsers.add_parser(
         "verify",

@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTER_VIEWS = REPO_ROOT / "views"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``views`` and its ``conformance`` subcommand."""
     parser = subparsers.add_parser(
         "views",

@@ -30,7 +30,7 @@ def check_fhirpath(expression: str) -> None:
     from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
     from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
-    class _Raise(ErrorListener):  # type: ignore[misc]
+    class _Raise(ErrorListener):
         def syntaxError(
             self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
         ) -> None:

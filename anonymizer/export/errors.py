@@ -46,7 +46,9 @@ def outcome_text(outcome: object, limit: int = 300) -> str:
     for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, dict):
             continue
-        details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+        details = issue.get("details")
+        if not isinstance(details, dict):
+            details = {}
         text = issue.get("diagnostics") or details.get("text") or issue.get("code")
         if text:
             texts.append(str(text))
