@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import check_before_run
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark import zone_fs
 from anonymizer.spark.failures import diagnose
@@ -46,7 +47,7 @@ log = logging.getLogger("anonymizer.spark")
 _MERGE_THREADS = 4
 
 
-class DeidentifyError(RuntimeError):
+class DeidentifyError(AnonymizerError, RuntimeError):
     """The run stopped; the message is safe to show (file and line, never content)."""
 
 

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("storage", "export", "testing"),
     ("spark", "views"),
     ("verify",),
+    ("pipeline",),
     ("cli",),
     ("__init__",),
 )
