@@ -1,10 +1,29 @@
-"""Errors raised by the engine. Messages name rules, paths and problems, never resource values or keys."""
+"""The package's errors: one root, :class:`AnonymizerError`, whose message is safe to show.
+
+Every error this package raises on purpose derives from :class:`AnonymizerError` (the engine's below, and each
+package's own: ``ExportError``, ``DeidentifyError``, ``ZoneError``, ``ViewDefinitionError`` ...). The command line
+turns each into an exit code in one table (``anonymizer.cli.errors.EXIT_CODES``); an exception that is not an
+:class:`AnonymizerError` is a failure nobody anticipated and is shown by its class names only.
+"""
 
 from __future__ import annotations
 
 
 class AnonymizerError(Exception):
-    """Base class of every engine error."""
+    """Root of every error the package raises on purpose.
+
+    Contract: ``str(error)`` is safe to show on a terminal, in a log, a report or a scheduler's job status. It names
+    files, folders, tables, rules, element paths, settings, counts and the cause, and never contains a resource value
+    (PHI, including values quoted from input lines) or key material (keys, tokens, connection strings, private keys).
+    The only outside text it may quote is a remote server's own reason for refusing a request (OAuth ``error``,
+    OperationOutcome diagnostics, shortened), which describes the request, not patient data. Whoever raises one
+    keeps to this contract; details that may hold data go into the chained exception (``raise ... from exc``), which
+    the command line writes only to its private log file.
+    """
+
+
+class UsageError(AnonymizerError):
+    """What was asked cannot be run as asked: a missing or inconsistent option, a path that does not exist."""
 
 
 class ConfigError(AnonymizerError):

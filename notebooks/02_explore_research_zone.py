@@ -60,38 +60,29 @@ spark = globals().get("spark") or cli_session(
 )
 
 if not ZONE:
-    from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
-    from anonymizer.verify.pipeline import VerifyRequest, run_verify
+    from anonymizer.pipeline import PipelineRequest, run
 
     work = Path(tempfile.mkdtemp(prefix="research-zone-"))
-    sample = str(work / "landing")  # a few types of the synthetic sample keep the local run short
-    Path(sample).mkdir()
+    sample = work / "landing"  # a few types of the synthetic sample keep the local run short
+    sample.mkdir()
     for name in ("Patient", "Encounter", "Condition"):
         for source in (REPO / "examples" / "synthea-10-patients").glob(f"{name}.*ndjson"):
             shutil.copy(source, sample)
-    ZONE, REPORT = str(work / "research"), str(work / "report")
-    run_deidentify(
-        DeidentifyRequest(
-            input=sample,
-            output=ZONE,
+    # The library's whole chain, as `fhir-anonymizer run`: de-identify -> verify -> the starter views of these types
+    # (on Databricks the job's tasks do this).
+    ran = run(
+        PipelineRequest(
+            output=str(work),
             config=CONFIG,
-            quarantine=str(work / "quarantine"),
+            landing=str(sample),
             as_of=date(2026, 1, 1),
             allow_ephemeral_keys=True,
+            views=tuple(str(REPO / "views" / f"{v}.json") for v in ("patient", "encounter", "condition")),
         ),
         spark,
     )
-    run_verify(
-        VerifyRequest(
-            source=sample, output=ZONE, config=CONFIG, report_dir=REPORT, quarantine=str(work / "quarantine")
-        ),
-        spark=spark,
-    )
-    # The starter views over the verified zone (on Databricks the job's `views` task does this).
-    from anonymizer.views.materialize import load_views, materialize
-
-    present = {"Patient", "Encounter", "Condition"}
-    materialize([v for v in load_views([str(REPO / "views")]) if v.resource in present], ZONE, spark)
+    ZONE, REPORT = ran.deidentify.summary.output, str(Path(ran.verify.report_json).parent)
+    print(f"run {ran.deidentify.summary.run_id}: verification {'passed' if ran.passed else 'did not pass'}")
 
 # COMMAND ----------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from anonymizer.cli.errors import EXIT_RUNTIME, CliError, UsageError
+from anonymizer.cli.errors import CliError, UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> None:
     errors, warnings = len(report.errors), len(report.warnings)
     print(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}")
     if errors:
-        raise CliError(f"{args.config}: {_plural(errors, 'error')} (listed above)", EXIT_RUNTIME)
+        raise CliError(f"{args.config}: {_plural(errors, 'error')} (listed above)")
 
 
 def _plural(n: int, noun: str) -> str:

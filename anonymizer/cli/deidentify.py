@@ -113,8 +113,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     """Run the de-identification and print where the results are."""
     from anonymizer.config.lint import check_before_run
-    from anonymizer.errors import AnonymizerError
-    from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
+    from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
 
     request = DeidentifyRequest(
         input=args.input,
@@ -133,15 +132,10 @@ def run(args: argparse.Namespace) -> None:
         skip_unreadable_files=args.skip_unreadable_files,
         resource_format=args.resource_format,
     )
-    try:
-        check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="de-identification")
-    except AnonymizerError as exc:  # before Spark starts: a config mistake costs no JVM start-up
-        raise CliError(str(exc)) from None
+    # Before Spark starts: a config mistake costs no JVM start-up.
+    check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="de-identification")
     spark = session_from_args(args, "fhir-anonymizer deidentify")
-    try:
-        result = run_deidentify(request, spark)
-    except (DeidentifyError, AnonymizerError) as exc:
-        raise CliError(str(exc)) from None
+    result = run_deidentify(request, spark)
     print_summary(result)
     if result.skipped_inputs:
         print(f"Skipped:       incomplete exports (no manifest.json): {', '.join(result.skipped_inputs)}")

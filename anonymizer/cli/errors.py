@@ -14,28 +14,48 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from anonymizer.errors import AnonymizerError, UsageError
+from anonymizer.views.errors import ViewDefinitionError
+
 EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 #: Folder for run logs (default ``<cache>/logs``, the cache of :func:`anonymizer.spark.jars.cache_dir`).
 LOG_DIR_ENV = "FHIR_ANONYMIZER_LOG_DIR"
 #: The current run's log file; a local Spark session sends its JVM log there.
 LOG_FILE_ENV = "FHIR_ANONYMIZER_LOG_FILE"
 
 
-class CliError(Exception):
-    """An error whose message is safe to show (no PHI, no key material) and that maps to an exit code."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_RUNTIME) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class CliError(AnonymizerError):
+    """A command ran and its outcome is a failure (verification did not pass, counts do not reconcile, the config
+    check found errors); the message is safe to show (see :class:`~anonymizer.errors.AnonymizerError`)."""
 
 
-class UsageError(CliError):
-    """Bad arguments or options (exit code 2)."""
+#: The one mapping from error family to exit code (docs/design.md, "Errors and exit codes"): the first class of an
+#: exception's MRO found here decides. Commands raise; only :func:`anonymizer.cli.main.main` maps.
+EXIT_CODES: dict[type[BaseException], int] = {
+    UsageError: EXIT_USAGE,  # an option, argument or path of the command line is wrong
+    ViewDefinitionError: EXIT_USAGE,  # a ViewDefinition file given on the command line is invalid
+    AnonymizerError: EXIT_RUNTIME,  # every other anticipated failure: config, input, export, Spark, zone, verify
+    KeyboardInterrupt: EXIT_INTERRUPTED,
+    BaseException: EXIT_RUNTIME,  # anything unanticipated (a bug, an unrecognised Spark or OS failure)
+}
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, EXIT_USAGE)
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code of a failure, from :data:`EXIT_CODES`."""
+    return next(EXIT_CODES[cls] for cls in type(exc).__mro__ if cls in EXIT_CODES)
+
+
+def failure_message(exc: BaseException) -> str:
+    """The one line shown for a failure: an :class:`AnonymizerError`'s message (safe by contract), else the failure
+    in words when :func:`anonymizer.spark.failures.diagnose` knows it, else its exception classes only."""
+    if isinstance(exc, AnonymizerError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return one_line(exc)
 
 
 def run_log_path(command: str) -> Path:
@@ -63,7 +83,7 @@ def write_failure_log(path: Path, exc: BaseException) -> bool:
 
 
 def cause_of(exc: BaseException) -> BaseException | None:
-    """The exception a :class:`CliError` was raised from (also after ``raise ... from None``), when it is worth a
+    """The exception an :class:`AnonymizerError` was raised from (also after ``raise ... from None``), when it is worth a
     stack trace: one of the chain comes from outside this package (Spark, py4j, the OS), not only our own checks."""
     cause = exc.__cause__ or exc.__context__
     current = cause
@@ -75,7 +95,7 @@ def cause_of(exc: BaseException) -> BaseException | None:
 
 
 def one_line(exc: BaseException) -> str:
-    """The message for an exception nothing turned into a :class:`CliError` (known failures in words)."""
+    """The message for an exception that is not an :class:`AnonymizerError` (known failures in words)."""
     from anonymizer.spark.failures import diagnose
 
     return diagnose(exc) or unwrap_java_error(exc)

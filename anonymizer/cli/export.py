@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from anonymizer.cli.errors import CliError, UsageError
+
+if TYPE_CHECKING:
+    from anonymizer.export.auth import TokenProvider
+    from anonymizer.export.client import ExportRequest
+    from anonymizer.storage.landing import LandingTarget
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -94,17 +100,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Run the export and print what landed."""
-    from anonymizer.export.errors import ExportError
     from anonymizer.export.runner import partial_export_message, run_export
 
     request = request_from_args(args)
     landing = landing_from_args(args)
-    try:
-        result = run_export(
-            request, landing, auth=auth_from_args(args), progress=lambda m: print(m, file=sys.stderr)
-        )
-    except ExportError as exc:
-        raise CliError(str(exc)) from None
+    result = run_export(
+        request, landing, auth=auth_from_args(args), progress=lambda m: print(m, file=sys.stderr)
+    )
     print(
         f"export {result.export_id}: {sum(result.counts.values())} resources in {len(result.files)} files "
         f"({result.downloaded} downloaded by this run{', resumed' if result.resumed else ''}), {result.seconds:.1f}s"
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"partial export: {message}", file=sys.stderr)
 
 
-def request_from_args(args: argparse.Namespace) -> object:
+def request_from_args(args: argparse.Namespace) -> ExportRequest:
     """The ExportRequest the options describe."""
     from anonymizer.export.client import ExportRequest
 
@@ -134,7 +136,7 @@ def request_from_args(args: argparse.Namespace) -> object:
     )  # fmt: skip
 
 
-def landing_from_args(args: argparse.Namespace) -> object:
+def landing_from_args(args: argparse.Namespace) -> LandingTarget:
     """The landing target (local folder or Blob/ADLS)."""
     from anonymizer.secrets import resolve_secret
     from anonymizer.storage.landing import landing_from_url
@@ -148,11 +150,9 @@ def landing_from_args(args: argparse.Namespace) -> object:
         raise UsageError(str(exc)) from None
 
 
-def auth_from_args(args: argparse.Namespace) -> object | None:
+def auth_from_args(args: argparse.Namespace) -> TokenProvider | None:
     """The token provider the options ask for."""
-    from anonymizer.errors import ConfigError
     from anonymizer.export.auth import AzureAdAuth, SmartBackendAuth, discover_token_url
-    from anonymizer.export.errors import AuthError
     from anonymizer.secrets import resolve_secret
 
     if args.auth == "azure":
@@ -163,11 +163,8 @@ def auth_from_args(args: argparse.Namespace) -> object | None:
         return None
     if not (args.client_id and args.private_key):
         raise UsageError("--auth smart needs --client-id and --private-key")
-    try:
-        token_url = args.token_url or discover_token_url(args.fhir_url)
-        return SmartBackendAuth(
-            token_url, args.client_id, resolve_secret(args.private_key).value, algorithm=args.algorithm,
-            key_id=args.key_id, jku=args.jku, scope=args.scope,
-        )  # fmt: skip
-    except (AuthError, ConfigError) as exc:
-        raise CliError(str(exc)) from None
+    token_url = args.token_url or discover_token_url(args.fhir_url)
+    return SmartBackendAuth(
+        token_url, args.client_id, resolve_secret(args.private_key).value, algorithm=args.algorithm,
+        key_id=args.key_id, jku=args.jku, scope=args.scope,
+    )  # fmt: skip

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from anonymizer.cli.errors import (
-    EXIT_RUNTIME,
     EXIT_USAGE,
     LOG_FILE_ENV,
-    CliError,
     cause_of,
-    one_line,
+    exit_code,
+    failure_message,
     run_log_path,
     write_failure_log,
 )
+from anonymizer.errors import AnonymizerError
 
 #: Subcommand name -> module; the order is the order shown in --help.
 COMMANDS: dict[str, str] = {
@@ -85,22 +85,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _run(args: argparse.Namespace, log_path: Path) -> None:
-    """Run the subcommand; failures become one line on stderr and an exit code."""
+    """Run the subcommand; a failure becomes one safe line on stderr and its exit code (``EXIT_CODES``)."""
     try:
         args.handler(args)
-    except CliError as exc:
-        cause = cause_of(exc)
-        print(f"error: {exc}", file=sys.stderr)
-        if cause is not None:
-            _details(cause, log_path, verbose=args.verbose)
-        raise SystemExit(exc.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(exit_code(exc)) from None
     except Exception as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        _details(exc, log_path, verbose=args.verbose)
-        raise SystemExit(EXIT_RUNTIME) from None
+        print(f"error: {failure_message(exc)}", file=sys.stderr)
+        # An anticipated error's own frames are no news, what it was raised from (Spark, the OS) is; an
+        # unanticipated one is all news.
+        details = cause_of(exc) if isinstance(exc, AnonymizerError) else exc
+        if details is not None:
+            _details(details, log_path, verbose=args.verbose)
+        raise SystemExit(exit_code(exc)) from None
 
 
 def _details(exc: BaseException, log_path: Path, *, verbose: bool) -> None:

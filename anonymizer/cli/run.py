@@ -1,5 +1,8 @@
 """``fhir-anonymizer run``: the whole chain (export -> de-identify -> verify -> views) in one Spark session.
 
+The chain itself is the library's :func:`anonymizer.pipeline.run`; this module turns options into its request and
+its report into lines.
+
 ``--demo`` runs it on the bundled Synthea sample with ``configs/hipaa-safe-harbor.json`` and explicitly requested
 ephemeral keys: the sample is served by the built-in Bulk Data test server on 127.0.0.1, exported into a local
 landing folder, de-identified into Delta tables, verified, and the starter views (``views/``) are materialized
@@ -9,13 +12,18 @@ as Delta tables under ``research/views/`` once verification has passed.
 from __future__ import annotations
 
 import argparse
-import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anonymizer.cli.check_config import add_allow_dead_rules
 from anonymizer.cli.deidentify import parse_as_of, print_summary
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
+
+if TYPE_CHECKING:
+    from anonymizer.pipeline import PipelineReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_INPUT = REPO_ROOT / "examples" / "synthea-10-patients"
@@ -67,106 +75,68 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Run export (if any), de-identification and verification."""
-    from anonymizer.config.lint import check_before_run
-    from anonymizer.errors import AnonymizerError
-    from anonymizer.spark.pipeline import DeidentifyError, DeidentifyRequest, run_deidentify
-    from anonymizer.verify.pipeline import VerifyRequest, run_verify
+    """Run the chain with :func:`anonymizer.pipeline.run` and print its report (exit 1 when it does not pass)."""
+    from anonymizer.export.client import ExportRequest, PollPolicy
+    from anonymizer.pipeline import PipelineRequest
+    from anonymizer.pipeline import run as run_pipeline
 
-    out = Path(args.output).resolve()
     config = args.config or (str(DEMO_CONFIG) if args.demo else None)
     if config is None:
         raise UsageError("--config is required (or use --demo)")
-    try:
-        check_before_run(config, allow_dead_rules=args.allow_dead_rules, what="run")
-    except AnonymizerError as exc:  # before the export and before Spark starts
-        raise CliError(str(exc)) from None
+    out = Path(args.output).resolve()
     landing = Path(args.landing).resolve() if args.landing else out / "landing"
-    timings: dict[str, float] = {}
-    clock = time.monotonic()
-    if args.demo or args.fhir_url:
-        landing = _export(args, landing)
-        timings["export"] = time.monotonic() - clock
-    elif not landing.exists():
+    if not (args.demo or args.fhir_url or landing.exists()):
         raise UsageError(f"no landing data at {landing}: give --fhir-url, --landing or --demo")
-
-    spark = session_from_args(args, "fhir-anonymizer run")
-    research, quarantine, report = out / "research", out / "quarantine", out / "report"
-    step = time.monotonic()
-    try:
-        result = run_deidentify(
-            DeidentifyRequest(
-                input=str(landing),
-                output=str(research),
-                config=config,
-                quarantine=str(quarantine),
-                as_of=parse_as_of(args.as_of),
-                allow_ephemeral_keys=args.demo or args.allow_ephemeral_keys,
-                allow_dead_rules=args.allow_dead_rules,
-            ),
-            spark,
-        )
-    except (DeidentifyError, AnonymizerError) as exc:
-        raise CliError(str(exc)) from None
-    timings["deidentify"] = time.monotonic() - step
-    print_summary(result)
-    step = time.monotonic()
-    verified = run_verify(
-        VerifyRequest(
-            source=str(landing),
-            output=str(research),
-            config=config,
-            report_dir=str(report),
-            quarantine=str(quarantine),
-            allow_dead_rules=args.allow_dead_rules,
-        ),
-        spark=spark,
+    view_paths = args.views or ([str(STARTER_VIEWS)] if args.demo else [])
+    request = PipelineRequest(
+        output=str(out),
+        config=config,
+        landing=str(landing),
+        export=ExportRequest(fhir_url=args.fhir_url) if args.fhir_url else None,
+        as_of=parse_as_of(args.as_of),
+        allow_ephemeral_keys=args.demo or args.allow_ephemeral_keys,
+        allow_dead_rules=args.allow_dead_rules,
+        views=tuple(view_paths),
     )
-    timings["verify"] = time.monotonic() - step
-    verdict = verified.report["verdict"]
+    spark = partial(session_from_args, args, "fhir-anonymizer run")  # started once the export is done
+    if args.demo and not args.fhir_url:
+        from anonymizer.testing.fhir_server import BulkDataTestServer, ServerConfig
+
+        with BulkDataTestServer(ServerConfig(data_dir=DEMO_INPUT)) as server:
+            print(f"demo: built-in Bulk Data test server at {server.base_url} (127.0.0.1 only)")
+            request = replace(
+                request,
+                export=ExportRequest(fhir_url=server.base_url),
+                export_poll=PollPolicy(initial_delay_s=0.2, max_delay_s=1.0),
+            )
+            report = run_pipeline(request, spark)
+    else:
+        report = run_pipeline(request, spark)
+    print_report(report)
+    if not report.passed:
+        raise CliError("verification did not pass: see the report (views are not materialized)")
+
+
+def print_report(report: PipelineReport) -> None:
+    """Aggregates only: the export, the run's counts, the verdict, where the report is, views and timings."""
+    if report.export is not None:
+        exported = report.export
+        print(
+            f"export {exported.export_id}: {sum(exported.counts.values())} resources in {exported.seconds:.1f}s "
+            f"-> {exported.folder}"
+        )
+    print_summary(report.deidentify)
+    verdict = report.verify.report["verdict"]
     print(
         f"verify: leaks {verdict['leaks']}, precision violations {verdict['precision_violations']}, "
         f"counts reconciled {'yes' if verdict['counts_reconciled'] else 'no'}"
     )
-    print(f"Report:        {verified.report_html}")
-    if not verified.passed:
-        print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
-        raise CliError("verification did not pass: see the report (views are not materialized)")
-    view_paths = args.views or ([str(STARTER_VIEWS)] if args.demo else [])
-    if view_paths:
-        step = time.monotonic()
-        _materialize_views(view_paths, str(research), spark)
-        timings["views"] = time.monotonic() - step
-    print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
-
-
-def _materialize_views(paths: list[str], research: str, spark: object) -> None:
-    """Materialize ViewDefinitions over the verified research zone and print rows per view."""
-    from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
-    from anonymizer.views.materialize import load_views, materialize
-
-    try:
-        written = materialize(load_views(paths), research, spark)  # type: ignore[arg-type]
-    except (ViewDefinitionError, ViewEvaluationError) as exc:
-        raise CliError(f"views: {exc}") from None
-    print(
-        "Views:         "
-        + ", ".join(f"{w.name} {w.rows}" for w in written)
-        + f" (rows; {research}/views/<name>)"
-    )
-
-
-def _export(args: argparse.Namespace, landing: Path) -> Path:
-    """Export into ``landing``; returns the folder holding this export's files."""
-    try:
-        from anonymizer.cli.export_chain import export_for_run
-    except ModuleNotFoundError as exc:
-        if exc.name != "anonymizer.cli.export_chain":
-            raise
-        if args.fhir_url:
-            raise CliError(
-                "this build has no Bulk Data export client; land the files yourself and pass --landing"
-            ) from None
-        # Without the export client the demo reads the bundled sample as its landing zone.
-        return DEMO_INPUT
-    return export_for_run(args, landing, demo_data=DEMO_INPUT)
+    print(f"Report:        {report.verify.report_html}")
+    if report.views:
+        research = report.deidentify.summary.output.rstrip("/")
+        print(
+            "Views:         "
+            + ", ".join(f"{w.name} {w.rows}" for w in report.views)
+            + f" (rows; {research}/views/<name>)"
+        )
+    print("Timings:       " + ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items()))

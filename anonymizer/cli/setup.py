@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from anonymizer.cli.errors import CliError
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``setup`` subcommand."""
@@ -21,10 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Resolve the JARs and print where they are."""
-    from anonymizer.spark.jars import JarResolutionError, cache_dir, ensure_delta_jars
+    from anonymizer.spark.jars import cache_dir, ensure_delta_jars
 
-    try:
-        jars = ensure_delta_jars()
-    except JarResolutionError as exc:
-        raise CliError(str(exc)) from None
+    jars = ensure_delta_jars()
     print(f"Delta JARs ready ({len(jars)} files) in {cache_dir()}")

@@ -49,17 +49,12 @@ def parse_conf(pairs: list[str]) -> dict[str, str]:
 
 def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
     """The Spark session for a CLI run (see :func:`anonymizer.spark.session.cli_session`)."""
-    from anonymizer.cli.errors import CliError
-    from anonymizer.spark.jars import JarResolutionError
     from anonymizer.spark.session import cli_session
 
-    try:
-        return cli_session(
-            args.master,
-            parse_conf(args.conf),
-            app_name=app_name,
-            verbose=bool(getattr(args, "verbose", False)),
-            remote=getattr(args, "remote", None),
-        )
-    except JarResolutionError as exc:
-        raise CliError(str(exc)) from None
+    return cli_session(
+        args.master,
+        parse_conf(args.conf),
+        app_name=app_name,
+        verbose=bool(getattr(args, "verbose", False)),
+        remote=getattr(args, "remote", None),
+    )

@@ -14,7 +14,7 @@ from anonymizer.cli.spark_options import add_spark_options, session_from_args
 log = logging.getLogger("anonymizer.verify")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``verify`` subcommand."""
     parser = subparsers.add_parser(
         "verify",
@@ -50,10 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> None:
     """Run the verification, print where the report is, and fail (exit 1) when it does not pass."""
     from anonymizer.config.lint import check_before_run
-    from anonymizer.errors import AnonymizerError
     from anonymizer.spark.zone_fs import has_scheme
     from anonymizer.verify.pipeline import VerifyRequest, run_verify
-    from anonymizer.verify.zone import ZoneError
 
     as_of = _parse_date(args.as_of) if args.as_of else None
     # URIs (file:, abfss://, dbfs:/) are checked by Spark when read; plain paths here, for a quick usage error.
@@ -69,15 +67,9 @@ def run(args: argparse.Namespace) -> None:
         as_of=as_of,
         allow_dead_rules=args.allow_dead_rules,
     )
-    try:
-        check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="verification")
-    except AnonymizerError as exc:  # before Spark starts
-        raise CliError(str(exc)) from None
+    check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="verification")  # before Spark
     spark = session_from_args(args, app_name="fhir-anonymizer verify")
-    try:
-        result = run_verify(request, spark=spark)
-    except (ZoneError, AnonymizerError) as exc:
-        raise CliError(str(exc)) from None
+    result = run_verify(request, spark=spark)
     verdict = result.report["verdict"]
     print(f"report: {result.report_json}")
     print(f"report: {result.report_html}")

@@ -10,11 +10,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from anonymizer.errors import AnonymizerError
+
 #: Microsoft's custom functions, evaluated by our engine.
 CUSTOM_FUNCTIONS = frozenset({"nodesByType", "nodesByName"})
 
 
-class FhirPathSyntaxError(ValueError):
+class FhirPathSyntaxError(AnonymizerError, ValueError):
     """The expression does not compile."""
 
 
@@ -28,7 +30,7 @@ def check_fhirpath(expression: str) -> None:
     from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
     from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
-    class _Raise(ErrorListener):  # type: ignore[misc]
+    class _Raise(ErrorListener):
         def syntaxError(
             self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any
         ) -> None:

@@ -220,20 +220,20 @@ class AzureAdAuth:
 
             credential = DefaultAzureCredential()
         self._credential = credential
-        self._token: object | None = None
+        self._token: Any = None  # azure.core.credentials.AccessToken (azure-identity is optional)
 
     def __repr__(self) -> str:
         return f"AzureAdAuth(scope={self.scope!r})"
 
     def token(self) -> str:
         token = self._token
-        if token is None or token.expires_on - 60 < time.time():  # type: ignore[attr-defined]
+        if token is None or token.expires_on - 60 < time.time():
             try:
                 token = self._token = self._credential.get_token(self.scope)  # type: ignore[attr-defined]
             except Exception as exc:  # azure-identity raises several types; its message is the reason
                 reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "no details"
                 raise AuthError(f"Azure AD gave no token for {self.scope}: {reason}") from None
-        return token.token  # type: ignore[attr-defined]
+        return str(token.token)
 
     def invalidate(self) -> None:
         self._token = None

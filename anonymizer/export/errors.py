@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import requests
 
+from anonymizer.errors import AnonymizerError
 
-class ExportError(RuntimeError):
+
+class ExportError(AnonymizerError, RuntimeError):
     """The export failed; the message is safe to show (no tokens, no data)."""
 
 
@@ -44,7 +46,9 @@ def outcome_text(outcome: object, limit: int = 300) -> str:
     for issue in issues if isinstance(issues, list) else []:
         if not isinstance(issue, dict):
             continue
-        details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+        details = issue.get("details")
+        if not isinstance(details, dict):
+            details = {}
         text = issue.get("diagnostics") or details.get("text") or issue.get("code")
         if text:
             texts.append(str(text))

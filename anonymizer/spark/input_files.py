@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark.reader import EXCLUDED_FOLDERS, NDJSON_GLOB
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ _BOMS = {
 UNREADABLE_FILE = "unreadable_file"
 
 
-class InputFilesError(RuntimeError):
+class InputFilesError(AnonymizerError, RuntimeError):
     """The input cannot be read as a whole (missing, empty, or unreadable files); the message says what to do."""
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark.settings import delta_maven_coordinates
 
 #: Environment variable naming a folder of JARs to use instead of resolving (offline machines).
@@ -26,7 +27,7 @@ CACHE_ENV = "FHIR_ANONYMIZER_CACHE"
 _RESOLVE_TIMEOUT_S = 600
 
 
-class JarResolutionError(RuntimeError):
+class JarResolutionError(AnonymizerError, RuntimeError):
     """The Delta JARs could not be resolved; the message says how to fix it."""
 
 

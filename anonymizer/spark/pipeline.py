@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import check_before_run
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark import zone_fs
 from anonymizer.spark.failures import diagnose
@@ -46,7 +47,7 @@ log = logging.getLogger("anonymizer.spark")
 _MERGE_THREADS = 4
 
 
-class DeidentifyError(RuntimeError):
+class DeidentifyError(AnonymizerError, RuntimeError):
     """The run stopped; the message is safe to show (file and line, never content)."""
 
 
@@ -382,7 +383,7 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
             resource_type, _, raw_id = str(request.get("url", "")).partition("/")
             if resource_type and raw_id:
                 # Hash the id exactly as the engine hashes the resource's own id.
-                hashed = anonymizer.anonymize({"resourceType": resource_type, "id": raw_id}).get("id")
+                hashed = anonymizer.anonymize_raising({"resourceType": resource_type, "id": raw_id}).get("id")
                 if hashed:
                     out.setdefault(resource_type, []).append(hashed)
     return out

@@ -11,13 +11,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark.failures import diagnose
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-class PreflightError(RuntimeError):
+class PreflightError(AnonymizerError, RuntimeError):
     """A check before the run failed; the message names the path or setting and what to do."""
 
 

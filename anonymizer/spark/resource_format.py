@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from anonymizer.errors import AnonymizerError
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
@@ -21,7 +23,7 @@ DEFAULT_RESOURCE_FORMAT = JSON
 FORMAT_PROPERTY = "fhir_anonymizer.resource_format"
 
 
-class ResourceFormatError(ValueError):
+class ResourceFormatError(AnonymizerError, ValueError):
     """A resource format this Spark cannot write, or one that differs from the existing table's."""
 
 

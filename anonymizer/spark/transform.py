@@ -21,13 +21,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark import line_schema as ls
 
 #: Lines longer than this (bytes, UTF-8) are quarantined instead of parsed.
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
-class LineProcessingAbort(RuntimeError):
+class LineProcessingAbort(AnonymizerError, RuntimeError):
     """``processingErrors: raise`` hit a failing line: names file and line, never the content."""
 
 
@@ -129,7 +130,7 @@ def process_line(
             ls.UNKNOWN_RESOURCE_TYPE, "resourceType is not a FHIR R4 resource type", line, None
         )
     try:
-        out = anonymizer.anonymize(
+        out = anonymizer.anonymize_raising(
             resource,
             source_file=source_file,
             source_folder=options.source_folder,

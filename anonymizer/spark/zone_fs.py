@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anonymizer.errors import AnonymizerError
+
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
     from pyspark.sql import SparkSession
@@ -23,7 +25,7 @@ log = logging.getLogger("anonymizer.spark")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class ZoneFsError(OSError):
+class ZoneFsError(AnonymizerError, OSError):
     """A path the driver cannot reach (the message names the path, never file content)."""
 
 

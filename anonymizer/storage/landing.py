@@ -118,8 +118,11 @@ class BlobLanding:
         """Build from a connection string (creates the container if missing)."""
         from azure.storage.blob import BlobServiceClient
 
-        kwargs = {"api_version": api_version} if api_version else {}
-        service = BlobServiceClient.from_connection_string(connection_string, **kwargs)
+        service = (
+            BlobServiceClient.from_connection_string(connection_string, api_version=api_version)
+            if api_version
+            else BlobServiceClient.from_connection_string(connection_string)
+        )
         client = service.get_container_client(container)
         if not client.exists():
             client.create_container()

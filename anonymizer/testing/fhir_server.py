@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import socketserver
 import threading
 import time
 import uuid
@@ -93,8 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(body).encode(), headers)
 
     def _base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return _origin(self.server)
 
     def _retry_after(self, key: str) -> dict[str, str]:
         value = self.state.config.faults.retry_after
@@ -204,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             verify_assertion(assertion, self.state.config, self._base() + "/auth/token")
         except AssertionRefused as exc:
-            body = {"error": "invalid_client", "error_description": str(exc)}
+            body: dict[str, object] = {"error": "invalid_client", "error_description": str(exc)}
             return self._send(401, json.dumps(body).encode(), ctype="application/json")
         token = uuid.uuid4().hex
         self.state.tokens.add(token)
@@ -409,14 +409,12 @@ class BulkDataTestServer:
     @property
     def base_url(self) -> str:
         """FHIR base URL of the server."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/fhir"
+        return f"{_origin(self.httpd)}/fhir"
 
     @property
     def token_url(self) -> str:
         """Token endpoint for SMART Backend Services."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/auth/token"
+        return f"{_origin(self.httpd)}/auth/token"
 
     @property
     def requests(self) -> list[tuple[str, str]]:
@@ -482,3 +480,10 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _origin(server: socketserver.BaseServer) -> str:
+    """``http://127.0.0.1:<port>`` of a bound server."""
+    address = server.server_address
+    assert isinstance(address, tuple)  # an IPv4 (host, port) pair: the server binds 127.0.0.1 only
+    return f"http://{address[0]}:{address[1]}"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.testing.server_config import ServerConfig
 
 
-class AssertionRefused(Exception):
+class AssertionRefused(AnonymizerError):
     """The assertion is refused; the message is the OAuth ``error_description``."""
 
 

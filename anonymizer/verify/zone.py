@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from anonymizer.errors import AnonymizerError
 from anonymizer.spark import zone_fs
 from anonymizer.spark.resource_format import resource_json, table_properties
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-class ZoneError(Exception):
+class ZoneError(AnonymizerError):
     """A landing folder or research zone that cannot be read as documented (message names paths only)."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from anonymizer.errors import AnonymizerError
 
-class ViewDefinitionError(ValueError):
+
+class ViewDefinitionError(AnonymizerError, ValueError):
     """A ViewDefinition is invalid (refused before anything runs)."""
 
 
-class ViewEvaluationError(RuntimeError):
+class ViewEvaluationError(AnonymizerError, RuntimeError):
     """A resource could not be evaluated by a view (names the view, the column and the resource's id)."""

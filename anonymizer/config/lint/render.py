@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from anonymizer.config.lint.safe_harbor import CategoryCoverage
 from anonymizer.config.model import RuleConfig
 
 _MAX_RULES_SHOWN = 6
 
 
-def render_findings(findings: list[object]) -> list[str]:
+def render_findings(findings: Sequence[object]) -> list[str]:
     """One line per finding (``error: rule #3 (Patient.nmae): ...``)."""
     return [str(f) for f in findings]
 
