@@ -71,6 +71,9 @@ class DeidentifyRequest:
         allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
         skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
         resource_format: ``json`` (a JSON string column every Delta reader opens, the default) or ``variant``.
+        ndjson: also write the run's anonymized resources as NDJSON (``ndjson/<Type>/``). Off by default: it
+            writes the data a second time, uncompressed (4x the Delta bytes), for readers without Delta; a run
+            without it removes the NDJSON of an earlier run, so that folder never holds another run's output.
     """
 
     input: str
@@ -88,6 +91,7 @@ class DeidentifyRequest:
     allow_dead_rules: bool = False
     skip_unreadable_files: bool = False
     resource_format: str = DEFAULT_RESOURCE_FORMAT
+    ndjson: bool = False
 
 
 @dataclass
@@ -98,6 +102,7 @@ class DeidentifyResult:
     summary_path: str
     tables: dict[str, str] = field(default_factory=dict)
     skipped_inputs: tuple[str, ...] = ()  # incomplete export folders of the landing, not read
+    ndjson: bool = False  # the NDJSON copy was written (``ndjson/<Type>/``)
 
 
 def default_quarantine(output: str) -> str:
@@ -217,11 +222,12 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
             if known is None:
                 raise
             raise DeidentifyError(known) from exc
-        write_ndjson(rows, request.output, resource_type)
+        if request.ndjson:
+            write_ndjson(rows, request.output, resource_type)
         log.info("run %s: %s -> %d rows", run_id, resource_type, counts[resource_type].rows_out)
 
     if types:
-        clear_ndjson(spark, request.output)
+        clear_ndjson(spark, request.output)  # also without --ndjson: no earlier run's NDJSON stays
     # Per-type MERGEs and NDJSON writes are small independent jobs: a few at once keep every core busy.
     with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
         list(pool.map(merge_one, types))
@@ -259,7 +265,11 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
     write_summary_file(spark, summary, summary_path)
     _remove_staging(spark, staging)
     return DeidentifyResult(
-        summary=summary, summary_path=summary_path, tables=tables, skipped_inputs=selection.skipped
+        summary=summary,
+        summary_path=summary_path,
+        tables=tables,
+        skipped_inputs=selection.skipped,
+        ndjson=request.ndjson and bool(types),
     )
 
 
