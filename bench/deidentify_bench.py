@@ -44,20 +44,15 @@ DATA_PATH_SHARE = 0.05
 #: ... and funnels the data when one task moves more than a file split (spark.sql.files.maxPartitionBytes).
 SPLIT_MB = 128
 _WRITE_THREADS = 4
-#: Functions of anonymizer.spark.pipeline timed in place (those that exist; the pipeline's own step timings
-#: in the run summary are reported too).
-TIMED_STEPS = (
-    "_read_input",
-    "_count",
-    "_types_with_duplicate_ids",
-    "append_quarantine",
-    "clear_ndjson",
+#: Functions timed in place inside the steps of run_deidentify (those that exist); the steps themselves are timed
+#: by the pipeline (the run summary's ``timings_s``).
+TIMED_CALLS = (
     "merge_into_table",
     "write_ndjson",
+    "clear_ndjson",
+    "append_quarantine",
     "delete_ids",
-    "append_run_row",
-    "write_summary_file",
-    "_remove_staging",
+    "sum_rule_hits",
 )
 
 
@@ -155,7 +150,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     from spark_probe import CallTimer, StageLog, TreeSampler
 
-    import anonymizer.spark.pipeline as pipeline
+    import anonymizer.spark.deidentify_steps as steps
     from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
     from anonymizer.spark.session import local_session
 
@@ -165,14 +160,14 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     sampler = TreeSampler().start()
     timer = CallTimer()
     staging: dict[str, float] = {}
-    original_remove = pipeline._remove_staging
+    original_remove = steps.remove_staging
 
-    def measure_then_remove(session: Any, folder: str) -> None:
-        staging.update(folder_stats(Path(folder), (".parquet",)))
-        original_remove(session, folder)
+    def measure_then_remove(run: Any) -> None:
+        staging.update(folder_stats(Path(run.staging), (".parquet",)))
+        original_remove(run)
 
-    pipeline._remove_staging = measure_then_remove
-    timer.wrap(pipeline, TIMED_STEPS)
+    steps.remove_staging = measure_then_remove
+    timer.wrap(steps, TIMED_CALLS)
     work = Path(args.work)
 
     def deidentify(data: Path, name: str) -> Any:
@@ -212,7 +207,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
                 run["reconciled"] = all(c.reconciled for c in result.summary.counts.values())
                 run["lines_in"] = sum(c.lines_in for c in result.summary.counts.values())
                 run["steps"] = timer.summary(start)
-                run["windows"] = phase_windows(run["steps"], end - start, sampler, start)
+                run["windows"] = phase_windows(result.summary.timings_s, end - start, sampler, start)
                 run["zone"] = zone_stats(out, work / f"{out.name}-quarantine", dict(staging))
             elif what == "copy":
                 run["zone"] = {"delta": folder_stats(out, (".parquet",))}
@@ -224,31 +219,21 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     return {"runs": runs, "arrow_max_records_per_batch": int(batch), "spark": spark.version}
 
 
-def phase_windows(
-    steps: dict[str, dict[str, float]], total: float, sampler: Any, t0: float
-) -> dict[str, Any]:
-    """CPU seconds and peak RSS of the de-identify run's phases, cut at the timed steps' first and last calls.
-
-    engine pass = end of reading the input .. first count (the staged Parquet write runs the engine);
-    counts+quarantine = .. first Delta write; publish = Delta + NDJSON writes; tail = deletions, run row,
-    summary, staging removal.
-    """
-    cuts = [("setup", 0.0)]
-    if "_read_input" in steps:
-        cuts.append(("engine pass + staged write", steps["_read_input"]["to_s"]))
-    if "_count" in steps:
-        cuts.append(("counts + duplicates + quarantine", steps["_count"]["from_s"]))
-    publish = [steps[n]["from_s"] for n in ("clear_ndjson", "merge_into_table") if n in steps]
-    if publish:
-        cuts.append(("publish (Delta + NDJSON)", min(publish)))
-    ends = [steps[n]["to_s"] for n in ("merge_into_table", "write_ndjson") if n in steps]
-    if ends:
-        cuts.append(("tail (deletions, run row, summary)", max(ends)))
+def phase_windows(timings: dict[str, float], total: float, sampler: Any, t0: float) -> dict[str, Any]:
+    """CPU seconds and peak RSS of each step of the run (``timings_s``: the steps run one after the other from
+    the start), and of what follows them (run summary, ``_runs`` row, staging removal)."""
     out = {}
-    for i, (label, start) in enumerate(cuts):
-        end = cuts[i + 1][1] if i + 1 < len(cuts) else total
-        out[label] = {"seconds": round(end - start, 2), **sampler.window(t0 + start, t0 + end)}
-    return out
+    start = 0.0
+    for name, seconds in timings.items():
+        if name == "total_s":
+            continue
+        out[name.removesuffix("_s")] = (start, start + seconds)
+        start += seconds
+    out["summary + _runs row + cleanup"] = (start, total)
+    return {
+        label: {"seconds": round(end - begin, 2), **sampler.window(t0 + begin, t0 + end)}
+        for label, (begin, end) in out.items()
+    }
 
 
 # ----------------------------------------------------------------------------------------- orchestrator
