@@ -1,14 +1,21 @@
 """Engine micro-benchmark: resources/s, and the ratio to a plain orjson round trip of the same lines.
 
-Run: .venv/bin/python bench/engine_bench.py [--data DIR] [--config FILE] [--repeat N]
+Run: .venv/bin/python bench/engine_bench.py [--data DIR] [--config FILE] [--repeat N] [--baseline REV]
 
 The ratio (orjson round-trip time / engine time) is measured in the same process on the same lines, so it is
-comparable across machines; 0.25 means anonymizing costs 4x parsing and serialising.
+comparable across machines; 0.25 means anonymizing costs 4x parsing and serialising. ``--baseline REV`` also
+runs this benchmark on a temporary ``git worktree`` of REV (a subprocess with ``PYTHONPATH`` set to it),
+alternating with the working tree, and prints both ratios: before and after, in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -49,7 +56,12 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the top functions (cProfile)")
+    parser.add_argument("--baseline", help="git revision to compare with, measured in the same run")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline:
+        compare(args)
+        return
 
     lines = load_lines(args.data)
     engine = Anonymizer.from_config_file(args.config, as_of=date(2026, 1, 1), allow_ephemeral_keys=True)
@@ -71,6 +83,9 @@ def main() -> None:
         pstats.Stats().sort_stats("cumulative").print_stats(25)
     t_base = best_of(args.repeat, baseline)
     t_engine = best_of(args.repeat, anonymize)
+    if args.json:
+        print(json.dumps({"round_trip_s": t_base, "engine_s": t_engine, "lines": len(lines)}))
+        return
     mb = sum(len(line) for line in lines) / 1e6
     print(
         f"data: {args.data} ({len(lines)} resources, {mb:.1f} MB); config: {args.config.name} ({len(engine.config.rules)} rules)"
@@ -78,6 +93,39 @@ def main() -> None:
     print(f"orjson round trip: {len(lines) / t_base:,.0f} resources/s ({t_base:.2f}s)")
     print(f"anonymizer:        {len(lines) / t_engine:,.0f} resources/s ({t_engine:.2f}s)")
     print(f"ratio (round trip time / anonymizer time): {t_base / t_engine:.3f}  (target >= 0.25)")
+
+
+def _measure(tree: Path, args: argparse.Namespace) -> dict[str, float]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--json", "--data", str(args.data),
+           "--config", str(args.config.resolve()), "--repeat", str(args.repeat)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=3600, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Before (``--baseline`` REV) and after (the working tree), alternating runs, best of each."""
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        base_tree = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(base_tree), args.baseline], cwd=ROOT, check=True
+        )
+        try:
+            runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+            for _ in range(2):
+                runs["before"].append(_measure(base_tree, args))
+                runs["after"].append(_measure(ROOT, args))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    ratios = {}
+    for name, results in runs.items():
+        best = max(results, key=lambda r: r["round_trip_s"] / r["engine_s"])
+        ratios[name] = best["round_trip_s"] / best["engine_s"]
+        print(f"{name:6} ({args.baseline if name == 'before' else 'working tree'}): "
+              f"{best['lines'] / best['engine_s']:,.0f} resources/s, ratio {ratios[name]:.3f}")  # fmt: skip
+    print(
+        f"data: {args.data}; config: {args.config.name}; after/before: {ratios['after'] / ratios['before']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ shared with other jobs still gives comparable figures; one core.
 
 With the shipped keep-notes profile (``--config``, default configs/hipaa-safe-harbor-keep-notes.json), on the
 original notes (no planted sentences): the share of characters kept by the config's ``scrubText`` rule for
-``Attachment.data`` (`anonymizer.text_method.rule_scrubber`, i.e. the engine's own scrubber: dates to the year),
+``Attachment.data`` (`anonymizer.engine.kernel.scrub.rule_scrubber`, i.e. the engine's own scrubber: dates to the year),
 the leak count of the engine's output notes (verify's harvest of the whole sample against verify's match keys
 of the decoded notes), and the cost per MB: ``scrub_attachment`` alone, and the engine on every
 DocumentReference with this config minus the same with configs/hipaa-safe-harbor.json (which deletes the notes).
@@ -47,11 +47,11 @@ from typing import Any
 import orjson
 
 from anonymizer.engine import Anonymizer
+from anonymizer.engine.kernel.scrub import clear_caches, rule_scrubber
 from anonymizer.fhir.patient import patient_id
 from anonymizer.text import PatientIdentifiers, TextScrubber, collect_identifiers
 from anonymizer.text.formats import scrub_attachment
 from anonymizer.text.patterns import find_patterns
-from anonymizer.text_method import clear_caches, rule_scrubber
 from anonymizer.verify.candidates import resource_candidates
 from anonymizer.verify.harvest import harvest_resource
 

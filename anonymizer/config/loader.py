@@ -11,14 +11,15 @@ import difflib
 import hashlib
 import json
 import os
-import secrets as _random
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from anonymizer.config.fhirpath_check import FhirPathSyntaxError, check_fhirpath
-from anonymizer.config.key_strength import MIN_KEY_BYTES, key_weakness
+from anonymizer.config.json_text import read_raw_config
+from anonymizer.config.keys import KEY_PARAMETERS, check_encrypt_key_size, key_reference
+from anonymizer.config.keys import keys_needed as needed
 from anonymizer.config.model import (
     DATE_SHIFT_SCOPES,
     HASH_FORMATS,
@@ -29,7 +30,7 @@ from anonymizer.config.model import (
     RuleConfig,
 )
 from anonymizer.errors import ConfigError
-from anonymizer.secrets import Secret, is_reference, resolve_secret
+from anonymizer.secrets import is_reference
 
 TOP_LEVEL_KEYS = frozenset(
     {"fhirVersion", "processingErrors", "fhirPathRules", "parameters", "description", "_comment"}
@@ -68,7 +69,6 @@ PARAMETER_KEYS = frozenset(
         "referenceHashing",
     }
 )
-KEY_PARAMETERS = ("dateShiftKey", "cryptoHashKey", "encryptKey")
 #: Secret names used with ``keys_from`` (``--keys-from dbsecret:<scope>`` -> ``dbsecret:<scope>/crypto-hash-key``).
 KEY_SECRET_NAMES = {
     "dateShiftKey": "date-shift-key",
@@ -86,17 +86,17 @@ def load_config(
     keys_from: str | None = None,
     allow_weak_test_keys: bool = False,
 ) -> AnonymizerConfig:
-    """Load, validate and resolve a configuration file or dict.
+    """Load and validate a configuration file or dict; keys stay references (see :mod:`anonymizer.config.keys`).
 
     Args:
         source: path of a JSON rules file, or the parsed dict.
-        allow_ephemeral_keys: generate random keys for empty/missing ones (Microsoft's default behaviour);
-            otherwise a missing key is an error.
+        allow_ephemeral_keys: random keys for empty/missing/unresolvable ones when the engine is built
+            (Microsoft's default behaviour); otherwise a missing key is an error.
         base_dir: folder for ``file:`` key references (default: the config file's folder).
         keys_from: a reference prefix that overrides the config's keys, e.g. ``dbsecret:<scope>`` or
             ``keyvault:https://<vault>.vault.azure.net/secrets``; the keys a rule needs are read as
             ``<prefix>/date-shift-key``, ``<prefix>/crypto-hash-key``, ``<prefix>/encrypt-key``.
-        allow_weak_test_keys: accept keys shorter than 32 bytes or obviously repeated
+        allow_weak_test_keys: accept keys shorter than 32 bytes or obviously repeated when they are resolved
             (:mod:`anonymizer.config.key_strength`); only for Microsoft's test fixtures, never for real data.
     """
     source_name: str | None = None
@@ -127,68 +127,9 @@ def load_config(
     )
 
 
-def read_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON object of a rules file, parsed as :func:`load_config` parses it (nothing validated or resolved)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError:
-        raise ConfigError(f"Failed to read configuration file {path}") from None
-    return _parse_json(text, str(path))
-
-
 def keys_needed(methods: set[str], parameters: Mapping[str, Any]) -> dict[str, bool]:
     """Which key parameters the rules' methods need (a fixed date-shift offset needs no date-shift key)."""
-    return {
-        "dateShiftKey": "dateshift" in methods and parameters.get("dateShiftFixedOffsetInDays") is None,
-        "cryptoHashKey": "cryptohash" in methods,
-        "encryptKey": "encrypt" in methods,
-    }
-
-
-def _parse_json(text: str, where: str) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ConfigError(f"Failed to parse configuration file {where}: duplicate key {key!r}")
-            out[key] = value
-        return out
-
-    try:
-        data = json.loads(_strip_trailing_commas(text), object_pairs_hook=no_duplicates, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"Failed to parse configuration file {where}: {exc.msg} at line {exc.lineno}"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Failed to parse configuration file {where}: the top level must be a JSON object")
-    return data
-
-
-def _strip_trailing_commas(text: str) -> str:
-    """Drop commas before ``]``/``}`` outside strings: Newtonsoft (Microsoft's parser) accepts them."""
-    out: list[str] = []
-    in_string = escaped = False
-    pending_comma: int | None = None
-    for ch in text:
-        if in_string:
-            if ch == '"' and not escaped:
-                in_string = False
-            escaped = (ch == "\\") and not escaped
-            out.append(ch)
-            continue
-        if ch == '"':
-            in_string = True
-            pending_comma = None
-        elif ch in "]}" and pending_comma is not None:
-            out[pending_comma] = ""
-            pending_comma = None
-        elif ch == ",":
-            pending_comma = len(out)
-        elif not ch.isspace():
-            pending_comma = None
-        out.append(ch)
-    return "".join(out)
+    return needed(methods, parameters.get("dateShiftFixedOffsetInDays"))
 
 
 def _unknown_keys(found: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -233,8 +174,6 @@ def _build(
     parameters = _parameters(
         params_raw, allow_ephemeral_keys=allow_ephemeral_keys, base_dir=base_dir, rules=rules
     )
-    if not allow_weak_test_keys:
-        _refuse_weak_keys(parameters, rules, params_raw)
     description = raw.get("description")
     return AnonymizerConfig(
         fhir_version=version or None,
@@ -244,6 +183,7 @@ def _build(
         fingerprint=fingerprint(raw),
         source_name=source_name,
         description=description if isinstance(description, str) else None,
+        weak_test_keys_allowed=allow_weak_test_keys,
     )
 
 
@@ -346,37 +286,20 @@ def _parameters(
     rules: tuple[RuleConfig, ...],
 ) -> Parameters:
     needs = keys_needed({r.method for r in rules}, raw)
-    resolved: dict[str, Secret] = {}
-    for name in KEY_PARAMETERS:
-        value = raw.get(name)
-        if value not in (None, "") and not isinstance(value, str):
-            raise ConfigError(f"parameters.{name} must be a string (a key or a reference such as env:NAME)")
-        try:
-            resolved[name] = resolve_secret(value, base_dir=base_dir) if value else Secret("")
-        except ConfigError:
-            if not allow_ephemeral_keys:
-                raise
-            resolved[name] = Secret("")  # explicitly allowed: an unresolvable key becomes an ephemeral one
-    shared_random = _random.token_hex(16)  # Microsoft: cryptoHashKey and encryptKey share one random default
-    for name in KEY_PARAMETERS:
-        if resolved[name]:
-            continue
-        if name == "dateShiftKey" and raw.get("dateShiftFixedOffsetInDays") is not None:
-            continue
-        if allow_ephemeral_keys:
-            resolved[name] = Secret(_random.token_hex(16) if name == "dateShiftKey" else shared_random)
-        elif needs[name]:
+    refs = {
+        name: key_reference(name, raw.get(name), base_dir=base_dir, ephemeral=allow_ephemeral_keys)
+        for name in KEY_PARAMETERS
+    }
+    for name, ref in refs.items():
+        if needs[name] and not ref:
             raise ConfigError(
                 f"parameters.{name} is empty: the configuration uses a method that needs it. Give a reference "
                 f"(env:NAME, file:PATH, dbsecret:scope/key, keyvault:URL) or, for a throw-away demo only, "
                 f"allow ephemeral random keys explicitly (--allow-ephemeral-keys)."
             )
-    encrypt_key = resolved["encryptKey"].value
-    if raw.get("encryptKey") and len(encrypt_key.encode("utf-8")) * 8 not in (128, 192, 256):
-        bits = len(encrypt_key.encode("utf-8")) * 8
-        raise ConfigError(
-            f"Invalid encrypt key size : {bits} bits! Please provide key sizes of 128, 192 or 256 bits."
-        )
+    encrypt_written = refs["encryptKey"].written.value
+    if encrypt_written and not is_reference(encrypt_written):
+        check_encrypt_key_size(encrypt_written)  # a literal key now; a reference when it is resolved
     scope = str(raw.get("dateShiftScope") or "resource").lower()
     if scope not in DATE_SHIFT_SCOPES:
         raise ConfigError(
@@ -397,11 +320,11 @@ def _parameters(
         raise ConfigError("parameters.restrictedZipCodeTabulationAreas must be a list of strings")
     custom = raw.get("customSettings")
     return Parameters(
-        date_shift_key=resolved["dateShiftKey"],
+        date_shift_key=refs["dateShiftKey"],
         date_shift_scope=scope,
         date_shift_fixed_offset=int(fixed) if fixed is not None else None,
-        crypto_hash_key=resolved["cryptoHashKey"],
-        encrypt_key=resolved["encryptKey"],
+        crypto_hash_key=refs["cryptoHashKey"],
+        encrypt_key=refs["encryptKey"],
         partial_ages=_flag(raw, "enablePartialAgesForRedact"),
         partial_dates=_flag(raw, "enablePartialDatesForRedact"),
         partial_zip=_flag(raw, "enablePartialZipCodesForRedact"),
@@ -409,24 +332,6 @@ def _parameters(
         custom_settings=_plain_json(custom) if isinstance(custom, dict) else None,
         reference_hashing=hashing,
     )
-
-
-def _refuse_weak_keys(params: Parameters, rules: tuple[RuleConfig, ...], raw: Mapping[str, Any]) -> None:
-    """Stop on a weak key that a rule uses (hashing, encryption, date shift; never quoting the key)."""
-    methods = {r.method for r in rules}
-    if any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in rules):
-        methods.add("dateshift")  # scrubText shifts dates in text with the date-shift key
-    secrets = {"cryptoHashKey": params.crypto_hash_key, "encryptKey": params.encrypt_key,
-               "dateShiftKey": params.date_shift_key}  # fmt: skip
-    for name, needed in keys_needed(methods, raw).items():
-        weakness = key_weakness(secrets[name].value) if needed else None
-        if weakness:
-            raise ConfigError(
-                f"parameters.{name} is too weak ({weakness}): a short or repeated key is recovered by brute force "
-                f"from any kept value that equals a hashed one. Use {MIN_KEY_BYTES} or more random bytes, e.g. "
-                f"`python -c 'import secrets; print(secrets.token_hex(32))'`; Microsoft's test fixtures only: "
-                f"allow_weak_test_keys=True (--allow-weak-test-keys)."
-            )
 
 
 def _flag(raw: Mapping[str, Any], name: str) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from anonymizer.config.keys import KeyReference
 from anonymizer.secrets import Secret
 
 METHODS = frozenset(
@@ -58,13 +59,13 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class Parameters:
-    """The ``parameters`` block with keys resolved (as :class:`Secret`)."""
+    """The ``parameters`` block; keys as references, resolved by :func:`anonymizer.config.resolve.resolve_keys`."""
 
-    date_shift_key: Secret
+    date_shift_key: KeyReference
     date_shift_scope: str = "resource"
     date_shift_fixed_offset: int | None = None
-    crypto_hash_key: Secret = field(default_factory=lambda: Secret(""))
-    encrypt_key: Secret = field(default_factory=lambda: Secret(""))
+    crypto_hash_key: KeyReference = field(default_factory=lambda: KeyReference("cryptoHashKey", Secret("")))
+    encrypt_key: KeyReference = field(default_factory=lambda: KeyReference("encryptKey", Secret("")))
     partial_ages: bool = False
     partial_dates: bool = False
     partial_zip: bool = False
@@ -84,3 +85,5 @@ class AnonymizerConfig:
     fingerprint: str
     source_name: str | None = None
     description: str | None = None
+    #: loaded for Microsoft's test fixtures: weak keys are accepted when resolved
+    weak_test_keys_allowed: bool = False

@@ -43,6 +43,21 @@ class CompiledPath:
         return self.resource_type in ("", "Resource", "DomainResource", resource_type)
 
 
+def flatten(branches: tuple[tuple[Step, ...], ...]) -> tuple[tuple[Step, ...], ...]:
+    """Multiply out ``group`` steps: ``(a | b).c`` becomes ``a.c`` and ``b.c``."""
+    out: list[tuple[Step, ...]] = []
+    for branch in branches:
+        partial: list[tuple[Step, ...]] = [()]
+        for step in branch:
+            if step.kind == "group":
+                inner = flatten(step.group)
+                partial = [p + g for p in partial for g in inner]
+            else:
+                partial = [p + (step,) for p in partial]
+        out.extend(partial)
+    return tuple(out)
+
+
 def split_path(path: str) -> tuple[str, str]:
     """Microsoft's split of a rule path into (resourceType, expression)."""
     m = _SPLIT.match(path)

@@ -2,59 +2,9 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from decimal import Decimal
-from functools import lru_cache
-from typing import Any
+from collections.abc import Mapping
 
-from anonymizer.errors import ProcessingError
-
-
-@lru_cache(maxsize=1024)
-def compile_expression(expression: str) -> Callable[..., list[Any]]:
-    """Compile a FHIRPath expression once (fhirpathpy); raises on syntax errors."""
-    import fhirpathpy
-    from fhirpathpy.models import models
-
-    # fhirpathpy binds `$this` only inside functions: evaluating `select(expr)` on the value binds it.
-    return fhirpathpy.compile(
-        f"select({dotnet_regex_to_python(expression)})", model=models["r4"], options=_RAW
-    )
-
-
-_RAW = {"returnRawData": True}
-_NET_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
-_NET_SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def dotnet_regex_to_python(expression: str) -> str:
-    """Rewrite .NET regex syntax that Microsoft's configs use in ``replaceMatches``: ``(?<n>`` and ``${n}``."""
-    return _NET_SUBST.sub(r"\\g<\1>", _NET_GROUP.sub("(?P<", expression))
-
-
-_TEMPORAL = frozenset({"date", "dateTime", "instant", "time"})
-
-
-def _typed(value: object, fhir_type: str) -> object:
-    # Dates must compare as dates (`$this >= @2010-01-01`); other primitives evaluate as plain values.
-    if fhir_type not in _TEMPORAL:
-        return value
-    from fhirpathpy.engine.nodes import ResourceNode
-
-    return ResourceNode.create_node(value, fhir_type)
-
-
-def _plain(value: object) -> object:
-    from fhirpathpy.engine.nodes import FP_TimeBase, ResourceNode
-
-    if isinstance(value, ResourceNode):
-        value = value.data
-    if isinstance(value, FP_TimeBase):
-        return value.asStr
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return str(value) if value is not None and not isinstance(value, str | int | float | bool) else value
+from anonymizer.fhirpath.expressions import first_case
 
 
 def generalize_value(
@@ -67,15 +17,7 @@ def generalize_value(
     """
     if value is None:
         return False, None
-    node = _typed(value, fhir_type)
-    try:
-        for predicate, expression in cases.items():
-            result = compile_expression(predicate)(node)
-            if result and result[0] is True:
-                out = compile_expression(expression)(node)
-                return True, _plain(out[0]) if out else None
-    except ProcessingError:
-        raise
-    except Exception as exc:
-        raise ProcessingError(f"generalize: evaluating a case failed ({type(exc).__name__})") from None
+    matched, out = first_case(value, fhir_type, cases)
+    if matched:
+        return True, out
     return True, (value if other_values == "keep" else None)

@@ -383,7 +383,7 @@ def _deleted_ids(spark: SparkSession, input_path: str, anonymizer: Any) -> dict[
             resource_type, _, raw_id = str(request.get("url", "")).partition("/")
             if resource_type and raw_id:
                 # Hash the id exactly as the engine hashes the resource's own id.
-                hashed = anonymizer.anonymize({"resourceType": resource_type, "id": raw_id}).get("id")
+                hashed = anonymizer.anonymize_raising({"resourceType": resource_type, "id": raw_id}).get("id")
                 if hashed:
                     out.setdefault(resource_type, []).append(hashed)
     return out

@@ -130,7 +130,7 @@ def process_line(
             ls.UNKNOWN_RESOURCE_TYPE, "resourceType is not a FHIR R4 resource type", line, None
         )
     try:
-        out = anonymizer.anonymize(
+        out = anonymizer.anonymize_raising(
             resource,
             source_file=source_file,
             source_folder=options.source_folder,

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from anonymizer.config import load_config
+from anonymizer.config import load_config, resolve_keys
+from anonymizer.engine import Anonymizer
 from anonymizer.errors import ConfigError
 from anonymizer.secrets import Secret, resolve_secret
 from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
@@ -33,9 +34,9 @@ def test_microsoft_invalid_configs_are_rejected(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", _cases("config_ok"))
 def test_microsoft_valid_configs_load(case: dict[str, Any]) -> None:
-    config = load_config(FIXTURES / case["config"], allow_ephemeral_keys=True)
+    config = load_config(FIXTURES / case["config"], allow_ephemeral_keys=True, allow_weak_test_keys=True)
     assert config.processing_errors == "raise"
-    assert config.parameters.date_shift_key, "an empty dateShiftKey becomes a random one"
+    assert resolve_keys(config).date_shift_key, "an empty dateShiftKey becomes a random one"
 
 
 def _rule_config(rule: dict[str, Any]) -> dict[str, Any]:
@@ -120,11 +121,9 @@ def test_missing_keys_refuse_to_run_unless_ephemeral_is_explicit() -> None:
     raw = {"fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}]}
     with pytest.raises(ConfigError, match="cryptoHashKey is empty"):
         load_config(raw)
-    config = load_config(raw, allow_ephemeral_keys=True)
-    assert len(config.parameters.crypto_hash_key.value) == 32
-    assert (
-        config.parameters.crypto_hash_key == config.parameters.encrypt_key
-    )  # Microsoft: one shared random default
+    keys = resolve_keys(load_config(raw, allow_ephemeral_keys=True))
+    assert len(keys.crypto_hash_key.value) == 32
+    assert keys.crypto_hash_key == keys.encrypt_key  # Microsoft: one shared random default
 
 
 def test_key_references_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,10 +137,34 @@ def test_key_references_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "parameters": {"cryptoHashKey": "env:TEST_HASH_KEY", "dateShiftKey": "file:date.key"},
     }
     config = load_config(raw, base_dir=tmp_path)
-    assert config.parameters.crypto_hash_key.value == "s3cr3t-value-" + HASH_KEY
-    assert config.parameters.date_shift_key.value == "date-secret-" + DATE_KEY
-    text = repr(config) + str(config)
+    keys = resolve_keys(config)
+    assert keys.crypto_hash_key.value == "s3cr3t-value-" + HASH_KEY
+    assert keys.date_shift_key.value == "date-secret-" + DATE_KEY
+    text = repr(config) + str(config) + repr(keys)
     assert "s3cr3t" not in text and "date-secret" not in text
+    assert "env:TEST_HASH_KEY" in repr(
+        config.parameters.crypto_hash_key
+    )  # a reference is a name: it may show
+
+
+def test_load_config_reads_no_key_and_the_engine_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = {
+        "fhirPathRules": [{"path": "Resource.id", "method": "cryptoHash"}],
+        "parameters": {"cryptoHashKey": "env:TEST_UNSET_HASH_KEY"},
+    }
+    monkeypatch.delenv("TEST_UNSET_HASH_KEY", raising=False)
+    config = load_config(raw)  # validated; the reference is not read
+    assert config.rules[0].method == "cryptohash"
+    with pytest.raises(ConfigError, match="TEST_UNSET_HASH_KEY"):
+        Anonymizer(config)
+    monkeypatch.setenv("TEST_UNSET_HASH_KEY", "k")
+    with pytest.raises(ConfigError, match="cryptoHashKey is too weak") as weak:
+        Anonymizer(config)
+    assert "'k'" not in str(weak.value)
+    monkeypatch.setenv("TEST_UNSET_HASH_KEY", HASH_KEY)
+    assert Anonymizer(config).anonymize({"resourceType": "Patient", "id": "p1"})["id"] != "p1"
 
 
 def test_unresolvable_reference_names_the_reference_not_a_value(monkeypatch: pytest.MonkeyPatch) -> None:

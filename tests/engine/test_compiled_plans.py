@@ -17,10 +17,10 @@ import orjson
 import pytest
 
 from anonymizer.engine import Anonymizer
-from anonymizer.errors import AnonymizerError
+from anonymizer.engine.compiled.program import unsupported_reason
+from anonymizer.errors import AnonymizerError, ProcessingError, RuleNotApplicableError
 from anonymizer.fhir.model import r4
 from anonymizer.fhir.prune import prune
-from anonymizer.plan.program import unsupported_reason
 from tests.strong_keys import DATE_KEY, HASH_KEY
 
 ROOT = Path(__file__).parents[2]
@@ -39,7 +39,7 @@ def _pair(config: dict[str, Any]) -> tuple[Anonymizer, Anonymizer]:
 def _run(engine: Anonymizer, resource: dict[str, Any]) -> Any:
     """The serialised output (byte for byte, key order included), or the error."""
     try:
-        return orjson.dumps(engine.anonymize(copy.deepcopy(resource)))
+        return orjson.dumps(engine.anonymize_raising(copy.deepcopy(resource)))
     except AnonymizerError as exc:
         return (type(exc).__name__, str(exc))
 
@@ -189,17 +189,14 @@ def test_plans_compile_once_per_type_and_engine_pickles() -> None:
     fast.anonymize(copy.deepcopy(EDGE_RESOURCES[1]))
     clone = pickle.loads(pickle.dumps(fast))
     assert _run(clone, EDGE_RESOURCES[1]) == _run(fast, EDGE_RESOURCES[1])
-    assert "c" * 32 not in repr(fast._plan_compiler)
+    assert "c" * 32 not in repr(fast._engine)
 
 
 @pytest.mark.parametrize(
     ("rule", "reason"),
     [
         ({"path": "Patient.name", "method": "substitute", "replaceWith": {}}, "method substitute"),
-        (
-            {"path": "Patient.name.family", "method": "generalize", "cases": {"true": "'x'"}},
-            "method generalize",
-        ),
+        ({"jsonPath": "$.name[0].family", "method": "redact"}, "jsonPath rules"),
         ({"path": "Patient.where(active = true).name", "method": "redact"}, "where() at the resource"),
         ({"path": "Patient.name.first()", "method": "redact"}, "first()"),
         ({"path": "Bundle.entry.resource", "method": "redact"}, "reaches into resource"),
@@ -210,6 +207,107 @@ def test_configurations_the_plans_leave_to_the_tree_engine(rule: dict[str, Any],
     config = {"fhirPathRules": [rule], "parameters": KEYS}
     engine = Anonymizer.from_config(config, as_of=AS_OF)
     assert engine.tree_engine_reason is not None and reason in engine.tree_engine_reason
+
+
+def test_fallback_is_logged_once_and_reported(caplog: pytest.LogCaptureFixture) -> None:
+    rules = [
+        {"path": "Patient.name", "method": "substitute", "replaceWith": {"family": "X"}},
+        {"path": "Patient.telecom.first()", "method": "redact"},
+    ]
+    with caplog.at_level("WARNING", logger="anonymizer.engine.interface"):
+        engine = Anonymizer.from_config({"fhirPathRules": rules, "parameters": KEYS}, as_of=AS_OF)
+        for _ in range(3):
+            engine.anonymize({"resourceType": "Patient", "name": [{"family": "F"}]})
+    warnings = [r for r in caplog.records if "node-tree engine" in r.getMessage()]
+    assert len(warnings) == 1
+    report = engine.engine_report
+    assert report["engine"] == "reference"
+    assert [r.split(":")[0] for r in report["fallback_reasons"]] == [
+        "rule #1 (Patient.name)",
+        "rule #2 (Patient.telecom.first())",
+    ]
+    assert "F" not in str(report)
+    assert Anonymizer.from_config(_shipped("hipaa-safe-harbor.json"), as_of=AS_OF).engine_report == {
+        "engine": "compiled",
+        "fallback_reasons": [],
+    }
+
+
+GENERALIZE_CONFIG: dict[str, Any] = {
+    "fhirPathRules": [
+        {"path": "Patient.name.given", "method": "keep"},
+        {
+            "path": "Patient.birthDate",
+            "method": "generalize",
+            "cases": {"$this >= @1990-01-01": "@1990-01-01", "$this < @1990-01-01": "@1900-01-01"},
+        },
+        {
+            "path": "nodesByType('Address').postalCode",
+            "method": "generalize",
+            "cases": {"$this.startsWith('0')": "'00000'"},
+            "otherValues": "keep",
+        },
+        {"path": "Patient.gender", "method": "generalize", "cases": {"$this = 'male'": "'M'"}},
+        {"path": "Observation.code", "method": "generalize", "cases": {"true": "'x'"}},  # complex: refused
+        {"path": "nodesByType('HumanName')", "method": "redact"},
+        {"path": "Resource.id", "method": "cryptoHash"},
+    ],
+    "parameters": KEYS,
+}
+
+
+def test_generalize_runs_on_compiled_plans_as_on_the_tree() -> None:
+    fast, tree = _pair(GENERALIZE_CONFIG)
+    rng = random.Random(7)
+    resources = [r for r in _sample_resources(per_file=15) if r["resourceType"] in ("Patient", "Observation")]
+    patient = {
+        "resourceType": "Patient",
+        "birthDate": "1995-03-04",
+        "_birthDate": {"extension": [{"url": "http://example.org/x", "valueString": "s"}]},
+        "gender": "",
+        "address": [{"postalCode": "01234"}, {"postalCode": "98765"}],
+    }
+    resources += [patient, {"resourceType": "Patient", "birthDate": None, "gender": "male"}]
+    succeeded = []
+    for resource in resources + [_mutate(copy.deepcopy(r), rng) for r in resources]:
+        out = _run(fast, resource)
+        assert out == _run(tree, resource), resource["resourceType"]
+        if not isinstance(out, tuple):
+            succeeded.append(resource)
+    fast, tree = _pair(GENERALIZE_CONFIG)  # hits of the resources that fail depend on where each engine stops
+    for resource in succeeded:
+        _run(fast, resource), _run(tree, resource)
+    assert fast.rule_hits == tree.rule_hits and fast.rule_hits[(1, "generalize")] > 0
+    refused = _run(fast, {"resourceType": "Observation", "status": "final", "code": {"text": "t"}})
+    assert (
+        refused[0] == "RuleNotApplicableError" and "generalize applies to primitive values only" in refused[1]
+    )
+    with pytest.raises(RuleNotApplicableError, match="Extension at Patient.birthDate.extension"):
+        fast.anonymize_raising(copy.deepcopy(patient))  # generalize reaches the birthDate's extension
+    out = fast.anonymize_raising({k: v for k, v in copy.deepcopy(patient).items() if k != "_birthDate"})
+    assert out["birthDate"] == "1990-01-01" and out["address"][0]["postalCode"] == "00000"
+    assert out["address"][1]["postalCode"] == "98765"
+
+
+def test_anonymize_applies_processing_errors_like_anonymize_json() -> None:
+    config = {
+        "processingErrors": "skip",
+        "fhirPathRules": [
+            {"path": "Patient.gender", "method": "generalize", "cases": {"$this - 1 > 0": "'x'"}}
+        ],
+        "parameters": KEYS,
+    }
+    engine = Anonymizer.from_config(config, as_of=AS_OF)
+    resource = {"resourceType": "Patient", "gender": "female", "name": [{"family": "Planted"}]}
+    out = engine.anonymize(resource)
+    assert out is resource
+    assert out == engine.empty_resource("Patient")  # nothing half-processed stays in the caller's dict
+    assert orjson.loads(engine.anonymize_json(orjson.dumps({**resource, "gender": "female"}))) == out
+    with pytest.raises(ProcessingError):
+        engine.anonymize_raising({"resourceType": "Patient", "gender": "female"})
+    raising = Anonymizer.from_config({**config, "processingErrors": "raise"}, as_of=AS_OF)
+    with pytest.raises(ProcessingError):
+        raising.anonymize({"resourceType": "Patient", "gender": "female"})
 
 
 def test_extension_guard_after_a_rule_that_may_change_urls_is_left_to_the_tree_engine() -> None:

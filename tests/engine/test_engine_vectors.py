@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from anonymizer.config import resolve_keys
 from anonymizer.engine import Anonymizer
+from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.errors import AnonymizerError, RuleNotApplicableError
 from anonymizer.fhirpath.compiler import _FAST, split_path
-from anonymizer.labels import add_security_labels
 from anonymizer.methods.encrypt import decrypt_value
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ms-anonymizer"
@@ -87,7 +88,7 @@ def test_engine_assertions(v: dict[str, Any]) -> None:
             low, high = check["value"]
             assert found and low <= found[0] <= high, check
         elif op == "decrypts_to":
-            assert decrypt_value(found[0], engine.config.parameters.encrypt_key.value) == check["value"], (
+            assert decrypt_value(found[0], resolve_keys(engine.config).encrypt_key.value) == check["value"], (
                 check
             )
         else:  # pragma: no cover

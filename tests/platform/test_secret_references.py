@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from anonymizer.config import load_config
+from anonymizer.config import load_config, resolve_keys
 from anonymizer.errors import ConfigError
 from anonymizer.secrets import databricks, keyvault, resolve_secret
 from tests.strong_keys import DATE_KEY, HASH_KEY
@@ -86,9 +86,11 @@ def test_config_keys_from_both_backends(fake_dbutils: FakeSecrets, fake_vault: l
             },
         }
     )
-    assert config.parameters.crypto_hash_key.value == DB_HASH_SECRET
-    assert config.parameters.date_shift_key.value == KV_DATE_SECRET
-    assert "secret" not in repr(config.parameters)
+    keys = resolve_keys(config)
+    assert keys.crypto_hash_key.value == DB_HASH_SECRET
+    assert keys.date_shift_key.value == KV_DATE_SECRET
+    shown = repr(config.parameters) + repr(keys)
+    assert DB_HASH_SECRET not in shown and KV_DATE_SECRET not in shown
 
 
 def test_without_databricks_runtime_the_error_says_so() -> None:
@@ -114,5 +116,5 @@ def test_keys_from_a_secret_scope_override_the_config(fake_dbutils: FakeSecrets)
         "parameters": {"cryptoHashKey": "env:UNSET_FOR_TEST"},
     }
     config = load_config(raw, keys_from="dbsecret:fhir-deid")
-    assert config.parameters.crypto_hash_key.value == "scope-hash-key-" + HASH_KEY
+    assert resolve_keys(config).crypto_hash_key.value == "scope-hash-key-" + HASH_KEY
     assert fake_dbutils.calls == [("fhir-deid", "crypto-hash-key")], "only the keys the rules need are read"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.config import load_config
+from anonymizer.config import load_config, resolve_keys
+from anonymizer.engine import Anonymizer
 from anonymizer.errors import ConfigError
 from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
@@ -30,7 +31,7 @@ def test_weak_keys_are_refused_without_showing_them(method: str, name: str, key:
     if method == "encrypt" and len(key) not in (16, 24, 32):
         pytest.skip("not an AES key size: refused by the size check already")
     with pytest.raises(ConfigError, match=f"{name} is too weak") as caught:
-        load_config(_config(method, name, key))
+        Anonymizer(load_config(_config(method, name, key)))
     assert len(key) == 1 or key not in str(caught.value)
 
 
@@ -40,23 +41,23 @@ def test_weak_keys_are_refused_without_showing_them(method: str, name: str, key:
      ("encrypt", "encryptKey", ENCRYPT_KEY)],
 )  # fmt: skip
 def test_strong_keys_load(method: str, name: str, key: str) -> None:
-    assert load_config(_config(method, name, key)).rules
+    assert Anonymizer(load_config(_config(method, name, key))).engine_report["engine"] == "compiled"
 
 
 def test_microsofts_fixtures_need_the_explicit_opt_in() -> None:
     with pytest.raises(ConfigError, match="too weak"):
-        load_config(MS_CONFIG)
-    assert load_config(MS_CONFIG, allow_weak_test_keys=True).rules
+        Anonymizer(load_config(MS_CONFIG))
+    assert Anonymizer(load_config(MS_CONFIG, allow_weak_test_keys=True)).config.rules
 
 
 def test_unused_or_fixed_offset_keys_are_not_judged() -> None:
     keep = {"fhirPathRules": [{"path": "Patient", "method": "keep"}], "parameters": {"cryptoHashKey": "k"}}
-    assert load_config(keep).rules
+    assert Anonymizer(load_config(keep)).config.rules
     fixed = _config("dateShift", "dateShiftKey", "k")
     fixed["parameters"]["dateShiftFixedOffsetInDays"] = 10
-    assert load_config(fixed).rules
+    assert Anonymizer(load_config(fixed)).config.rules
 
 
 def test_ephemeral_keys_are_strong() -> None:
     config = load_config(_config("cryptoHash", "cryptoHashKey", ""), allow_ephemeral_keys=True)
-    assert len(config.parameters.crypto_hash_key.value) >= 32
+    assert len(resolve_keys(config).crypto_hash_key.value) >= 32

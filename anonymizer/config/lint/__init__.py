@@ -171,8 +171,7 @@ def _needs(method: str, key: str) -> bool:
 def _rule_findings(
     config: AnonymizerConfig, allow_dead: bool, report: LintReport, with_coverage: bool
 ) -> list[Finding]:
-    from anonymizer.fhirpath.compiler import compile_path
-    from anonymizer.plan.program import flatten
+    from anonymizer.fhirpath.compiler import compile_path, flatten
 
     index = r4_index()
     out: list[Finding] = []

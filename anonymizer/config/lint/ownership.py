@@ -3,7 +3,7 @@
 Microsoft's engine applies the rules in configuration order; a rule changes the elements its path matches and
 their descendants, unless an earlier rule already visited them. So the rule that acts on an element is the
 first rule matching the element or one of its ancestors. The search below follows each rule path as a small
-automaton down the type model (the same stepping as :mod:`anonymizer.plan.compiler`), carrying the owner
+automaton down the type model (the same stepping as :mod:`anonymizer.engine.compiled.compiler`), carrying the owner
 inherited from the ancestors:
 
 - a rule that matches somewhere with no earlier owner is *effective*; a rule that matches only where an earlier
@@ -35,7 +35,7 @@ _CONDITIONAL = frozenset({"where", "first", "index"})
 
 @dataclass(frozen=True)
 class Program:
-    """A rule path as flat branches (see :func:`anonymizer.plan.program.flatten`)."""
+    """A rule path as flat branches (see :func:`anonymizer.fhirpath.compiler.flatten`)."""
 
     index: int
     resource_type: str

@@ -1,7 +1,11 @@
-"""Security labels Microsoft's tool adds to ``meta.security``, in its fixed order."""
+"""How a change is recorded: the security label of its operation, and one hit for the rule that made it.
+
+Labels are the codings Microsoft's tool adds to ``meta.security``, in its fixed order.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 _V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
@@ -15,6 +19,15 @@ LABELS: tuple[tuple[str, dict[str, str]], ...] = (
     ("SUBSTITUTE", {"code": "SUBSTITUTED", "display": "exact value is replaced with a predefined value"}),
     ("GENERALIZE", {"code": "GENERALIZED", "display": "exact value is replaced with a general value"}),
 )
+
+#: Rule hits: ``(rule index, method) -> number of elements the rule changed``.
+Hits = Counter[tuple[int, str]]
+
+
+def record(ops: set[str], hits: Hits, hit_key: tuple[int, str], operation: str) -> None:
+    """Record one change: its operation (for the resource's labels) and a hit of the rule ``hit_key``."""
+    ops.add(operation)
+    hits[hit_key] += 1
 
 
 def add_security_labels(resource: dict[str, Any], operations: set[str]) -> None:

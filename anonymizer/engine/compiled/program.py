@@ -4,11 +4,12 @@ A rule's compiled FHIRPath (:mod:`anonymizer.fhirpath.compiler`) becomes one or 
 tuple of steps (``|`` unions and parenthesised groups are multiplied out). Matching a branch along a
 resource's element tree is then a small automaton whose state at an element depends only on the element's
 position in the FHIR type model, so the rules that reach each position can be worked out once per resource
-type (see :mod:`anonymizer.plan.compiler`).
+type (see :mod:`anonymizer.engine.compiled.compiler`).
 
-Steps whose outcome depends on values or on sibling positions (``where``, ``first()``, indexers) and
-methods that read or rebuild whole subtrees (``substitute``, ``generalize``) are not compiled: a
-configuration that uses them runs on the node-tree engine, which implements every construct.
+Steps whose outcome depends on sibling positions (``first()``, indexers), ``where`` filters that an earlier
+rule's change could flip, ``jsonPath`` rules and ``substitute`` (it rebuilds a subtree around what earlier rules
+kept) are not compiled: :func:`fallback_reasons` says why, and a configuration that uses them runs on the
+node-tree engine, which implements every construct.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from functools import lru_cache
 
 from anonymizer.config import RuleConfig
 from anonymizer.fhir.model import TypeModel
-from anonymizer.fhirpath.compiler import CompiledPath, Step, compile_path
+from anonymizer.fhirpath.compiler import CompiledPath, Step, compile_path, flatten
 
 #: Step kinds a branch may hold after flattening.
 MOVING = frozenset({"child", "extension", "by_type", "by_name", "descendants"})
 FILTERS = frozenset({"of_type", "where"})
 #: Methods whose effect on an element depends only on that element (and its position).
-COMPILED_METHODS = frozenset({"keep", "redact", "dateshift", "cryptohash", "encrypt", "perturb", "scrubtext"})
+COMPILED_METHODS = frozenset(
+    {"keep", "redact", "dateshift", "cryptohash", "encrypt", "perturb", "scrubtext", "generalize"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,49 +49,50 @@ class RuleProgram:
         return self.compiled.fast
 
 
-def flatten(branches: tuple[tuple[Step, ...], ...]) -> tuple[tuple[Step, ...], ...]:
-    """Multiply out ``group`` steps: ``(a | b).c`` becomes ``a.c`` and ``b.c``."""
-    out: list[tuple[Step, ...]] = []
-    for branch in branches:
-        partial: list[tuple[Step, ...]] = [()]
-        for step in branch:
-            if step.kind == "group":
-                inner = flatten(step.group)
-                partial = [p + g for p in partial for g in inner]
-            else:
-                partial = [p + (step,) for p in partial]
-        out.extend(partial)
-    return tuple(out)
-
-
 def unsupported_reason(rules: tuple[RuleConfig, ...], model: TypeModel) -> str | None:
-    """Why ``rules`` cannot run on compiled plans (``None``: they can)."""
+    """The first reason why ``rules`` cannot run on compiled plans (``None``: they can)."""
+    reasons = fallback_reasons(rules, model)
+    return reasons[0] if reasons else None
+
+
+def fallback_reasons(rules: tuple[RuleConfig, ...], model: TypeModel) -> tuple[str, ...]:
+    """Why ``rules`` cannot run on compiled plans, one reason per rule that cannot (empty: they can)."""
     resource_slots = _resource_slot_names(model)
+    reasons = []
     for rule in rules:
-        if rule.path is None:
-            return f"{rule.label}: jsonPath rules"
-        if rule.method not in COMPILED_METHODS:
-            return f"{rule.label}: method {rule.method}"
-        compiled = compile_path(rule.path)
-        for branch in flatten(compiled.branches):
-            for step in branch:
-                if step.kind not in MOVING and step.kind not in FILTERS:
-                    return f"{rule.label}: {step.kind}()"
-                # Navigation into, or a cached-path match of, a resource inside the resource: such nodes belong
-                # to the outer resource's pass in Microsoft's engine.
-                if step.kind in ("child", "by_name") and step.arg in resource_slots:
-                    return f"{rule.label}: reaches into {step.arg}"
-                if step.kind == "by_type" and (
-                    step.arg in model.resource_types or step.arg in ("Resource", "DomainResource")
-                ):
-                    return f"{rule.label}: nodesByType of a resource type"
-                if step.kind == "where" and not _where_is_safe(rule, rules, branch):
-                    return f"{rule.label}: where() at the resource, or after rules that change what it reads"
-                if step.kind == "extension" and any(
-                    _may_change_url(earlier) for earlier in rules[: rule.index] if earlier.method != "keep"
-                ):
-                    # the url is read when the rule runs, after the earlier rules changed what they reach
-                    return f"{rule.label}: extension() after a rule that may change extension urls"
+        reason = _rule_reason(rule, rules, model, resource_slots)
+        if reason is not None:
+            reasons.append(reason)
+    return tuple(reasons)
+
+
+def _rule_reason(
+    rule: RuleConfig, rules: tuple[RuleConfig, ...], model: TypeModel, resource_slots: frozenset[str]
+) -> str | None:
+    if rule.path is None:
+        return f"{rule.label}: jsonPath rules"
+    if rule.method not in COMPILED_METHODS:
+        return f"{rule.label}: method {rule.method}"
+    compiled = compile_path(rule.path)
+    for branch in flatten(compiled.branches):
+        for step in branch:
+            if step.kind not in MOVING and step.kind not in FILTERS:
+                return f"{rule.label}: {step.kind}()"
+            # Navigation into, or a cached-path match of, a resource inside the resource: such nodes belong
+            # to the outer resource's pass in Microsoft's engine.
+            if step.kind in ("child", "by_name") and step.arg in resource_slots:
+                return f"{rule.label}: reaches into {step.arg}"
+            if step.kind == "by_type" and (
+                step.arg in model.resource_types or step.arg in ("Resource", "DomainResource")
+            ):
+                return f"{rule.label}: nodesByType of a resource type"
+            if step.kind == "where" and not _where_is_safe(rule, rules, branch):
+                return f"{rule.label}: where() at the resource, or after rules that change what it reads"
+            if step.kind == "extension" and any(
+                _may_change_url(earlier) for earlier in rules[: rule.index] if earlier.method != "keep"
+            ):
+                # the url is read when the rule runs, after the earlier rules changed what they reach
+                return f"{rule.label}: extension() after a rule that may change extension urls"
     return None
 
 

@@ -1,9 +1,10 @@
 """What a per-value method does at one position: chosen once per position, applied to every value there.
 
-``redact``, ``dateShift``, ``cryptoHash`` and ``encrypt`` change one primitive value, and how they change it
-depends only on the element's FHIR type, its name and its parent's type (a ``postalCode``, an ``Age.value``, a
-``Reference.reference``). :func:`value_op` makes that choice once and returns a function of the value; both
-engines use it (the compiled plans once per position, the node-tree engine per node).
+``redact``, ``dateShift``, ``cryptoHash``, ``encrypt`` and ``generalize`` change one primitive value, and how
+they change it depends only on the rule, the element's FHIR type, its name and its parent's type (a
+``postalCode``, an ``Age.value``, a ``Reference.reference``). :func:`value_op` makes that choice once and
+returns a function of the value; both engines use it (the compiled plans once per position, the node-tree
+engine once per position it meets).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from anonymizer.config import Parameters
-from anonymizer.methods import crypto_hash, date_shift, encrypt, redact
+from anonymizer.config import Parameters, RuleConfig
+from anonymizer.methods import crypto_hash, date_shift, encrypt, generalize, redact
 from anonymizer.methods.dotnet import to_dotnet_string
 from anonymizer.methods.redact import DATE_TYPES
 
@@ -40,6 +41,7 @@ class OpSettings:
 
     params: Parameters
     as_of: date
+    date_shift_key: str
     crypto_hash_key: str
     encrypt_key: str
     resource_types: frozenset[str]
@@ -48,17 +50,20 @@ class OpSettings:
         return f"OpSettings(as_of={self.as_of})"
 
 
-def value_op(method: str, pos: Position, settings: OpSettings, hash_format: str = "hex") -> ValueFn | None:
-    """The change ``method`` makes to a non-empty primitive value at ``pos`` (``None``: it leaves it alone).
+def value_op(rule: RuleConfig, pos: Position, settings: OpSettings) -> ValueFn | None:
+    """The change ``rule`` makes to a primitive value at ``pos`` (``None``: its method is not a per-value one).
 
-    ``hash_format`` is the rule's ``hashFormat`` (cryptoHash only).
+    The engines call it for non-empty values (``generalize``: for every value but ``None``).
     """
+    method = rule.method
+    if method == "generalize":
+        return _generalize(rule, pos)
     if method == "redact":
         return _redact(pos, settings)
     if method == "dateshift":
         return _date_shift(pos, settings) if pos.fhir_type in DATE_TYPES else None
     if method == "cryptohash":
-        if hash_format == "dicomUid":
+        if rule.extra.get("hashFormat", "hex") == "dicomUid":
             key = settings.crypto_hash_key
             return _memo(lambda v: (crypto_hash.hash_dicom_uid(to_dotnet_string(v), key), "CRYPTOHASH"))
         return _crypto_hash(pos, settings)
@@ -66,6 +71,15 @@ def value_op(method: str, pos: Position, settings: OpSettings, hash_format: str 
         key = settings.encrypt_key
         return lambda value, _offset: (encrypt.encrypt_value(to_dotnet_string(value), key), "ENCRYPT")
     return None
+
+
+def _generalize(rule: RuleConfig, pos: Position) -> ValueFn:
+    fhir_type, cases, other = pos.fhir_type, rule.cases or {}, rule.other_values
+
+    def generalized(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
+        return generalize.generalize_value(value, fhir_type, cases, other)[1], "GENERALIZE"
+
+    return generalized
 
 
 def _memo(fn: Callable[[Any], tuple[Any, str]]) -> ValueFn:

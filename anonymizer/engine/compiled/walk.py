@@ -15,64 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from anonymizer.errors import InvalidInputError
+from anonymizer.engine.compiled.compiler import PlanCompiler
+from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
+from anonymizer.engine.compiled.run import Run
+from anonymizer.engine.kernel.labels import add_security_labels
+from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
-from anonymizer.labels import add_security_labels
-from anonymizer.methods.date_shift import offset_days
-from anonymizer.plan.compiler import NOCHANGE, SKIP, ObjPlan, PlanCompiler
 
-__all__ = ["Run", "process_resource"]
+__all__ = ["process_resource"]
 
 _CONTAINERS = (dict, list)
-
-
-class Run:
-    """State of one top-level ``anonymize`` call."""
-
-    __slots__ = ("root", "ops", "subs", "prefix", "date_key", "fixed_offset", "id_before", "early_until",
-                 "_early", "_late", "patient_identifiers")  # fmt: skip
-
-    def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
-                 patient_identifiers: Any = None) -> None:  # fmt: skip
-        self.root = root
-        self.ops: set[str] = set()
-        self.subs: list[tuple[dict[str, Any], str]] = []
-        self.prefix = prefix
-        self.date_key = date_key
-        self.fixed_offset = fixed_offset
-        self.id_before = root.get("id")
-        #: during the root's own walk, rules up to this index saw the id before its owning rule changed it
-        self.early_until: int | None = None
-        self._early: int | None = None
-        self._late: int | None = None
-        self.patient_identifiers = patient_identifiers
-
-    def __repr__(self) -> str:  # no values, no keys
-        return f"Run(ops={sorted(self.ops)})"
-
-    def offset_for(self, rule_index: int) -> Any:
-        """The date-shift offset source a rule with ``rule_index`` sees (a zero-argument callable)."""
-        if self.early_until is not None and rule_index <= self.early_until:
-            return self._offset_early
-        return self._offset_late
-
-    def _offset_early(self) -> int:
-        if self._early is None:
-            self._early = self._offset(self.id_before)
-        return self._early
-
-    def _offset_late(self) -> int:
-        if self._late is None:
-            self._late = self._offset(self.root.get("id"))
-        return self._late
-
-    def _offset(self, rid: Any) -> int:
-        if self.fixed_offset is not None:
-            return self.fixed_offset
-        prefix = self.prefix
-        if prefix is None:
-            prefix = rid if isinstance(rid, str) else ""
-        return offset_days(prefix, self.date_key)
 
 
 def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
@@ -85,6 +37,8 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
             keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
+    if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
+        plan.element.op(resource, run, None)
     _walk(resource, plan, run, keys)
     run.early_until = None
     _finish(compiler, resource, run, "", None)
@@ -93,7 +47,10 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
 def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
                  parent_ops: set[str]) -> None:  # fmt: skip
     outer_ops, run.ops = run.ops, set()
-    _walk(resource, compiler.root(resource["resourceType"]), run, tuple(resource))
+    plan = compiler.root(resource["resourceType"])
+    if plan.element.op is not None:
+        plan.element.op(resource, run, None)
+    _walk(resource, plan, run, tuple(resource))
     _finish(compiler, resource, run, name, parent_ops)
     run.ops = outer_ops
 
@@ -235,12 +192,7 @@ def _element(
     obj: dict[str, Any], container: Any, key: Any, value: Any, holder: Any, kp: Any, run: Run
 ) -> None:
     if kp.is_resource:
-        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-            raise InvalidInputError(f"The input FHIR resource is invalid: {kp.path} is not a resource")
-        if value["resourceType"] not in kp.parent.compiler.model.resource_types:
-            raise InvalidInputError(
-                f"The input FHIR resource JSON is invalid: unknown resourceType at {kp.path}"
-            )
+        resource_type_of(value, kp.parent.compiler.model, kp.path)
         run.subs.append((value, kp.name))
         return
     ep = kp.static

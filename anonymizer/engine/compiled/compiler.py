@@ -3,174 +3,50 @@
 Microsoft's engine applies each rule in configuration order to the nodes its path matches and to their
 descendants, skipping nodes an earlier rule already visited. So the rule that changes an element is the
 *first* rule (lowest index) that matches the element or one of its ancestors within the same resource. For
-the rule paths in :mod:`anonymizer.plan.program` whether a rule matches an element depends only on the
+the rule paths in :mod:`anonymizer.engine.compiled.program` whether a rule matches an element depends only on the
 element's position (its names and FHIR types from the resource down), except for ``extension('url')``, which
 also reads the extension's ``url``. A plan therefore records, per position:
 
 - the automaton states of every rule branch there (which steps have matched so far),
-- the owning rule and the function it applies to the value there (:mod:`anonymizer.plan.value_ops`),
+- the owning rule and the function it applies to the value there (:mod:`anonymizer.engine.compiled.operations`),
 - the plans of the child positions, built the first time data reaches them and then reused.
 
 One :class:`ObjPlan` tree is built per resource type and per process; a resource is then anonymized by one
-walk over its JSON (:mod:`anonymizer.plan.walk`) with a dictionary lookup per element.
+walk over its JSON (:mod:`anonymizer.engine.compiled.walk`) with a dictionary lookup per element.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from anonymizer.errors import VALUE_FAILURES, InvalidInputError, method_failed
-from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
-from anonymizer.methods import perturb
-from anonymizer.plan.program import RuleProgram
-from anonymizer.plan.value_ops import OpSettings, Position, remove, value_op
-from anonymizer.processors import where_holds
-
-#: (program, branch, step, mode): mode 0 = the element is a focus after ``step`` steps; mode 1 = the element
-#: lies below a focus of a descendant search (``nodesByType``, ``nodesByName``, ``descendants()``).
-State = tuple[int, int, int, int]
-#: An element plan's operation: ``op(value, run, parent object) -> new value or NOCHANGE`` (records its label).
-Op = Callable[[Any, Any], Any]
-
-
-class _NoChange:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NOCHANGE"
-
-
-NOCHANGE: Any = _NoChange()
-#: A key the walk passes over (``resourceType`` of a resource, ``fhir_comments``, ``_x`` beside ``x``).
-SKIP: Any = object()
-
-
-class UrlGuard:
-    """``extension('url')``: the extension element's ``url`` equals ``arg``."""
-
-    __slots__ = ("arg",)
-
-    def __init__(self, arg: str) -> None:
-        self.arg = arg
-
-    def __call__(self, value: Any) -> bool:
-        return isinstance(value, dict) and value.get("url") == self.arg
-
-
-class WhereGuard:
-    """``where(arg)`` holds for the element's value (fhirpathpy, as the node-tree engine evaluates it)."""
-
-    __slots__ = ("arg",)
-
-    def __init__(self, arg: str) -> None:
-        self.arg = arg
-
-    def __call__(self, value: Any) -> bool:
-        return where_holds(self.arg, value)
-
-
-Guard = UrlGuard | WhereGuard
-
-
-class ElementPlan:
-    """One element position under one set of guard outcomes."""
-
-    __slots__ = ("compiler", "position", "path", "type_path", "states", "owner", "owner_path", "consumed_by",
-                 "op", "_sub")  # fmt: skip
-
-    def __init__(self, compiler: PlanCompiler, position: Position, path: str, type_path: str,
-                 states: frozenset[State], owner: int | None, owner_path: str, consumed_by: int | None) -> None:  # fmt: skip
-        self.compiler = compiler
-        self.position = position
-        self.path = path
-        self.type_path = type_path
-        self.states = states
-        self.owner = owner
-        self.owner_path = owner_path
-        self.consumed_by = consumed_by
-        self._sub: ObjPlan | None = None
-        self.op: Op | None = compiler.operation(self)
-
-    @property
-    def sub(self) -> ObjPlan:
-        """The plan of this element's object (a complex value, or a primitive's ``_name`` holder)."""
-        sub = self._sub
-        if sub is None:
-            sub = self._sub = ObjPlan(self.compiler, self, is_root=False)
-        return sub
-
-
-class KeyPlan:
-    """A JSON key of an object position: its element, and the element plan (one, or one per guard outcome)."""
-
-    __slots__ = ("parent", "key", "name", "fhir_type", "type_path", "path", "primitive", "is_resource",
-                 "static", "guards", "_variants", "holder_only", "base")  # fmt: skip
-
-    def __init__(self, parent: ObjPlan, key: str, name: str, fhir_type: str, type_path: str) -> None:
-        self.parent = parent
-        self.key = key
-        self.name = name
-        self.fhir_type = fhir_type
-        self.type_path = type_path
-        self.path = f"{parent.path}.{name}"
-        self.primitive = fhir_type in PRIMITIVE_TYPES
-        self.is_resource = fhir_type == "Resource"
-        self.static: ElementPlan | None = None
-        self.guards: tuple[Guard, ...] = ()
-        self._variants: dict[tuple[bool, ...], ElementPlan] = {}
-        self.holder_only = False
-        self.base: KeyPlan | None = None
-
-    def element(self, value: Any) -> ElementPlan:
-        """The element plan for ``value`` (evaluates the ``extension('url')`` and ``where`` guards, if any)."""
-        static = self.static
-        if static is not None:
-            return static
-        outcome = tuple(guard(value) for guard in self.guards)
-        plan = self._variants.get(outcome)
-        if plan is None:
-            plan = self._variants[outcome] = self.parent.compiler.element(self, outcome)
-        return plan
-
-
-class ObjPlan:
-    """The keys of one object position (a resource, a complex element, or a primitive's extension holder)."""
-
-    __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
-                 "consumed_by", "is_root", "keys")  # fmt: skip
-
-    def __init__(self, compiler: PlanCompiler, element: ElementPlan, *, is_root: bool) -> None:
-        self.compiler = compiler
-        self.element = element
-        self.type_path = element.type_path
-        self.fhir_type = element.position.fhir_type
-        self.path = element.path
-        self.states = element.states
-        self.owner = element.owner
-        self.owner_path = element.owner_path
-        self.consumed_by = element.consumed_by
-        self.is_root = is_root
-        self.keys: dict[str, Any] = {}
-
-    def key(self, key: str) -> Any:
-        """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""
-        plan = self.keys.get(key)
-        if plan is None:
-            plan = self.keys[key] = self.compiler.key(self, key)
-        return plan
+from anonymizer.engine.compiled.operations import operation
+from anonymizer.engine.compiled.plans import (
+    SKIP,
+    ElementPlan,
+    KeyPlan,
+    ObjPlan,
+    Op,
+    State,
+    UrlGuard,
+    WhereGuard,
+)
+from anonymizer.engine.compiled.program import RuleProgram
+from anonymizer.engine.kernel.labels import Hits
+from anonymizer.engine.kernel.values import OpSettings, Position
+from anonymizer.errors import InvalidInputError
+from anonymizer.fhir.model import TypeModel
 
 
 class PlanCompiler:
     """Builds and caches the plans of one configuration, one root :class:`ObjPlan` per resource type."""
 
-    def __init__(self, programs: tuple[RuleProgram, ...], model: TypeModel, settings: OpSettings,
-                 hits: Any, extra_ops: Callable[[PlanCompiler, ElementPlan, RuleProgram], Op | None]) -> None:  # fmt: skip
+    def __init__(
+        self, programs: tuple[RuleProgram, ...], model: TypeModel, settings: OpSettings, hits: Hits
+    ) -> None:
         self.programs = programs
         self.model = model
         self.settings = settings
         self.hits = hits
-        self._extra_ops = extra_ops
         self._roots: dict[str, ObjPlan] = {}
 
     def __repr__(self) -> str:
@@ -342,86 +218,9 @@ class PlanCompiler:
                 work.append(nxt)
         return frozenset(out), matched
 
-    # -- operations -----------------------------------------------------------------------------------
     def operation(self, element: ElementPlan) -> Op | None:
         """What the owning rule does at ``element`` (``None``: nothing, the walk only goes on below)."""
         owner = element.owner
         if owner is None or owner == element.consumed_by:
             return None
-        prog = self.programs[owner]
-        rule = prog.rule
-        method = rule.method
-        position = element.position
-        if method == "perturb":
-            return self._perturb(element, prog)
-        primitive = position.fhir_type in PRIMITIVE_TYPES
-        hash_format = str(rule.extra.get("hashFormat", "hex"))
-        fn = value_op(method, position, self.settings, hash_format) if primitive else None
-        if fn is None:
-            return self._extra_ops(self, element, prog) if primitive else None
-        return _recording(fn, prog, element.owner_path, self.hits)
-
-    def _perturb(self, element: ElementPlan, prog: RuleProgram) -> Op | None:
-        rule = prog.rule
-        fhir_type = element.position.fhir_type
-        quantity = fhir_type in perturb.QUANTITY_TYPES or self.model.is_a(fhir_type, "Quantity")
-        if not quantity and fhir_type not in perturb.NUMERIC_TYPES:
-            return None
-        label, hits, hit_key = "PERTURB", self.hits, (rule.index, rule.method)
-        owner_path = element.owner_path
-        settings = {"span": rule.span or 0, "range_type": rule.range_type, "round_to": rule.round_to}
-
-        def noisy(value: Any, value_type: str, run: Any) -> Any:
-            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-                return NOCHANGE
-            try:
-                new = perturb.perturb_value(value, value_type, **settings)
-            except VALUE_FAILURES as exc:
-                raise method_failed(rule.label, rule.method, owner_path, exc) from None
-            run.ops.add(label)
-            hits[hit_key] += 1
-            return new
-
-        if not quantity:
-            return lambda value, run, _parent: noisy(value, fhir_type, run)
-
-        def perturb_quantity(value: Any, run: Any, _parent: Any) -> Any:
-            if type(value) is dict and "value" in value:
-                value_plan = element.sub.key("value")
-                target = value_plan.element(value["value"]) if value_plan is not SKIP else None
-                if target is not None and target.owner == rule.index:  # not visited by an earlier rule
-                    new = noisy(value["value"], "decimal", run)
-                    if new is not NOCHANGE:
-                        value["value"] = new
-            return NOCHANGE
-
-        return perturb_quantity
-
-
-def _recording(fn: Any, prog: RuleProgram, owner_path: str, hits: Any) -> Op:
-    rule = prog.rule
-    hit_key = (rule.index, rule.method)
-    if fn is remove:  # the most common operation by far: no call, no offset
-
-        def removing(value: Any, run: Any, _parent: Any) -> Any:
-            if value is None or value == "":
-                return NOCHANGE
-            run.ops.add("REDACT")
-            hits[hit_key] += 1
-            return None
-
-        return removing
-    needs_offset = rule.method == "dateshift"
-
-    def op(value: Any, run: Any, _parent: Any) -> Any:
-        if value is None or value == "":
-            return NOCHANGE
-        try:
-            new, label = fn(value, run.offset_for(hit_key[0]) if needs_offset else None)
-        except VALUE_FAILURES as exc:
-            raise method_failed(rule.label, rule.method, owner_path, exc) from None
-        run.ops.add(label)
-        hits[hit_key] += 1
-        return new
-
-    return op
+        return operation(self.programs[owner], element, self.model, self.settings, self.hits)

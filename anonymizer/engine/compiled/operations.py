@@ -1,0 +1,147 @@
+"""The operation of the rule owning an element position: ``op(value, run, parent object) -> new value``.
+
+Every operation comes from the kernel (:mod:`anonymizer.engine.kernel`), chosen once per position; this module
+only adapts it to the walk: it skips empty values as the node-tree engine does, records the label and the hit,
+and names the rule and path when a value makes the method fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ElementPlan, Op
+from anonymizer.engine.compiled.program import RuleProgram
+from anonymizer.engine.compiled.run import Run
+from anonymizer.engine.kernel import numbers
+from anonymizer.engine.kernel.labels import Hits
+from anonymizer.engine.kernel.scrub import NOT_TEXT, scrub_text, text_scrubber
+from anonymizer.engine.kernel.values import OpSettings, remove, value_op
+from anonymizer.engine.reference.nodes import generalize_not_applicable
+from anonymizer.errors import VALUE_FAILURES, RuleNotApplicableError, method_failed
+from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
+
+
+def operation(
+    prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings, hits: Hits
+) -> Op | None:
+    """What rule ``prog`` does at ``element``, which it owns (``None``: nothing, the walk goes on below)."""
+    method = prog.rule.method
+    position = element.position
+    if method == "perturb":
+        return _perturb(element, prog, model, hits)
+    if position.fhir_type not in PRIMITIVE_TYPES:
+        return _not_applicable(element, prog) if method == "generalize" else None
+    if method == "scrubtext":
+        return _scrub(element, prog, settings, hits)
+    fn = value_op(prog.rule, position, settings)
+    if fn is None:
+        return None
+    return _recording(fn, prog, element.owner_path, hits)
+
+
+def _not_applicable(element: ElementPlan, prog: RuleProgram) -> Op:
+    message = generalize_not_applicable(prog.rule, element.position.fhir_type, element.path)
+
+    def refuse(value: Any, _run: Run, _parent: Any) -> Any:
+        raise RuleNotApplicableError(message)
+
+    return refuse
+
+
+def _recording(fn: Any, prog: RuleProgram, owner_path: str, hits: Hits) -> Op:
+    rule = prog.rule
+    hit_key = (rule.index, rule.method)
+    if fn is remove:  # the most common operation by far: no call, no offset
+
+        def removing(value: Any, run: Run, _parent: Any) -> Any:
+            if value is None or value == "":
+                return NOCHANGE
+            run.ops.add("REDACT")
+            hits[hit_key] += 1
+            return None
+
+        return removing
+    needs_offset = rule.method == "dateshift"
+    keeps_empty = rule.method != "generalize"  # generalize evaluates its cases on "" too
+
+    def op(value: Any, run: Run, _parent: Any) -> Any:
+        if value is None or (keeps_empty and value == ""):
+            return NOCHANGE
+        try:
+            new, label = fn(value, run.offset_for(hit_key[0]) if needs_offset else None)
+        except VALUE_FAILURES as exc:
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
+        run.ops.add(label)
+        hits[hit_key] += 1
+        return new
+
+    return op
+
+
+def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel, hits: Hits) -> Op | None:
+    rule = prog.rule
+    fhir_type = element.position.fhir_type
+    quantity = numbers.is_quantity(fhir_type, model)
+    if not quantity and not numbers.is_number(fhir_type):
+        return None
+    hit_key = (rule.index, rule.method)
+    owner_path = element.owner_path
+
+    def noisy(value: Any, value_type: str, run: Run) -> Any:
+        try:
+            new = numbers.perturbed(value, value_type, rule)
+        except VALUE_FAILURES as exc:
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
+        if new is numbers.NOT_A_NUMBER:
+            return NOCHANGE
+        run.ops.add("PERTURB")
+        hits[hit_key] += 1
+        return new
+
+    if not quantity:
+        return lambda value, run, _parent: noisy(value, fhir_type, run)
+
+    def perturb_quantity(value: Any, run: Run, _parent: Any) -> Any:
+        if type(value) is dict and "value" in value:
+            value_plan = element.sub.key("value")
+            target = value_plan.element(value["value"]) if value_plan is not SKIP else None
+            if target is not None and target.owner == rule.index:  # not visited by an earlier rule
+                new = noisy(value["value"], "decimal", run)
+                if new is not NOCHANGE:
+                    value["value"] = new
+        return NOCHANGE
+
+    return perturb_quantity
+
+
+def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings, hits: Hits) -> Op:
+    rule = prog.rule
+    hit_key = (rule.index, rule.method)
+    pos = element.position
+    owner_path = element.owner_path
+    params, as_of = settings.params, settings.as_of
+
+    def scrub(value: Any, run: Run, parent: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            return NOCHANGE
+        scrubber, cache_short = text_scrubber(rule, params, as_of, run.offset_for(rule.index))
+        try:
+            new = scrub_text(
+                value,
+                pos.fhir_type,
+                pos.name,
+                pos.parent_type,
+                parent,
+                scrubber,
+                run.patient_identifiers,
+                cache_short,
+            )
+        except VALUE_FAILURES as exc:
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
+        if new is NOT_TEXT:
+            return NOCHANGE
+        run.ops.add("REDACT")
+        hits[hit_key] += 1
+        return new
+
+    return scrub

@@ -1,0 +1,53 @@
+"""State of one top-level ``anonymize`` call on compiled plans: labels, resources found inside, date offsets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anonymizer.engine.kernel.offsets import date_offset
+
+__all__ = ["Run"]
+
+
+class Run:
+    """State of one top-level ``anonymize`` call."""
+
+    __slots__ = ("root", "ops", "subs", "prefix", "date_key", "fixed_offset", "id_before", "early_until",
+                 "_early", "_late", "patient_identifiers")  # fmt: skip
+
+    def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
+                 patient_identifiers: Any = None) -> None:  # fmt: skip
+        self.root = root
+        self.ops: set[str] = set()
+        self.subs: list[tuple[dict[str, Any], str]] = []
+        self.prefix = prefix
+        self.date_key = date_key
+        self.fixed_offset = fixed_offset
+        self.id_before = root.get("id")
+        #: during the root's own walk, rules up to this index saw the id before its owning rule changed it
+        self.early_until: int | None = None
+        self._early: int | None = None
+        self._late: int | None = None
+        self.patient_identifiers = patient_identifiers
+
+    def __repr__(self) -> str:  # no values, no keys
+        return f"Run(ops={sorted(self.ops)})"
+
+    def offset_for(self, rule_index: int) -> Any:
+        """The date-shift offset source a rule with ``rule_index`` sees (a zero-argument callable)."""
+        if self.early_until is not None and rule_index <= self.early_until:
+            return self._offset_early
+        return self._offset_late
+
+    def _offset_early(self) -> int:
+        if self._early is None:
+            self._early = self._offset(self.id_before)
+        return self._early
+
+    def _offset_late(self) -> int:
+        if self._late is None:
+            self._late = self._offset(self.root.get("id"))
+        return self._late
+
+    def _offset(self, rid: Any) -> int:
+        return date_offset(self.fixed_offset, self.prefix, rid, self.date_key)
