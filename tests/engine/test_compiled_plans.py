@@ -20,7 +20,6 @@ from anonymizer.engine import Anonymizer
 from anonymizer.engine.compiled.program import unsupported_reason
 from anonymizer.errors import AnonymizerError, ProcessingError, RuleNotApplicableError
 from anonymizer.fhir.model import r4
-from anonymizer.fhir.prune import prune
 from tests.strong_keys import DATE_KEY, HASH_KEY
 
 ROOT = Path(__file__).parents[2]
@@ -318,11 +317,6 @@ def test_extension_guard_after_a_rule_that_may_change_urls_is_left_to_the_tree_e
     engine = Anonymizer.from_config({"fhirPathRules": list(rules), "parameters": KEYS}, as_of=AS_OF)
     assert engine.tree_engine_reason is not None and "extension()" in engine.tree_engine_reason
     assert unsupported_reason(engine.config.rules[1:], r4()) is None
-
-
-def test_prune_keeps_holder_arrays_aligned() -> None:
-    value = {"given": [None, "B", None], "_given": [{"id": "a"}, None, None], "family": None, "x": [{}, []]}
-    assert prune(value) == {"given": [None, "B"], "_given": [{"id": "a"}, None]}
 
 
 # -- randomised differential test -------------------------------------------------------------------------
