@@ -61,11 +61,11 @@ def _typed(value: object, fhir_type: str) -> object:
 
 
 def _plain(value: object) -> object:
-    from fhirpathpy.engine.nodes import FP_TimeBase, ResourceNode
+    from fhirpathpy.engine.nodes import FP_DateTime, FP_Time, ResourceNode
 
     if isinstance(value, ResourceNode):
         value = value.data
-    if isinstance(value, FP_TimeBase):
+    if isinstance(value, FP_DateTime | FP_Time):  # fhirpathpy's only FP_TimeBase kinds
         return value.asStr
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

@@ -19,7 +19,7 @@ from anonymizer.fhirpath.expressions import where_holds
 #: lies below a focus of a descendant search (``nodesByType``, ``nodesByName``, ``descendants()``).
 State = tuple[int, int, int, int]
 #: An element plan's operation: ``op(value, run, parent object) -> new value or NOCHANGE`` (records its label).
-Op = Callable[[Any, Any], Any]
+Op = Callable[[Any, Any, Any], Any]
 
 
 class _NoChange:
