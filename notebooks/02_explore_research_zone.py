@@ -95,19 +95,18 @@ if not ZONE:
 
 # COMMAND ----------
 
-from anonymizer.spark.resource_format import table_resource_format  # noqa: E402
-from anonymizer.spark.zone_fs import list_delta_tables  # noqa: E402
+from anonymizer.spark.zone import ResearchZone  # noqa: E402
+from anonymizer.spark.zone_fs import exists  # noqa: E402
 
-delta_root = f"{ZONE.rstrip('/')}/delta"
-tables = list_delta_tables(spark, delta_root)  # through Spark: local folders, /Volumes, abfss://, Connect
-for name in tables:
-    spark.read.format("delta").load(f"{delta_root}/{name}").createOrReplaceTempView(name.lstrip("_"))
+zone = ResearchZone(ZONE)
+types = zone.resource_types(spark)  # through Spark: local folders, /Volumes, abfss://, Connect
+for name in types:
+    spark.read.format("delta").load(zone.table(name)).createOrReplaceTempView(name)
+has_runs = exists(spark, zone.runs_table)
+if has_runs:
+    spark.read.format("delta").load(zone.runs_table).createOrReplaceTempView("runs")
 counts = spark.createDataFrame(
-    [
-        (name, spark.table(name.lstrip("_")).count(), table_resource_format(spark, f"{delta_root}/{name}"))
-        for name in tables
-        if not name.startswith("_")
-    ],
+    [(name, spark.table(name).count(), zone.resource_format(spark, name)) for name in types],
     "table string, rows long, resource_format string",
 )
 show(counts)
@@ -129,7 +128,7 @@ show(
         """
     )
 )
-if "Condition" in tables:
+if "Condition" in types:
     show(
         spark.sql(
             """
@@ -150,7 +149,7 @@ if "Condition" in tables:
 
 # COMMAND ----------
 
-views_root = f"{ZONE.rstrip('/')}/views"
+views_root = zone.views_root
 view_names = sorted(p.name for p in Path(views_root).iterdir()) if Path(views_root).is_dir() else []
 if not view_names and globals().get("dbutils") is not None:
     try:
@@ -179,7 +178,7 @@ if {"patient", "condition"} <= set(view_names):
 
 # COMMAND ----------
 
-if "_runs" in tables:
+if has_runs:
     show(spark.table("runs").select("run_id", "as_of").limit(5))
 if REPORT:
     report = json.loads(Path(REPORT, "report.json").read_text(encoding="utf-8"))

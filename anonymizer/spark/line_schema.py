@@ -37,13 +37,17 @@ TRANSFORMED_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("split_start", pa.int64()),
         ("line_in_split", pa.int64()),
+        # The engine's rule hits of the rows of one Arrow batch ({"<rule index>:<method>": n}), on the batch's
+        # first row only; summed by the run summary (no collect of rows, no accumulator: works on Spark Connect).
+        ("rule_hits_json", pa.string()),
     ]
 )
 
 #: The same schema as a Spark DDL string (for mapInArrow).
 TRANSFORMED_DDL = (
     "status string, resource_type string, id string, patient_key string, last_updated string, resource_json string, "
-    "reason string, detail string, raw_line string, source_file string, split_start bigint, line_in_split bigint"
+    "reason string, detail string, raw_line string, source_file string, split_start bigint, line_in_split bigint, "
+    "rule_hits_json string"
 )
 
 

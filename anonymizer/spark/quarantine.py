@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from anonymizer.spark.zone import QUARANTINE_DDL, QuarantineZone
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-
-def quarantine_table_path(quarantine: str) -> str:
-    """Location of the quarantine Delta table."""
-    return f"{quarantine.rstrip('/')}/quarantine"
 
 
 def with_line_numbers(spark: SparkSession, rows: DataFrame, input_lines: DataFrame) -> DataFrame:
@@ -45,7 +42,7 @@ def with_line_numbers(spark: SparkSession, rows: DataFrame, input_lines: DataFra
     )
 
 
-def append_quarantine(rows: DataFrame, quarantine: str, run_id: str) -> None:
+def append_quarantine(rows: DataFrame, quarantine: QuarantineZone, run_id: str) -> None:
     """Append this run's quarantined lines to the quarantine Delta table."""
     from pyspark.sql import functions as F
 
@@ -57,11 +54,11 @@ def append_quarantine(rows: DataFrame, quarantine: str, run_id: str) -> None:
         "reason",
         "detail",
         "raw_line",
-    ).write.format("delta").mode("append").save(quarantine_table_path(quarantine))
+    ).write.format("delta").mode("append").save(quarantine.table)
 
 
 def append_unreadable_files(
-    spark: SparkSession, files: list[tuple[str, int, str]], quarantine: str, run_id: str
+    spark: SparkSession, files: list[tuple[str, int, str]], quarantine: QuarantineZone, run_id: str
 ) -> None:
     """One file-level record per unreadable file ``(path, size, reason)``: no line number, no raw line."""
     from anonymizer.spark.input_files import UNREADABLE_FILE
@@ -70,10 +67,4 @@ def append_unreadable_files(
         (run_id, path, None, None, UNREADABLE_FILE, f"{reason} ({size} bytes)", None)
         for path, size, reason in files
     ]
-    schema = (
-        "run_id string, source_file string, line_number bigint, resource_type string, reason string, "
-        "detail string, raw_line string"
-    )
-    spark.createDataFrame(rows, schema).write.format("delta").mode("append").save(
-        quarantine_table_path(quarantine)
-    )
+    spark.createDataFrame(rows, QUARANTINE_DDL).write.format("delta").mode("append").save(quarantine.table)

@@ -18,17 +18,17 @@ from anonymizer.spark.resource_format import (
     resource_column,
     table_resource_format,
 )
+from anonymizer.spark.zone import ResearchZone
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-TABLE_COLUMNS = ("id", "patient_key", "last_updated", "run_id", "resource")
 _view_numbers = itertools.count()
 
 
 def delta_path(output: str, resource_type: str) -> str:
-    """Location of the Delta table of one resource type."""
-    return f"{output.rstrip('/')}/delta/{resource_type}"
+    """Location of the Delta table of one resource type (``ResearchZone(output).table(resource_type)``)."""
+    return ResearchZone(output).table(resource_type)
 
 
 def table_rows(
@@ -117,25 +117,19 @@ def delete_ids(spark: SparkSession, path: str, ids: list[str]) -> int:
     return len(ids)
 
 
-def ndjson_path(output: str, resource_type: str) -> str:
-    """Folder of one type's anonymized NDJSON (``part-*.ndjson``)."""
-    return f"{output.rstrip('/')}/ndjson/{resource_type}"
-
-
-def clear_ndjson(spark: SparkSession, output: str) -> None:
+def clear_ndjson(spark: SparkSession, zone: ResearchZone) -> None:
     """Empty the NDJSON folder (it holds only the latest run's resources); where the driver cannot reach it,
     Spark's own overwrite empties it."""
-    root = f"{output.rstrip('/')}/ndjson"
-    if not zone_fs.remove_tree(root):
-        spark.createDataFrame([], "value string").write.mode("overwrite").text(root)
+    if not zone_fs.remove_tree(zone.ndjson_root):
+        spark.createDataFrame([], "value string").write.mode("overwrite").text(zone.ndjson_root)
 
 
-def write_ndjson(rows: DataFrame, output: str, resource_type: str) -> None:
+def write_ndjson(rows: DataFrame, zone: ResearchZone, resource_type: str) -> None:
     """Write this run's anonymized resources of one type as ``ndjson/<Type>/part-*.ndjson``.
 
     Spark's text writer names parts ``*.txt``; they are renamed where the driver reaches the folder
     (local, ``/Volumes``, ``dbfs:/``, s3/gs/hdfs) and keep ``.txt`` elsewhere.
     """
-    folder = ndjson_path(output, resource_type)
+    folder = zone.ndjson(resource_type)
     rows.select("resource_json").write.mode("overwrite").option("compression", "none").text(folder)
     zone_fs.rename_part_files(folder, ".txt", ".ndjson")

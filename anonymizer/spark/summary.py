@@ -1,13 +1,25 @@
-"""Run summary (JSON, aggregate counts only) and the ``_runs`` Delta table."""
+"""The run summary: what a de-identification run did, typed, written by ``deidentify`` and read by ``verify``.
+
+``run-summary.json`` (aggregate counts, timings, rule hits; never a resource value or a key) and one row per run
+in ``delta/_runs`` (:data:`anonymizer.spark.zone.RUNS_TABLE_DDL`). :meth:`RunSummary.from_json_dict` reads what
+:meth:`RunSummary.to_json_dict` writes, and tolerates summaries of older versions (missing fields take defaults).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+
+from anonymizer.errors import AnonymizerError
+from anonymizer.spark.zone import RUNS_TABLE_DDL, ResearchZone
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+class SummaryError(AnonymizerError, ValueError):
+    """``run-summary.json`` exists but cannot be read (the message names the path, never content)."""
 
 
 @dataclass
@@ -27,6 +39,21 @@ class TypeCounts:
     def reconciled(self) -> bool:
         """Every line is accounted for exactly once."""
         return self.lines_in == self.rows_out + self.quarantined - self.skipped
+
+    @classmethod
+    def from_json_dict(cls, data: Any) -> TypeCounts:
+        """Read one entry of ``counts`` (non-numbers count as 0)."""
+        data = data if isinstance(data, dict) else {}
+        return cls(**{f.name: _int(data.get(f.name)) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """How many values one rule changed in the run (``rule_index`` is 0-based, as in ``fhirPathRules``)."""
+
+    rule_index: int
+    method: str
+    count: int
 
 
 @dataclass
@@ -49,6 +76,14 @@ class RunSummary:
     unreadable_files: list[dict[str, Any]] = field(default_factory=list)
     #: How the Delta tables store ``resource`` (``json`` or ``variant``; also each table's property).
     resource_format: str = "json"
+    #: Values changed per rule, summed over every line of the run (the engine's hit counters, per partition).
+    rule_hits: list[RuleHit] = field(default_factory=list)
+    #: Fingerprint of the rules file as given, before ``--keys-from`` replaced its key references; what ``verify``
+    #: compares its own config with (``config_fingerprint`` is the run's, keys_from included).
+    config_file_fingerprint: str | None = None
+    #: Which engine ran the rules (``compiled`` or ``reference``) and, for ``reference``, why the plans could not
+    #: be compiled (rule number and path only): ``Anonymizer.engine_report``.
+    engine: dict[str, Any] = field(default_factory=dict)
 
     @property
     def totals(self) -> TypeCounts:
@@ -77,15 +112,57 @@ class RunSummary:
         data["reconciled"] = self.reconciled
         return data
 
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """Read a summary document (missing text fields are empty, missing collections empty)."""
+        text = {f.name: str(data.get(f.name) or "") for f in fields(cls) if f.type == "str"}
+        raw_counts, raw_hits = data.get("counts"), data.get("rule_hits")
+        counts = raw_counts if isinstance(raw_counts, dict) else {}
+        hits = raw_hits if isinstance(raw_hits, list) else []
+        return cls(
+            **text,
+            counts={str(t): TypeCounts.from_json_dict(c) for t, c in counts.items()},
+            timings_s=dict(data.get("timings_s") or {}),
+            tables=dict(data.get("tables") or {}),
+            unreadable_files=[f for f in data.get("unreadable_files") or [] if isinstance(f, dict)],
+            rule_hits=[
+                RuleHit(_int(h.get("rule_index")), str(h.get("method", "")), _int(h.get("count")))
+                for h in hits
+                if isinstance(h, dict)
+            ],
+            config_file_fingerprint=data.get("config_file_fingerprint") or None,
+            engine=dict(data["engine"]) if isinstance(data.get("engine"), dict) else {},
+        )
 
-def write_summary_file(spark: SparkSession, summary: RunSummary, path: str) -> None:
-    """Write the summary JSON (local folder, ``/Volumes``, ``dbfs:/`` or any Hadoop URI; classic or Connect)."""
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def write_summary(spark: SparkSession, zone: ResearchZone, summary: RunSummary) -> None:
+    """Write ``run-summary.json`` (local folder, ``/Volumes``, ``dbfs:/`` or any Hadoop URI; classic or Connect)."""
     from anonymizer.spark.zone_fs import write_text
 
-    write_text(spark, path, json.dumps(summary.to_json_dict(), indent=2))
+    write_text(spark, zone.summary_path, json.dumps(summary.to_json_dict(), indent=2))
 
 
-def append_run_row(spark: SparkSession, summary: RunSummary, runs_table: str) -> None:
+def read_summary(spark: SparkSession, zone: ResearchZone) -> RunSummary | None:
+    """The zone's ``run-summary.json``, or None when there is none."""
+    from anonymizer.spark.zone_fs import read_text
+
+    text = read_text(spark, zone.summary_path)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SummaryError(f"cannot read {zone.summary_path}: {type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise SummaryError(f"cannot read {zone.summary_path}: not a JSON object")
+    return RunSummary.from_json_dict(data)
+
+
+def append_run_row(spark: SparkSession, zone: ResearchZone, summary: RunSummary) -> None:
     """Append one row to the ``_runs`` Delta table (fingerprint, as_of, timings and counts as JSON)."""
     total = summary.totals
     row = (
@@ -101,8 +178,4 @@ def append_run_row(spark: SparkSession, summary: RunSummary, runs_table: str) ->
         json.dumps(summary.to_json_dict()["counts"]),
         json.dumps(summary.timings_s),
     )
-    schema = (
-        "run_id string, started_at string, finished_at string, as_of string, config_fingerprint string, "
-        "lines_in long, rows_out long, quarantined long, reconciled boolean, counts_json string, timings_json string"
-    )
-    spark.createDataFrame([row], schema).write.format("delta").mode("append").save(runs_table)
+    spark.createDataFrame([row], RUNS_TABLE_DDL).write.format("delta").mode("append").save(zone.runs_table)

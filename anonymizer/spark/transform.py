@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import base64
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 
 from anonymizer.errors import AnonymizerError
 from anonymizer.spark import line_schema as ls
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from anonymizer.spark.summary import RuleHit
 
 #: Lines longer than this (bytes, UTF-8) are quarantined instead of parsed.
 DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -177,6 +183,7 @@ def make_partition_transform(
         identifiers = identifiers_parser()
         hints: dict[str, str | None] = {}
         for batch in batches:
+            hits_before = Counter(anonymizer.rule_hits)
             columns: dict[str, list[Any]] = {name: [] for name in names}
             values = batch.column("value").to_pylist()
             paths = batch.column("source_path").to_pylist()
@@ -209,9 +216,39 @@ def make_partition_transform(
                     ).decode("ascii")
                 for name in names:
                     columns[name].append(row.get(name))
+            if columns["status"]:
+                columns["rule_hits_json"][0] = _hits_json(anonymizer.rule_hits - hits_before)
             yield pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
 
     return transform
+
+
+def _hits_json(hits: Counter[tuple[int, str]]) -> str | None:
+    return (
+        orjson.dumps({f"{index}:{method}": n for (index, method), n in hits.items()}).decode()
+        if hits
+        else None
+    )
+
+
+def sum_rule_hits(transformed: DataFrame) -> list[RuleHit]:
+    """The rule hits of every batch of ``transformed`` (its ``rule_hits_json``), summed per rule and method.
+
+    Only the per-rule sums reach the driver (one row per rule that changed something).
+    """
+    from pyspark.sql import functions as F
+
+    from anonymizer.spark.summary import RuleHit
+
+    per_batch = transformed.where(F.col("rule_hits_json").isNotNull()).select(
+        F.explode(F.from_json("rule_hits_json", "map<string,bigint>")).alias("rule", "n")
+    )
+    sums = per_batch.groupBy("rule").agg(F.sum("n").alias("n")).collect()
+    hits = []
+    for row in sums:
+        index, _, method = row["rule"].partition(":")
+        hits.append(RuleHit(int(index), method, int(row["n"])))
+    return sorted(hits, key=lambda h: (h.rule_index, h.method))
 
 
 _NAME_TOKEN = re.compile(r"[A-Za-z]+")

@@ -43,8 +43,29 @@ african american asian black caucasian hispanic latino native nonhispanic pacifi
 """
 
 COMMON_WORDS: frozenset[str] = frozenset(_WORDS.split())
+#: A name token shorter than this is removed from text only in a longer context (full name, title + name).
+MIN_ALONE_TOKEN = 4
+#: Why a token is kept on its own (reasons of :func:`kept_alone_reason`, shown in verify's report).
+COMMON_WORD = "common or clinical word"
+SHORT_TOKEN = f"name part shorter than {MIN_ALONE_TOKEN} letters"
 
 
 def is_common_word(token: str) -> bool:
     """True when ``token`` (any case) is in the list of words not removed on their own."""
     return token.lower() in COMMON_WORDS
+
+
+def kept_alone_reason(token: str) -> str | None:
+    """Why the scrubber keeps a name or city token standing alone in text (None: it removes it).
+
+    A token with a digit (Synthea's ``Sumiko254``) is always removed; a common or clinical word ("White",
+    "Hand") or a token shorter than :data:`MIN_ALONE_TOKEN` ("Li") only in a longer context. ``verify`` exempts
+    a match of such a single word outside the patient's identifier elements for the same reason.
+    """
+    if any(c.isdigit() for c in token):
+        return None
+    if is_common_word(token):
+        return COMMON_WORD
+    if len(token) < MIN_ALONE_TOKEN:
+        return SHORT_TOKEN
+    return None

@@ -28,7 +28,7 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
-from anonymizer.text.common_words import is_common_word
+from anonymizer.text.common_words import MIN_ALONE_TOKEN, is_common_word, kept_alone_reason
 from anonymizer.text.identifiers import PatientIdentifiers
 from anonymizer.text.recognizers import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
 
@@ -37,7 +37,7 @@ _TITLES = ("mr", "mrs", "ms", "mx", "miss", "dr", "prof")
 _LB = r"(?<![^\W_])"
 _RB = r"(?![^\W_])"
 _FIRST_WORD = re.compile(r"\w+")
-_MIN_TOKEN = 4
+_MIN_TOKEN = MIN_ALONE_TOKEN
 _MIN_IDENTIFIER = 4
 _TRAILING_DIGITS = re.compile(r"^(.*?[^\d])\d+$")
 _SSN_SHAPE = re.compile(r"^\d{3}[- ]?\d{2}[- ]?\d{4}$")
@@ -219,9 +219,7 @@ def _with_stem(token: str) -> list[str]:
 
 
 def _alone_ok(token: str) -> bool:
-    if any(c.isdigit() for c in token):
-        return True
-    return len(token) >= _MIN_TOKEN and not is_common_word(token)
+    return kept_alone_reason(token) is None
 
 
 def _word(value: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -20,6 +20,8 @@ from anonymizer.verify.row_map import map_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from anonymizer.spark.summary import RunSummary
 
 LABEL_PATH_SUFFIX = ".meta.security.code"
 
@@ -97,7 +99,7 @@ def _leaf_counts(frame: DataFrame, column: str, name: str) -> DataFrame:
     return leaves.groupBy("rtype", "path", "digest").agg(F.sum("n").alias(name))
 
 
-def run_changes(source_lines: DataFrame, output: DataFrame, summary: dict[str, Any] | None) -> ChangesResult:
+def run_changes(source_lines: DataFrame, output: DataFrame, summary: RunSummary | None) -> ChangesResult:
     """Compare value multisets per path and collect security labels and recorded rule hits."""
     from pyspark.sql import functions as F
 
@@ -145,17 +147,8 @@ def _status(n_src: int, n_out: int, kept: int) -> str:
     return "changed"
 
 
-def _rule_hits(summary: dict[str, Any] | None) -> list[dict[str, Any]] | None:
-    """Rule hit counts recorded by the de-identification run (``rule_hits`` in run-summary.json)."""
-    raw = (summary or {}).get("rule_hits")
-    if isinstance(raw, list):
-        return [dict(r) for r in raw if isinstance(r, dict)]
-    if isinstance(raw, dict):
-        out = []
-        for key, count in raw.items():
-            index, _, method = str(key).partition(":")
-            out.append(
-                {"rule_index": int(index) if index.isdigit() else index, "method": method, "count": count}
-            )
-        return out
-    return None
+def _rule_hits(summary: RunSummary | None) -> list[dict[str, Any]] | None:
+    """Values changed per rule as the de-identification run recorded them (``rule_hits`` of its summary)."""
+    if summary is None or not summary.rule_hits:
+        return None
+    return [asdict(hit) for hit in summary.rule_hits]

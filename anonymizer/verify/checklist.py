@@ -14,9 +14,12 @@ Status, in order of precedence:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anonymizer.verify.identifier_checks import CHECK_CATEGORY as IDENTIFIER_CHECK_CATEGORY
+
+if TYPE_CHECKING:
+    from anonymizer.config.model import AnonymizerConfig
 
 #: Letter -> (title, regex over rule paths that act on this kind of element).
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -59,23 +62,20 @@ _NOT_MATCHABLE = {
 }
 
 
-def covering_rules(config: dict[str, Any], letter: str) -> list[dict[str, Any]]:
+def covering_rules(config: AnonymizerConfig, letter: str) -> list[dict[str, Any]]:
     """Rules (index, method, path) whose path names an element of this category (by name, not by type)."""
     pattern = re.compile(CATEGORIES[letter][1], re.I)
     out = []
-    for index, rule in enumerate(config.get("fhirPathRules") or []):
-        if not isinstance(rule, dict):
-            continue
-        method = str(rule.get("method", "")).lower()
-        path = str(rule.get("path", ""))
-        if method != "keep" and pattern.search(path):
-            out.append({"rule_index": index, "method": method, "path": path})
+    for rule in config.rules:
+        path = rule.path or rule.json_path or ""
+        if rule.method != "keep" and pattern.search(path):
+            out.append({"rule_index": rule.index, "method": rule.method, "path": path})
     # Type-wide rules (nodesByType) first: they are the ones that cover the category everywhere.
     return sorted(out, key=lambda r: ("nodesByType" not in r["path"], r["rule_index"]))
 
 
 def build_checklist(
-    config: dict[str, Any],
+    config: AnonymizerConfig,
     harvested: dict[str, dict[str, int]],
     findings: list[dict[str, Any]],
     violations: list[dict[str, Any]],

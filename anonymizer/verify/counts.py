@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from anonymizer.spark.summary import RunSummary
+
 #: Key for lines without a (known FHIR R4) resource type, as the run summary names them.
 NO_TYPE = "unknown"
 
@@ -134,10 +136,10 @@ def reconcile(
     output: dict[str, int],
     quarantined: dict[str, int],
     quarantine_source: str,
-    summary: dict[str, Any] | None,
+    summary: RunSummary | None,
 ) -> CountsResult:
     """Compare the three sides per type and against the run summary when there is one."""
-    summary_counts: dict[str, Any] = (summary or {}).get("counts") or {}
+    summary_counts = summary.counts if summary else {}
     problems: list[str] = []
     rows: list[TypeCount] = []
     for rtype in sorted(set(source) | set(output) | set(quarantined)):
@@ -149,10 +151,10 @@ def reconcile(
             duplicates=duplicates.get(rtype, 0),
         )
         entry = summary_counts.get(rtype)
-        if isinstance(entry, dict):
-            row.summary_lines_in = _int_or_none(entry.get("lines_in"))
-            row.summary_rows_out = _int_or_none(entry.get("rows_out"))
-            row.skipped = _int_or_none(entry.get("skipped")) or 0
+        if entry is not None:
+            row.summary_lines_in = entry.lines_in
+            row.summary_rows_out = entry.rows_out
+            row.skipped = entry.skipped
         # A skipped line (processingErrors=skip) is both written (empty resource) and quarantined.
         accounted = row.output_rows + row.quarantined - row.skipped + row.duplicates
         row.reconciled = row.source_lines == accounted
@@ -173,23 +175,16 @@ def reconcile(
         "duplicates": sum(r.duplicates for r in rows),
         "skipped": sum(r.skipped for r in rows),
     }
-    summary_totals = (summary or {}).get("totals") or {}
-    lines_in = _int_or_none(summary_totals.get("lines_in"))
-    if lines_in is not None and lines_in != totals["source_lines"]:
-        problems.append(f"run summary total lines_in {lines_in} != {totals['source_lines']} landing lines")
-    if summary is not None and summary.get("reconciled") is False:
+    if summary is not None and summary.totals.lines_in != totals["source_lines"]:
+        problems.append(
+            f"run summary total lines_in {summary.totals.lines_in} != {totals['source_lines']} landing lines"
+        )
+    if summary is not None and not summary.reconciled:
         problems.append("the de-identification run summary itself did not reconcile")
     return CountsResult(rows, totals, not problems, quarantine_source, problems)
 
 
-def quarantine_from_summary(summary: dict[str, Any] | None) -> dict[str, int]:
+def quarantine_from_summary(summary: RunSummary | None) -> dict[str, int]:
     """Quarantined lines per type from ``run-summary.json`` (empty when there is none)."""
-    out: dict[str, int] = {}
-    for rtype, entry in ((summary or {}).get("counts") or {}).items():
-        if isinstance(entry, dict) and _int_or_none(entry.get("quarantined")):
-            out[rtype] = int(entry["quarantined"])
-    return out
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    counts = summary.counts if summary else {}
+    return {rtype: c.quarantined for rtype, c in counts.items() if c.quarantined}

@@ -33,6 +33,8 @@ from anonymizer.verify.precision_checks import Promises
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from anonymizer.config.model import AnonymizerConfig
+
 _UID = re.compile(r"^(?:urn:oid:)?(?P<uid>[0-2](?:\.(?:0|[1-9]\d*)){4,})$")
 #: Roots of UIDs that name a standard thing (a SOP class, an HL7 code system), or our keyed pseudonyms.
 EXEMPT_UID_ROOTS = ("1.2.840.10008.", "2.16.840.1.113883.", "2.25.")
@@ -54,14 +56,13 @@ _RESULT_SCHEMA = pa.schema(
 )
 
 
-def address_keeping_types(config: dict[str, Any]) -> frozenset[str]:
+def address_keeping_types(config: AnonymizerConfig) -> frozenset[str]:
     """Resource types whose ``address`` a ``keep`` rule keeps whole (``Organization.address``): ZIPs exempt."""
-    out = set()
-    for rule in config.get("fhirPathRules") or []:
-        path = str(rule.get("path", "")) if isinstance(rule, dict) else ""
-        if str(rule.get("method", "")).lower() == "keep" and re.fullmatch(r"[A-Z][A-Za-z]+\.address", path):
-            out.add(path.split(".", 1)[0])
-    return frozenset(out)
+    return frozenset(
+        r.path.split(".", 1)[0]
+        for r in config.rules
+        if r.method == "keep" and r.path and re.fullmatch(r"[A-Z][A-Za-z]+\.address", r.path)
+    )
 
 
 def check_resource(
@@ -137,7 +138,7 @@ def _partition(promises: Promises, zip_exempt: frozenset[str]) -> Any:
 
 
 def run_identifier_checks(
-    output: DataFrame, promises: Promises, config: dict[str, Any]
+    output: DataFrame, promises: Promises, config: AnonymizerConfig
 ) -> list[dict[str, Any]]:
     """Violations (``check``, ``resource_type``, ``path``, ``count``) over every research-zone row."""
     from pyspark.sql import functions as F

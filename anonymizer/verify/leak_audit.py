@@ -4,9 +4,14 @@ Both sides are reduced to match keys on the executors (Python, :mod:`harvest` an
 meet in one Spark equi-join on ``(kind, norm)``; nothing is collected to the driver except aggregated
 counts per category, resource type and path. No value ever leaves the join.
 
-A hit is *exempt* (reported, not counted as a leak) when the output path is not an identifier or
-free-text location and the landing data hold the same key at the same type and path: the value is
-non-identifying data the config keeps on purpose, e.g. a hospital's city that equals a patient's city.
+A hit is *exempt* (reported with its reason, not counted as a leak) outside the elements identifiers were
+harvested from (``Patient.name`` ...) when
+
+* it is a single word the scrubber keeps standing alone (:func:`anonymizer.text.common_words.kept_alone_reason`:
+  a common or clinical word such as "hand" or "white", or a name part shorter than 4 letters), also in free text:
+  "Laceration of hand" does not name Mr Hand; his full name, or a name part with digits, still does; or
+* the output path is not free text and the landing data hold the same key at the same type and path: the value
+  is non-identifying data the config keeps on purpose, e.g. a hospital's city that equals a patient's city.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from anonymizer.text.common_words import COMMON_WORD, COMMON_WORDS, MIN_ALONE_TOKEN, SHORT_TOKEN
 from anonymizer.verify.bloom import KeyBloom, build_bloom
 from anonymizer.verify.candidates import Blob, is_free_text_path, resource_values, value_keys
 from anonymizer.verify.harvest import harvest_resource
 from anonymizer.verify.row_map import map_rows
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
+#: Reason of an exempt match: the source holds the same value at the same element, which is not an identifier's.
+KEPT_IN_SOURCE = "same value at the same element of the source (kept non-identifying data)"
 HARVEST_SCHEMA = "kind string, norm string, category string, label string, src_type string, src_path string"
 CANDIDATE_SCHEMA = "uid long, rtype string, kind string, norm string, path string"
 SOURCE_CANDIDATE_SCHEMA = "rtype string, kind string, norm string, path string"
@@ -34,11 +42,13 @@ class LeakAuditResult:
     """Aggregated audit outcome: counts only, never values."""
 
     harvested: dict[str, dict[str, int]]  # category -> label -> distinct values harvested
-    hits: list[dict[str, Any]]  # category, labels, resource_type, path, hits, distinct_values, exempt
+    hits: list[dict[str, Any]]  # category, labels, resource_type, path, hits, distinct_values, exempt, reason
     leaks: int = 0
     exempt: int = 0
     sensitive_paths: int = 0
     notes: list[str] = field(default_factory=list)
+    #: common or clinical words (of the public list, never another value) exempt as such: word, hits
+    exempt_words: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (see docs/verify.md, ``leak_audit``)."""
@@ -47,6 +57,7 @@ class LeakAuditResult:
             "exempt_matches": self.exempt,
             "harvested": self.harvested,
             "findings": self.hits,
+            "exempt_words": self.exempt_words,
             "notes": self.notes,
         }
 
@@ -168,6 +179,19 @@ def is_sensitive_path(rtype: str, path: str, sensitive: set[tuple[str, str]]) ->
     return any((rtype, ".".join(parts[:n])) in sensitive for n in range(2, len(parts) + 1))
 
 
+def kept_word_reason(kind: Column, norm: Column) -> Column:
+    """The scrubber's reason to keep a single word alone (:func:`~anonymizer.text.common_words.kept_alone_reason`)
+    as a column expression over match keys, or null."""
+    from pyspark.sql import functions as F
+
+    single = (kind == "words") & ~norm.contains(" ") & ~norm.rlike("[0-9]")
+    return (
+        F.when(single & norm.isin(sorted(COMMON_WORDS)), F.lit(COMMON_WORD))
+        .when(single & (F.length(norm) < MIN_ALONE_TOKEN), F.lit(SHORT_TOKEN))
+        .otherwise(F.lit(None).cast("string"))
+    )
+
+
 def _classify(
     spark: SparkSession,
     source_lines: DataFrame,
@@ -177,13 +201,24 @@ def _classify(
 ) -> LeakAuditResult:
     from pyspark.sql import functions as F
 
-    locations = per_hit.select("rtype", "path").distinct().collect()
-    exemptable = [
-        (r["rtype"], r["path"])
-        for r in locations
-        if not is_sensitive_path(r["rtype"], r["path"], sensitive) and not is_free_text_path(r["path"])
-    ]
-    marked = per_hit.withColumn("exempt", F.lit(False))
+    locations = [(r["rtype"], r["path"]) for r in per_hit.select("rtype", "path").distinct().collect()]
+    outside = [(t, p) for t, p in locations if not is_sensitive_path(t, p, sensitive)]
+    exemptable = [(t, p) for t, p in outside if not is_free_text_path(p)]
+    marked = per_hit.withColumn("reason", F.lit(None).cast("string"))
+    if outside:
+        places = spark.createDataFrame(outside, "rtype string, path string").withColumn(
+            "_outside", F.lit(True)
+        )
+        marked = (
+            marked.join(places, ["rtype", "path"], "left")
+            .withColumn(
+                "reason",
+                F.when(F.col("_outside"), kept_word_reason(F.col("kind"), F.col("norm"))).otherwise(
+                    F.col("reason")
+                ),
+            )
+            .drop("_outside")
+        )
     if exemptable:
         types = frozenset(t for t, _ in exemptable)
         paths = spark.createDataFrame(exemptable, "rtype string, path string")
@@ -192,16 +227,32 @@ def _classify(
         src = map_rows(
             source_lines.select("line"), _source_candidate_partition(types, bloom), SOURCE_CANDIDATE_SCHEMA
         ).join(paths, ["rtype", "path"])
-        explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("exempt", F.lit(True))
-        marked = per_hit.join(explained, ["rtype", "path", "kind", "norm"], "left").fillna({"exempt": False})
+        explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("_kept", F.lit(True))
+        marked = (
+            marked.join(explained, ["rtype", "path", "kind", "norm"], "left")
+            .withColumn("reason", F.coalesce("reason", F.when(F.col("_kept"), F.lit(KEPT_IN_SOURCE))))
+            .drop("_kept")
+        )
+    marked = marked.withColumn("exempt", F.col("reason").isNotNull()).cache()
+    try:
+        return _aggregate(marked, harvest_counts, sensitive)
+    finally:
+        marked.unpersist()
+
+
+def _aggregate(
+    marked: DataFrame, harvest_counts: dict[str, dict[str, int]], sensitive: set[tuple[str, str]]
+) -> LeakAuditResult:
+    from pyspark.sql import functions as F
+
     rows = (
-        marked.groupBy("category", "rtype", "path", "exempt")
+        marked.groupBy("category", "rtype", "path", "exempt", "reason")
         .agg(
             F.countDistinct("uid").alias("resources"),
             F.countDistinct("kind", "norm").alias("distinct_values"),
             F.sort_array(F.collect_set("label")).alias("labels"),
         )
-        .orderBy("exempt", "category", "rtype", "path")
+        .orderBy("exempt", "category", "rtype", "path", "reason")
         .collect()
     )
     findings = [
@@ -213,9 +264,19 @@ def _classify(
             "hits": int(r["resources"]),
             "distinct_values": int(r["distinct_values"]),
             "exempt": bool(r["exempt"]),
+            "reason": r["reason"],
         }
         for r in rows
     ]
+    # Only words of the public list reach the driver (and the report): never another matched value.
+    words = (
+        marked.where(F.col("reason") == COMMON_WORD)
+        .groupBy("norm")
+        .agg(F.countDistinct("uid").alias("hits"))
+        .orderBy(F.desc("hits"), "norm")
+        .collect()
+    )
+    exempt_words = [{"word": r["norm"], "reason": COMMON_WORD, "hits": int(r["hits"])} for r in words]
     leaks = sum(f["hits"] for f in findings if not f["exempt"])
     exempt = sum(f["hits"] for f in findings if f["exempt"])
-    return LeakAuditResult(harvest_counts, findings, leaks, exempt, len(sensitive))
+    return LeakAuditResult(harvest_counts, findings, leaks, exempt, len(sensitive), exempt_words=exempt_words)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -13,24 +10,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import check_before_run
-from anonymizer.spark.zone_fs import read_local_bytes
+from anonymizer.spark.step_timer import StepTimer
+from anonymizer.spark.summary import RunSummary
+from anonymizer.spark.zone import QuarantineZone, ResearchZone
 from anonymizer.verify import counts as counts_mod
-from anonymizer.verify.changes import run_changes
+from anonymizer.verify.changes import ChangesResult, run_changes
 from anonymizer.verify.checklist import build_checklist
-from anonymizer.verify.history import check_history
+from anonymizer.verify.history import HistoryResult, check_history
 from anonymizer.verify.identifier_checks import run_identifier_checks
-from anonymizer.verify.leak_audit import run_leak_audit
+from anonymizer.verify.leak_audit import LeakAuditResult, run_leak_audit
 from anonymizer.verify.precision_checks import (
+    PrecisionResult,
     promises_from_config,
     run_precision_checks,
     source_date_decades,
 )
 from anonymizer.verify.report_html import write_report_html
 from anonymizer.verify.report_json import build_report, write_report_json
+from anonymizer.verify.run_config import VerifyConfig, check_same_config, load_verify_config
 from anonymizer.verify.zone import (
-    ZoneError,
     check_source_files,
-    delta_root,
     output_types,
     read_output,
     read_quarantine_counts,
@@ -41,7 +40,7 @@ from anonymizer.verify.zone import (
 from anonymizer.views.audit import views_audit_frame
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger("anonymizer.verify")
 
@@ -82,15 +81,6 @@ class VerifyResult:
     report: dict[str, Any] = field(repr=False)
 
 
-def load_config(path: str) -> tuple[dict[str, Any], str]:
-    """The config as a dict and the SHA-256 of its bytes (key references are names, not keys)."""
-    try:
-        raw = read_local_bytes(path)
-        return json.loads(raw), hashlib.sha256(raw).hexdigest()
-    except (OSError, ValueError) as exc:
-        raise ZoneError(f"cannot read config {path}: {type(exc).__name__}") from None
-
-
 def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> VerifyResult:
     """Run every verification step as Spark jobs and write the report (see docs/verify.md)."""
     if spark is None:
@@ -98,58 +88,101 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
 
         spark = active_or_new_session()
     started = datetime.now(UTC)
-    config, config_sha = load_config(request.config)
     check_before_run(request.config, allow_dead_rules=request.allow_dead_rules, what="verification")
-    summary = read_run_summary(spark, request.output)
+    given = load_verify_config(request.config)
+    config = given.config
+    zone = ResearchZone(request.output)
+    summary = read_run_summary(spark, zone)
+    check_same_config(given, summary, request.output)
     as_of = request.as_of or _summary_as_of(summary) or date.today()
 
     paths = source_paths(spark, request.source)
     files, unreadable, file_problems = check_source_files(spark, paths, summary)
     source_lines = read_source_lines(spark, paths, files).cache()
-    output = read_output(spark, request.output).cache()
+    output = read_output(spark, zone).cache()
+    timer = StepTimer(log, "verify", digits=1)
     try:
-        timer = _StepTimer()
-        src_counts, dups = counts_mod.source_counts(source_lines)
-        out_counts = counts_mod.output_counts(output, (summary or {}).get("run_id"))
-        if request.quarantine:
-            quarantined = read_quarantine_counts(spark, request.quarantine, (summary or {}).get("run_id"))
-            q_source = "quarantine table"
-        else:
-            quarantined = counts_mod.quarantine_from_summary(summary)
-            q_source = "run summary" if summary else "none (no run-summary.json)"
-        counts = counts_mod.reconcile(src_counts, dups, out_counts, quarantined, q_source, summary)
-        counts.add_unreadable_files(unreadable, file_problems)
-        timer.done("counts")
-        changes = run_changes(source_lines, output, summary)
-        timer.done("changes")
+        with timer.step("counts"):
+            counts = _counts(spark, request, source_lines, output, summary)
+            counts.add_unreadable_files(unreadable, file_problems)
+        with timer.step("changes"):
+            changes = run_changes(source_lines, output, summary)
         promises = promises_from_config(config)
         audit_dates = promises.dates in ("year", "removed")
-        views = views_audit_frame(spark, request.output)  # the views tables are audited like the resources
-        audited = output if views is None else output.unionByName(views)
-        audit = run_leak_audit(spark, source_lines, audited, audit_dates=audit_dates)
-        if not audit_dates:
-            audit.notes.append(
-                f"calendar dates are not searched: the config's date promise is '{promises.dates}', "
-                "so an equal date proves nothing; see the dates-per-decade chart"
+        with timer.step("leak_audit"):
+            views = views_audit_frame(
+                spark, request.output
+            )  # the views tables are audited like the resources
+            audited = output if views is None else output.unionByName(views)
+            audit = run_leak_audit(spark, source_lines, audited, audit_dates=audit_dates)
+            if not audit_dates:
+                audit.notes.append(
+                    f"calendar dates are not searched: the config's date promise is '{promises.dates}', "
+                    "so an equal date proves nothing; see the dates-per-decade chart"
+                )
+        with timer.step("precision"):
+            precision = run_precision_checks(output, promises, as_of)
+            precision.decades_source = source_date_decades(source_lines)
+            precision.violations.extend(run_identifier_checks(output, promises, config))
+        with timer.step("history"):
+            history = check_history(
+                spark,
+                {t: zone.table(t) for t in output_types(spark, zone)},
+                zone.runs_table,
+                summary.config_fingerprint if summary else None,
             )
-        timer.done("leak_audit")
-        precision = run_precision_checks(output, promises, as_of)
-        precision.decades_source = source_date_decades(source_lines)
-        precision.violations.extend(run_identifier_checks(output, promises, config))
-        timer.done("precision")
-        history = check_history(
-            spark,
-            {t: f"{delta_root(request.output)}/{t}" for t in output_types(spark, request.output)},
-            f"{delta_root(request.output)}/_runs",
-            (summary or {}).get("config_fingerprint"),
-        )
-        timer.done("history")
     finally:
         source_lines.unpersist()
         output.unpersist()
+    checks = _Checks(counts, changes, audit, precision, history, audit_dates)
+    return _report(spark, request, given, summary, as_of, started, timer.seconds, checks)
 
+
+def _counts(
+    spark: SparkSession,
+    request: VerifyRequest,
+    source_lines: DataFrame,
+    output: DataFrame,
+    summary: RunSummary | None,
+) -> counts_mod.CountsResult:
+    run_id = summary.run_id if summary else None
+    src_counts, dups = counts_mod.source_counts(source_lines)
+    out_counts = counts_mod.output_counts(output, run_id)
+    if request.quarantine:
+        quarantined = read_quarantine_counts(spark, QuarantineZone(request.quarantine), run_id)
+        q_source = "quarantine table"
+    else:
+        quarantined = counts_mod.quarantine_from_summary(summary)
+        q_source = "run summary" if summary else "none (no run-summary.json)"
+    return counts_mod.reconcile(src_counts, dups, out_counts, quarantined, q_source, summary)
+
+
+@dataclass
+class _Checks:
+    """What the verification steps found (aggregates only)."""
+
+    counts: counts_mod.CountsResult
+    changes: ChangesResult
+    audit: LeakAuditResult
+    precision: PrecisionResult
+    history: HistoryResult
+    dates_audited: bool
+
+
+def _report(
+    spark: SparkSession,
+    request: VerifyRequest,
+    given: VerifyConfig,
+    summary: RunSummary | None,
+    as_of: date,
+    started: datetime,
+    timings: dict[str, float],
+    checks: _Checks,
+) -> VerifyResult:
+    """The verdict, report.json and report.html."""
+    audit, precision, counts, history = checks.audit, checks.precision, checks.counts, checks.history
     checklist = build_checklist(
-        config, audit.harvested, audit.hits, precision.violations, dates_audited=audit_dates
+        given.config, audit.harvested, audit.hits, precision.violations, dates_audited=checks.dates_audited
     )
     reasons = []
     if audit.leaks:
@@ -165,16 +198,17 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         )
     passed = not reasons
     report = build_report(
-        tool={"name": "fhir-anonymizer verify", "version": _version(), "timings_seconds": timer.seconds},
+        tool={"name": "fhir-anonymizer verify", "version": _version(), "timings_seconds": timings},
         generated_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         inputs={
             "source": request.source,
             "output": request.output,
             "config": request.config,
-            "config_sha256": config_sha,
+            "config_sha256": given.sha256,
+            "config_fingerprint": given.fingerprint,
             "quarantine": request.quarantine,
-            "run_id": (summary or {}).get("run_id"),
-            "run_config_fingerprint": (summary or {}).get("config_fingerprint"),
+            "run_id": summary.run_id if summary else None,
+            "run_config_fingerprint": summary.config_fingerprint if summary else None,
             "as_of": as_of.isoformat(),
         },
         verdict={
@@ -185,7 +219,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
             "reasons": reasons,
         },
         counts=counts.to_dict(),
-        changes=changes.to_dict(),
+        changes=checks.changes.to_dict(),
         leak_audit=audit.to_dict(),
         precision=precision.to_dict(),
         checklist=checklist,
@@ -196,24 +230,9 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     return VerifyResult(passed, audit.leaks, precision.total, counts.reconciled, json_path, html_path, report)
 
 
-class _StepTimer:
-    """Wall-clock seconds per verification step (logged and written to the report)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._last = time.monotonic()
-
-    def done(self, step: str) -> None:
-        now = time.monotonic()
-        self.seconds[step] = round(now - self._last, 1)
-        self._last = now
-        log.info("verify: %s done in %.1fs", step, self.seconds[step])
-
-
-def _summary_as_of(summary: dict[str, Any] | None) -> date | None:
-    value = (summary or {}).get("as_of")
+def _summary_as_of(summary: RunSummary | None) -> date | None:
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
+        return date.fromisoformat(summary.as_of) if summary and summary.as_of else None
     except ValueError:
         return None
 

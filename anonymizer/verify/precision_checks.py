@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from anonymizer.config.lint.safe_harbor import RESTRICTED_ZIP3
 from anonymizer.verify.candidates import decode_attachment, is_free_text_path
 from anonymizer.verify.harvest import PERSON_TYPES, is_person_linked
 from anonymizer.verify.normalize import date_tokens
@@ -30,28 +31,8 @@ from anonymizer.verify.row_map import map_rows
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-#: Union of the HHS 2000-census list and Microsoft's sample list (docs/bulk-export-and-safe-harbor.md §5.3).
-DEFAULT_RESTRICTED_ZIP3 = [
-    "036",
-    "059",
-    "063",
-    "102",
-    "203",
-    "205",
-    "369",
-    "556",
-    "692",
-    "790",
-    "821",
-    "823",
-    "830",
-    "831",
-    "878",
-    "879",
-    "884",
-    "890",
-    "893",
-]
+    from anonymizer.config.model import AnonymizerConfig
+
 _DATE_VALUE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2})(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 _DATE_RULE_RE = re.compile(
     r"date|instant|period|birth|deceased|onset|effective|issued|authored|recorded|performed|occurrence|age",
@@ -76,23 +57,26 @@ class Promises:
                 "restricted_zip3": list(self.restricted_zip3)}  # fmt: skip
 
 
-def promises_from_config(config: dict[str, Any]) -> Promises:
-    """Read the promises from a config in Microsoft's format (our extensions are ignored here)."""
-    params = config.get("parameters") or {}
-    rules = [r for r in config.get("fhirPathRules") or [] if isinstance(r, dict)]
-    redact_paths = [str(r.get("path", "")) for r in rules if str(r.get("method", "")).lower() == "redact"]
-    shift = any(str(r.get("method", "")).lower() == "dateshift" for r in rules)
+def promises_from_config(config: AnonymizerConfig) -> Promises:
+    """Read the promises from the config's ``redact``/``dateShift`` rules and parameters.
+
+    A ZIP3 promise checks the config's restricted prefixes, or Safe Harbor's list when the config has none
+    (the engine then keeps every prefix, which Safe Harbor does not allow for these areas).
+    """
+    params = config.parameters
+    redact_paths = [r.path or r.json_path or "" for r in config.rules if r.method == "redact"]
+    shift = any(r.method == "dateshift" for r in config.rules)
     redacts_dates = any(_DATE_RULE_RE.search(p) for p in redact_paths)
     if redacts_dates:
-        dates = "year" if params.get("enablePartialDatesForRedact") else "removed"
+        dates = "year" if params.partial_dates else "removed"
     else:
         dates = "shifted" if shift else "kept"
     if any(_ZIP_RULE_RE.search(p) for p in redact_paths):
-        zip_promise = "zip3" if params.get("enablePartialZipCodesForRedact") else "removed"
+        zip_promise = "zip3" if params.partial_zip else "removed"
     else:
         zip_promise = "kept"
-    restricted = params.get("restrictedZipCodeTabulationAreas") or DEFAULT_RESTRICTED_ZIP3
-    return Promises(dates, zip_promise, dates in ("year", "removed"), tuple(str(z) for z in restricted))
+    restricted = params.restricted_zip_prefixes or RESTRICTED_ZIP3
+    return Promises(dates, zip_promise, dates in ("year", "removed"), tuple(restricted))
 
 
 @dataclass

@@ -143,24 +143,36 @@ def _leaks(audit: dict[str, Any]) -> str:
         out.append(
             "<details><summary>Matches in kept non-identifying fields "
             f"({sum(f['hits'] for f in exempt):,}, not counted as leaks)</summary>"
-            "<p class='muted'>The same value is at the same element in the source data of a field "
-            "that is not an identifier of the individual (e.g. a facility address).</p>"
-            + _finding_table(exempt)
+            "<p class='muted'>Outside the individual's identifier elements: a single common or clinical word "
+            'the text scrubber keeps on purpose ("hand" in "Laceration of hand"), or the same value at the '
+            "same element in the source data of a field that is not an identifier (e.g. a facility address).</p>"
+            + _finding_table(exempt, with_reason=True)
+            + _exempt_words(audit.get("exempt_words") or [])
             + "</details>"
         )
     return "".join(out)
 
 
-def _finding_table(findings: list[dict[str, Any]]) -> str:
+def _exempt_words(words: list[dict[str, Any]]) -> str:
+    if not words:
+        return ""
+    listed = ", ".join(f"{_e(w['word'])} ({w['hits']:,})" for w in words)
+    return f"<p>Common or clinical words matched (resources): {listed}</p>"
+
+
+def _finding_table(findings: list[dict[str, Any]], *, with_reason: bool = False) -> str:
     rows = "".join(
         f"<tr><td>{_e(f['category'])}</td><td>{_e(', '.join(f['labels']))}</td><td>{_e(f['resource_type'])}</td>"
         f"<td><code>{_e(f['path'])}</code></td><td class='n'>{f['hits']:,}</td>"
-        f"<td class='n'>{f['distinct_values']:,}</td></tr>"
+        f"<td class='n'>{f['distinct_values']:,}</td>"
+        + (f"<td>{_e(f.get('reason') or '')}</td>" if with_reason else "")
+        + "</tr>"
         for f in findings
     )
+    reason = "<th>Reason</th>" if with_reason else ""
     return (
         "<table><tr><th>Cat.</th><th>Identifier kind</th><th>Resource type</th><th>Path</th>"
-        f"<th>Resources</th><th>Distinct values</th></tr>{rows}</table>"
+        f"<th>Resources</th><th>Distinct values</th>{reason}</tr>{rows}</table>"
     )
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 #: Bump the major part on any incompatible change (removed/renamed key or changed meaning).
-SCHEMA_VERSION = "1.1"  # 1.1: "history" added
+SCHEMA_VERSION = (
+    "1.2"  # 1.1: "history" added; 1.2: exemption reasons, exempt_words, inputs.config_fingerprint
+)
 
 #: Top-level keys, in order; every report has all of them.
 TOP_LEVEL_KEYS = (

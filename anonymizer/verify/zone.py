@@ -1,17 +1,20 @@
 """Read what verify compares: the landing folder (NDJSON) and the research zone (Delta tables).
 
-Every path goes through Spark (local folders, ``file:`` URIs, ``abfss://``, ``dbfs:/``, ``/Volumes``), on a
-classic session or Spark Connect; tables of both resource formats (JSON text or VARIANT) are read as JSON text.
+The zone's layout and run summary are those ``deidentify`` writes (:class:`anonymizer.spark.zone.ResearchZone`,
+:class:`anonymizer.spark.summary.RunSummary`). Every path goes through Spark (local folders, ``file:`` URIs,
+``abfss://``, ``dbfs:/``, ``/Volumes``), on a classic session or Spark Connect; tables of both resource formats
+(JSON text or VARIANT) are read as JSON text.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.errors import AnonymizerError
 from anonymizer.spark import zone_fs
 from anonymizer.spark.resource_format import resource_json, table_properties
+from anonymizer.spark.summary import RunSummary, SummaryError, read_summary
+from anonymizer.spark.zone import QuarantineZone, ResearchZone
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,7 +53,7 @@ def read_source_lines(spark: SparkSession, paths: list[str], files: list[str] | 
 
 
 def check_source_files(
-    spark: SparkSession, paths: list[str], summary: dict[str, Any] | None
+    spark: SparkSession, paths: list[str], summary: RunSummary | None
 ) -> tuple[list[str] | None, list[dict[str, Any]], list[str]]:
     """Check the landing files as ``deidentify`` does: ``(files to read or None for all, unreadable, problems)``.
 
@@ -63,7 +66,7 @@ def check_source_files(
         checks = check_inputs(spark, paths)
     except InputFilesError as exc:
         raise ZoneError(str(exc)) from None
-    skipped = {_plain(f.get("path", "")): f for f in (summary or {}).get("unreadable_files") or []}
+    skipped = {_plain(str(f.get("path", ""))): f for f in (summary.unreadable_files if summary else [])}
     unreadable, problems = [], []
     for check in checks:
         if check.reason:
@@ -85,26 +88,20 @@ def _plain(path: str) -> str:
     return path.removeprefix("file://").removeprefix("file:")
 
 
-def delta_root(output: str) -> str:
-    """The folder holding one Delta table per resource type."""
-    return output.rstrip("/") + "/delta"
-
-
-def output_types(spark: SparkSession, output: str) -> list[str]:
+def output_types(spark: SparkSession, zone: ResearchZone) -> list[str]:
     """Resource types with a Delta table in the research zone (``_runs`` and hidden folders excluded)."""
-    root = delta_root(output)
-    if not zone_fs.exists(spark, root):
-        raise ZoneError(f"research zone has no delta folder: {root}")
-    return [name for name in zone_fs.list_delta_tables(spark, root) if not name.startswith(("_", "."))]
+    if not zone_fs.exists(spark, zone.delta_root):
+        raise ZoneError(f"research zone has no delta folder: {zone.delta_root}")
+    return zone.resource_types(spark)
 
 
-def read_output(spark: SparkSession, output: str) -> DataFrame:
+def read_output(spark: SparkSession, zone: ResearchZone) -> DataFrame:
     """All research-zone rows: ``rtype``, ``uid`` (row number key), ``patient_key``, ``json`` (resource)."""
     from pyspark.sql import functions as F
 
     frames = []
-    for rtype in output_types(spark, output):
-        table = spark.read.format("delta").load(f"{delta_root(output)}/{rtype}")
+    for rtype in output_types(spark, zone):
+        table = spark.read.format("delta").load(zone.table(rtype))
         frames.append(
             table.select(
                 F.lit(rtype).alias("rtype"),
@@ -115,41 +112,37 @@ def read_output(spark: SparkSession, output: str) -> DataFrame:
             )
         )
     if not frames:
-        raise ZoneError(f"research zone has no resource tables under {delta_root(output)}")
+        raise ZoneError(f"research zone has no resource tables under {zone.delta_root}")
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
     return union.withColumn("uid", F.monotonically_increasing_id())
 
 
-def read_run_summary(spark: SparkSession, output: str) -> dict[str, Any] | None:
-    """``DIR/run-summary.json`` of the research zone, or None when it is missing."""
-    path = f"{output.rstrip('/')}/run-summary.json"
-    text = zone_fs.read_text(spark, path)
-    if text is None:
-        return None
+def read_run_summary(spark: SparkSession, zone: ResearchZone) -> RunSummary | None:
+    """The zone's run summary, or None when it has none."""
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ZoneError(f"cannot read {path}: {type(exc).__name__}") from None
+        return read_summary(spark, zone)
+    except SummaryError as exc:
+        raise ZoneError(str(exc)) from None
 
 
-def read_quarantine_counts(spark: SparkSession, quarantine: str, run_id: str | None) -> dict[str, int]:
+def read_quarantine_counts(
+    spark: SparkSession, quarantine: QuarantineZone, run_id: str | None
+) -> dict[str, int]:
     """Quarantined lines per resource type (``unknown`` when none) from the quarantine Delta table."""
     from pyspark.sql import functions as F
 
-    table_path = quarantine.rstrip("/") + "/quarantine"
-    if table_properties(spark, table_path) is None:
-        if not zone_fs.exists(spark, quarantine):
-            raise ZoneError(f"quarantine folder not found: {quarantine}")
-        return {}  # no line was ever quarantined there
-    df = spark.read.format("delta").load(table_path)
-    if run_id:
-        df = df.where(F.col("run_id") == run_id)
     from anonymizer.spark.input_files import UNREADABLE_FILE
 
-    df = df.where(
-        F.col("reason") != F.lit(UNREADABLE_FILE)
-    )  # file-level records: reconciled as files, not lines
+    if table_properties(spark, quarantine.table) is None:
+        if not zone_fs.exists(spark, quarantine.root):
+            raise ZoneError(f"quarantine folder not found: {quarantine.root}")
+        return {}  # no line was ever quarantined there
+    df = spark.read.format("delta").load(quarantine.table)
+    if run_id:
+        df = df.where(F.col("run_id") == run_id)
+    # file-level records: reconciled as files, not lines
+    df = df.where(F.col("reason") != F.lit(UNREADABLE_FILE))
     rows = df.groupBy(F.coalesce(F.col("resource_type"), F.lit("unknown")).alias("t")).count().collect()
     return {row["t"]: int(row["count"]) for row in rows}

@@ -9,6 +9,7 @@ from anonymizer.verify.checklist import build_checklist
 from anonymizer.verify.identifier_checks import address_keeping_types, check_resource
 from anonymizer.verify.precision_checks import Promises
 from anonymizer.verify.precision_checks import check_resource as precision_check
+from tests.verify.builders import typed
 
 STRICT = Promises(dates="year", zip="zip3", ages=True, restricted_zip3=("036", "059"))
 AS_OF = date(2026, 12, 2)
@@ -56,7 +57,7 @@ def test_four_digit_zip_is_found_except_where_the_config_keeps_addresses() -> No
     practitioner = {"resourceType": "Practitioner", "id": "p", "address": [{"postalCode": "3600"}]}
     assert check_resource(practitioner, STRICT) == {("zip_4_digits", "Practitioner.address.postalCode"): 1}
     assert check_resource({**practitioner, "address": [{"postalCode": "03600"}]}, STRICT) == {}
-    config = {"fhirPathRules": [{"path": "Organization.address", "method": "keep"}]}
+    config = typed({"fhirPathRules": [{"path": "Organization.address", "method": "keep"}]})
     organization = {"resourceType": "Organization", "id": "o", "address": [{"postalCode": "3601"}]}
     assert check_resource(organization, STRICT, address_keeping_types(config)) == {}
 
@@ -82,7 +83,13 @@ def test_checklist_names_the_category_of_each_new_check() -> None:
         {"check": check, "resource_type": "X", "path": "X.y", "count": 1}
         for check in ("dicom_uid", "id_in_text", "ssn_in_text", "age_in_text", "zip_4_digits")
     ]
-    checklist = build_checklist({"fhirPathRules": []}, {}, [], violations, dates_audited=True)
+    checklist = build_checklist(
+        typed({"fhirPathRules": [{"path": "Resource.id", "method": "keep"}]}),
+        {},
+        [],
+        violations,
+        dates_audited=True,
+    )
     failing = {
         row["category"] for row in checklist if row["status"] == "found" and row["precision_violations"]
     }

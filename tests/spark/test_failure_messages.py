@@ -17,6 +17,7 @@ from anonymizer.cli.errors import LOG_FILE_ENV
 from anonymizer.cli.main import main
 from anonymizer.errors import ConfigError
 from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
+from anonymizer.spark.summary import RunSummary
 from anonymizer.verify.zone import check_source_files
 from tests.strong_keys import HASH_KEY
 
@@ -133,7 +134,7 @@ def test_skip_unreadable_files_continues_and_reconciles(spark, tmp_path: Path, c
 
     # A file that turns unreadable after the run is not silently fewer lines: verify fails the counts.
     (landing / "Patient.000.ndjson").write_bytes("{}\n".encode("utf-16"))
-    _, unreadable, problems = check_source_files(spark, [str(landing)], summary)
+    _, unreadable, problems = check_source_files(spark, [str(landing)], RunSummary.from_json_dict(summary))
     assert len(unreadable) == 3
     assert problems == [
         f"unreadable file {landing / 'Patient.000.ndjson'} (UTF-16 text (byte order mark), not UTF-8) "

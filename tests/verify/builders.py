@@ -10,6 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from anonymizer.config.lint import validate_without_keys
+from anonymizer.config.loader import fingerprint
+from anonymizer.config.model import AnonymizerConfig
+
 PATIENT_ID = "pat-0001-aaaa-bbbb"
 PATIENT_2 = "pat-0002-cccc-dddd"
 
@@ -199,8 +203,21 @@ def write_landing(folder: Path, resources: list[dict[str, Any]]) -> Path:
     return folder
 
 
-def write_zone(spark: Any, folder: Path, resources: list[dict[str, Any]], *, quarantined: int = 0) -> Path:
-    """A research zone with the documented Delta layout and a run-summary.json."""
+def typed(config: dict[str, Any]) -> AnonymizerConfig:
+    """A config dict as verify reads it (validated, keys never resolved)."""
+    return validate_without_keys(config, None)
+
+
+def write_zone(
+    spark: Any,
+    folder: Path,
+    resources: list[dict[str, Any]],
+    *,
+    quarantined: int = 0,
+    config: dict[str, Any] | None = None,
+) -> Path:
+    """A research zone with the documented Delta layout and a run-summary.json of a run under ``config``
+    (default :func:`safe_harbor_config`)."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     for res in resources:
         by_type.setdefault(res["resourceType"], []).append(res)
@@ -216,6 +233,7 @@ def write_zone(spark: Any, folder: Path, resources: list[dict[str, Any]], *, qua
         "run_id": "run-1",
         "as_of": "2026-01-01",
         "config_fingerprint": "test",
+        "config_file_fingerprint": fingerprint(config or safe_harbor_config()),
         "counts": counts,
         "totals": {
             "lines_in": sum(len(v) for v in by_type.values()) + quarantined,

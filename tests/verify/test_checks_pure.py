@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from anonymizer.spark.summary import RunSummary
 from anonymizer.verify.checklist import CATEGORIES, build_checklist
 from anonymizer.verify.counts import reconcile
 from anonymizer.verify.precision_checks import Promises, check_resource, promises_from_config
@@ -27,14 +28,15 @@ def _checks(resource: dict, promises: Promises = YEAR) -> dict[str, int]:
 
 
 def test_promises_of_a_safe_harbor_config() -> None:
-    p = promises_from_config(b.safe_harbor_config())
+    p = promises_from_config(b.typed(b.safe_harbor_config()))
     assert (p.dates, p.zip, p.ages) == ("year", "zip3", True)
     assert p.restricted_zip3 == ("036", "059", "102", "203")
 
 
 def test_promises_of_a_date_shift_config() -> None:
     config = {"fhirPathRules": [{"path": "nodesByType('dateTime')", "method": "dateShift"}], "parameters": {}}
-    p = promises_from_config(config)
+    config["parameters"] = {"dateShiftKey": "env:NOT_RESOLVED_BY_VERIFY"}
+    p = promises_from_config(b.typed(config))
     assert (p.dates, p.zip, p.ages) == ("shifted", "kept", False)
     assert len(p.restricted_zip3) == 19  # the documented union when the config lists none
 
@@ -92,16 +94,21 @@ def test_reconcile_counts_quarantine_and_duplicates() -> None:
     }
 
 
+def _summary(counts: dict) -> RunSummary:
+    return RunSummary.from_json_dict({"run_id": "r", "counts": counts})
+
+
 def test_reconcile_skipped_lines_are_written_and_quarantined() -> None:
-    summary = {"counts": {"Patient": {"lines_in": 5, "rows_out": 5, "quarantined": 2, "skipped": 2}}}
+    summary = _summary({"Patient": {"lines_in": 5, "rows_out": 5, "quarantined": 2, "skipped": 2}})
     assert reconcile({"Patient": 5}, {}, {"Patient": 5}, {"Patient": 2}, "run summary", summary).reconciled
 
 
 def test_reconcile_finds_lost_rows_and_summary_disagreement() -> None:
-    summary = {"counts": {"Patient": {"lines_in": 11, "rows_out": 9}}, "totals": {"lines_in": 11}}
+    summary = _summary({"Patient": {"lines_in": 11, "rows_out": 9}})
     result = reconcile({"Patient": 10}, {}, {"Patient": 9}, {}, "run summary", summary)
     assert not result.reconciled
-    assert len(result.problems) == 3
+    # rows lost; the summary's type count and total disagree with the landing; the summary does not reconcile
+    assert len(result.problems) == 4
     assert not result.per_type[0].reconciled
 
 
@@ -110,7 +117,8 @@ def test_checklist_statuses() -> None:
     findings = [{"category": "G", "hits": 2, "exempt": False}, {"category": "A", "hits": 5, "exempt": True}]
     violations = [{"check": "date_precision", "count": 7}]
     items = {
-        i["category"]: i for i in build_checklist(b.safe_harbor_config(), harvested, findings, violations)
+        i["category"]: i
+        for i in build_checklist(b.typed(b.safe_harbor_config()), harvested, findings, violations)
     }
     assert list(items) == list(CATEGORIES) and len(items) == 18
     assert items["A"]["status"] == "removed"
@@ -122,7 +130,7 @@ def test_checklist_statuses() -> None:
 
 
 def _minimal_report() -> dict:
-    checklist = build_checklist(b.safe_harbor_config(), {}, [], [])
+    checklist = build_checklist(b.typed(b.safe_harbor_config()), {}, [], [])
     return build_report(
         tool={"name": "fhir-anonymizer verify", "version": "0"},
         generated_at="2026-01-01T00:00:00Z",

@@ -51,7 +51,10 @@ def zones(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
         for p in shifting["fhirPathRules"]
     ]
     (root / "shift-config.json").write_text(json.dumps(shifting), encoding="utf-8")
-    return {"root": root, "landing": root / "landing", "correct": root / "correct", "leaky": root / "leaky"}
+    leaky = _plant([b.correct_anonymization(r) for r in source], source)
+    b.write_zone(spark, root / "leaky-shift", leaky, config=shifting)
+    return {"root": root, "landing": root / "landing", "correct": root / "correct", "leaky": root / "leaky",
+            "leaky-shift": root / "leaky-shift"}  # fmt: skip
 
 
 def _verify(spark: Any, zones: dict[str, Path], zone: str, config: str = "config.json") -> VerifyResult:
@@ -133,7 +136,7 @@ def test_html_is_self_contained(correct_result: VerifyResult) -> None:
 
 
 def test_date_shift_config_does_not_search_dates(spark: Any, zones: dict[str, Path]) -> None:
-    result = _verify(spark, zones, "leaky", "shift-config.json")
+    result = _verify(spark, zones, "leaky-shift", "shift-config.json")
     report = result.report
     assert report["precision"]["promises"]["dates"] == "shifted"
     categories = {f["category"] for f in report["leak_audit"]["findings"] if not f["exempt"]}

@@ -90,7 +90,7 @@ def lint_config(
     report = LintReport(name)
     try:
         raw = dict(source) if isinstance(source, Mapping) else read_raw_config(source)
-        config = _structure(raw, source)
+        config = validate_without_keys(raw, source)
     except ConfigError as exc:
         report.findings.append(Finding(ERROR, "config", str(exc), "invalid"))
         return report
@@ -136,8 +136,9 @@ def _cached_lint(config: str, stamp: tuple[int, int], allow_dead_rules: bool) ->
     return lint_config(config, allow_dead_rules=allow_dead_rules, allow_ephemeral_keys=True)
 
 
-def _structure(raw: dict[str, Any], source: object) -> AnonymizerConfig:
-    """Validate everything but the keys: references stand in as placeholders, never resolved."""
+def validate_without_keys(raw: dict[str, Any], source: object) -> AnonymizerConfig:
+    """The config validated in everything but the keys: references stand in as placeholders, never resolved
+    (``verify`` reads the rules this way: it needs no keys). Its ``fingerprint`` is of the placeholders."""
     params = dict(raw.get("parameters") or {}) if isinstance(raw.get("parameters"), dict) else None
     if params is not None:
         for key in KEY_PARAMETERS:

@@ -18,6 +18,13 @@ from anonymizer.config.lint.elements import ElementIndex, Node
 from anonymizer.config.lint.ownership import NO_OWNER, Ownership
 from anonymizer.fhir.model import PRIMITIVE_TYPES
 
+#: Three-digit ZIP areas of 20,000 people or fewer, which Safe Harbor publishes as ``000``: the union of the HHS
+#: 2000-census list and Microsoft's sample list (docs/bulk-export-and-safe-harbor.md §5.3). The shipped configs
+#: list them in ``restrictedZipCodeTabulationAreas``; ``verify`` checks them when a config lists none.
+RESTRICTED_ZIP3 = (
+    "036", "059", "063", "102", "203", "205", "369", "556", "692", "790",
+    "821", "823", "830", "831", "878", "879", "884", "890", "893",
+)  # fmt: skip
 _TEXT = ("Narrative.div", "Annotation.text", "Attachment.data", "Attachment.title", "Reference.display")
 _IDS = ("Identifier.value",)
 _ADDRESS = ("Address.line", "Address.city", "Address.district", "Address.postalCode", "Address.text")
