@@ -223,4 +223,4 @@ class PlanCompiler:
         owner = element.owner
         if owner is None or owner == element.consumed_by:
             return None
-        return operation(self.programs[owner], element, self.model, self.settings, self.hits)
+        return operation(self.programs[owner], element, self.model, self.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from anonymizer.engine.kernel.offsets import date_offset
@@ -12,13 +13,18 @@ __all__ = ["Run"]
 class Run:
     """State of one top-level ``anonymize`` call."""
 
-    __slots__ = ("root", "ops", "subs", "prefix", "date_key", "fixed_offset", "id_before", "early_until",
-                 "_early", "_late", "patient_identifiers")  # fmt: skip
+    __slots__ = ("root", "ops", "log", "volatile", "subs", "prefix", "date_key", "fixed_offset", "id_before",
+                 "early_until", "_early", "_late", "patient_identifiers")  # fmt: skip
 
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
                  patient_identifiers: Any = None) -> None:  # fmt: skip
         self.root = root
         self.ops: set[str] = set()
+        #: the changes made since the last flush, as ``(rule hit key, operation label)`` (see :meth:`flush`)
+        self.log: list[tuple[tuple[int, str], str]] = []
+        #: changes that depend on more than the value and its position (the resource's date offset, the
+        #: patient's identifiers, randomness): a subtree walked while this grew is not memoised
+        self.volatile = 0
         self.subs: list[tuple[dict[str, Any], str]] = []
         self.prefix = prefix
         self.date_key = date_key
@@ -32,6 +38,16 @@ class Run:
 
     def __repr__(self) -> str:  # no values, no keys
         return f"Run(ops={sorted(self.ops)})"
+
+    def flush(self, hits: Any) -> None:
+        """Move the logged changes into the current resource's operations and the rule hits."""
+        log = self.log
+        if log:
+            ops = self.ops
+            for (hit_key, label), n in Counter(log).items():
+                hits[hit_key] += n
+                ops.add(label)
+            log.clear()
 
     def offset_for(self, rule_index: int) -> Any:
         """The date-shift offset source a rule with ``rule_index`` sees (a zero-argument callable)."""
