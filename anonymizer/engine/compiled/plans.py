@@ -159,8 +159,8 @@ class ObjPlan:
         self.inert: set[str] = set()
         #: keys of complex elements no rule changes here, with the plan of their object (only walked)
         self.walkers: dict[str, ObjPlan] = {}
-        #: element JSON text -> (the result's text, or None when unchanged; the changes logged), where memoised
-        self.memo: dict[bytes, tuple[bytes | None, tuple[Any, ...]]] | None = {}
+        #: element JSON text -> (the result's text, or None when unchanged; the changes logged; the result)
+        self.memo: dict[bytes, tuple[bytes | None, tuple[Any, ...], Any]] | None = {}
         self.memo_hits = 0
         self.memo_misses = 0
 

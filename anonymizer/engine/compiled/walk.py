@@ -41,7 +41,8 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
         owner = id_plan.element(resource["id"]).owner
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
-            keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
+            if keys[0] != "id" and keys[:2] != ("resourceType", "id"):  # (resourceType is passed over)
+                keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
     if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
         plan.element.op(resource, run, None)
     _walk(resource, plan, run, keys)
@@ -176,6 +177,7 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
     """
     memo = plan.memo
     assert memo is not None
+    # (result text or None when unchanged; the changes logged; the result as an object, handed out when shared)
     try:
         before = dumps(value)
     except JSONEncodeError:  # a dict built by the caller, with values JSON does not have
@@ -183,11 +185,14 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
         return value
     found = memo.get(before)
     if found is not None:
-        out, entries = found
+        out, entries, result = found
         if entries:
             run.log.extend(entries)
         plan.memo_hits += 1
-        return value if out is None else loads(out)
+        if out is None:
+            return value
+        # meta is changed later (labels): never shared
+        return result if run.shared and plan.fhir_type != "Meta" else loads(out)
     log, volatile, subs = run.log, run.volatile, len(run.subs)
     mark = len(log)
     _walk(value, plan, run, tuple(value))
@@ -195,7 +200,9 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         after = dumps(value)
-        memo[before] = (None if after == before else after, tuple(log[mark:]))
+        memo[before] = (
+            (None, tuple(log[mark:]), None) if after == before else (after, tuple(log[mark:]), loads(after))
+        )
     misses = plan.memo_misses = plan.memo_misses + 1
     if misses >= MEMO_TRIAL and plan.memo_hits * 3 < misses:
         plan.memo = None  # values here rarely repeat (or their changes depend on the resource)
