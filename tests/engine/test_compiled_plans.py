@@ -436,3 +436,18 @@ def _sub_plans(root: Any) -> list[Any]:
         if static is not None and static._sub is not None:
             out.append(static._sub)
     return out
+
+
+def test_memos_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anonymizer.engine.compiled import walk
+
+    monkeypatch.setattr(walk, "MEMO_BUDGET", 5_000)
+    fast, tree = _pair(_shipped("hipaa-safe-harbor.json"))
+    resources = _sample_resources(per_file=10)
+    for _ in range(2):
+        for resource in resources:
+            assert _run(fast, resource) == _run(tree, resource)
+    budget = fast._engine.compiler.memo_budget
+    assert budget.plans and budget.used <= 5_000
+    held = sum(len(k) + len(v[0] or b"") for p in budget.plans if p.memo for k, v in p.memo.items())
+    assert held <= 5_000

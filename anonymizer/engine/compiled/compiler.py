@@ -24,6 +24,7 @@ from anonymizer.engine.compiled.plans import (
     SKIP,
     ElementPlan,
     KeyPlan,
+    MemoBudget,
     ObjPlan,
     Op,
     State,
@@ -48,6 +49,7 @@ class PlanCompiler:
         self.settings = settings
         self.hits = hits
         self._roots: dict[str, ObjPlan] = {}
+        self.memo_budget = MemoBudget()
 
     def __repr__(self) -> str:
         return f"PlanCompiler(rules={len(self.programs)}, types={len(self._roots)})"

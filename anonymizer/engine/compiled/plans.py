@@ -61,10 +61,21 @@ class WhereGuard:
 Guard = UrlGuard | WhereGuard
 
 
+class MemoBudget:
+    """How much the element memos of one engine hold (see :func:`anonymizer.engine.compiled.walk._account`)."""
+
+    __slots__ = ("used", "plans")
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.plans: list[ObjPlan] = []
+
+
 class Planner(Protocol):
     """What plans ask of the compiler that builds them."""
 
     model: TypeModel
+    memo_budget: MemoBudget
 
     def operation(self, element: ElementPlan) -> Op | None:
         """The operation of the rule owning ``element`` there."""
@@ -141,7 +152,8 @@ class ObjPlan:
     """The keys of one object position (a resource, a complex element, or a primitive's extension holder)."""
 
     __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
-                 "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses")  # fmt: skip
+                 "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses",
+                 "memo_counted")  # fmt: skip
 
     def __init__(self, compiler: Planner, element: ElementPlan, *, is_root: bool) -> None:
         self.compiler = compiler
@@ -163,6 +175,7 @@ class ObjPlan:
         self.memo: dict[bytes, tuple[bytes | None, tuple[Any, ...], Any]] | None = {}
         self.memo_hits = 0
         self.memo_misses = 0
+        self.memo_counted = False
 
     def key(self, key: str) -> Any:
         """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""

@@ -27,9 +27,12 @@ from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 __all__ = ["process_resource"]
 
 _CONTAINERS = (dict, list)
-#: Remembered element results per position before the memo starts again; misses before a position is judged.
-MEMO_LIMIT = 20_000
+#: Remembered element results per position before its memo starts again; misses before a position is judged;
+#: the longest element text remembered; the JSON text (about half the memory) all memos of an engine may hold.
+MEMO_LIMIT = 4_096
 MEMO_TRIAL = 2_000
+MEMO_MAX_TEXT = 4_096
+MEMO_BUDGET = 32_000_000
 
 
 def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
@@ -196,18 +199,33 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
     log, volatile, subs = run.log, run.volatile, len(run.subs)
     mark = len(log)
     _walk(value, plan, run, tuple(value))
-    if run.volatile == volatile and len(run.subs) == subs:
+    if run.volatile == volatile and len(run.subs) == subs and len(before) <= MEMO_MAX_TEXT:
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         after = dumps(value)
         memo[before] = (
             (None, tuple(log[mark:]), None) if after == before else (after, tuple(log[mark:]), loads(after))
         )
+        _account(plan, 2 * (len(before) + len(after)))
     misses = plan.memo_misses = plan.memo_misses + 1
     if misses >= MEMO_TRIAL and plan.memo_hits * 3 < misses:
         plan.memo = None  # values here rarely repeat (or their changes depend on the resource)
         memo.clear()
     return value
+
+
+def _account(plan: ObjPlan, size: int) -> None:
+    """Keep the memos of one engine under :data:`MEMO_BUDGET` bytes of JSON text (all forgotten beyond it)."""
+    budget = plan.compiler.memo_budget
+    if not plan.memo_counted:
+        plan.memo_counted = True
+        budget.plans.append(plan)
+    budget.used += size
+    if budget.used > MEMO_BUDGET:
+        for memoised in budget.plans:
+            if memoised.memo is not None:
+                memoised.memo.clear()
+        budget.used = 0
 
 
 def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any) -> None:
