@@ -29,7 +29,7 @@ __all__ = ["process_resource"]
 _CONTAINERS = (dict, list)
 #: Remembered element results per position before its memo starts again; misses before a position is judged;
 #: the longest element text remembered; the JSON text (about half the memory) all memos of an engine may hold.
-MEMO_LIMIT = 4_096
+MEMO_LIMIT = 50_000
 MEMO_TRIAL = 2_000
 MEMO_MAX_TEXT = 4_096
 MEMO_BUDGET = 32_000_000
