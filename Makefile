@@ -15,7 +15,7 @@ STAMP35 := $(VENV35)/.installed
 MATRIX_TESTS := tests/spark/test_deidentify.py::test_reconciles_quarantines_bad_lines_and_joins \
 	tests/spark/test_deidentify.py::test_rerun_is_idempotent_and_incremental_upserts_and_deletes tests/matrix
 
-.PHONY: setup demo test test-main test-spark35 lint wheel bench clean
+.PHONY: setup demo test test-main test-fast test-spark35 typecheck lint wheel bench clean
 
 define check_tools
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ and Java 17 are required)"; exit 1; }
@@ -49,9 +49,17 @@ demo: setup
 ## test: set up and run the whole test suite, then the Spark 3.5 end-to-end tests in their own venv
 test: test-main test-spark35
 
-test-main: setup
+test-main: setup typecheck
 	@if [ -x scripts/install-azurite.sh ]; then scripts/install-azurite.sh; fi
 	$(PY) -m pytest -q
+
+## test-fast: the tests that start no JVM (no `spark` marker; the conftest hook marks every user of the session)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not spark"
+
+## typecheck: mypy over anonymizer/ ([tool.mypy] in pyproject.toml)
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 ## test-spark35: end-to-end tests on pyspark 3.5 + delta-spark 3.2 (a second venv, .venv-spark35)
 test-spark35: $(STAMP35)

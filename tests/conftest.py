@@ -45,3 +45,11 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The ``spark`` marker on every test that uses the session, directly or through other fixtures, so
+    ``-m "not spark"`` (``make test-fast``) starts no JVM. Tests that start one in a subprocess are marked by hand."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)

@@ -196,7 +196,7 @@ def _rule(index: int, raw: Any) -> RuleConfig:
         raise ConfigError(f"{where}: Missing path or method in Fhir path rule config.")
     if path and json_path:
         raise ConfigError(f"{where}: give either path or jsonPath, not both")
-    shown = path or json_path
+    shown = str(path or json_path)
     where = f"rule #{index + 1} ({shown})"
     method_l = str(method).lower()
     allowed = RULE_KEYS | {"scrubtext": SCRUB_TEXT_KEYS, "cryptohash": CRYPTO_HASH_KEYS}.get(

@@ -155,20 +155,7 @@ class Anonymizer:
         ``patient_identifiers`` (``anonymizer.text.identifiers.PatientIdentifiers``) lets ``scrubText`` rules
         remove the patient's own names, telecom, address parts and identifiers from free text.
         """
-        original_type = resource.get("resourceType") if isinstance(resource, dict) else None
-        try:
-            return self.anonymize_raising(
-                resource,
-                source_file=source_file,
-                source_folder=source_folder,
-                patient_identifiers=patient_identifiers,
-            )
-        except ProcessingError:
-            if self.processing_errors != "skip" or not isinstance(original_type, str):
-                raise
-            resource.clear()  # nothing half-processed stays in the caller's dict
-            resource.update(self.empty_resource(original_type))
-            return resource
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=False)
 
     def anonymize_raising(
         self,
@@ -181,11 +168,7 @@ class Anonymizer:
         """As :meth:`anonymize`, but raises on every failure (never applies ``skip``): for callers that handle
         :class:`ProcessingError` themselves (the Spark transform quarantines the line and writes the skip output).
         """
-        resource_type_of(resource, r4())
-        self._engine.process(
-            resource, self._prefix(resource, source_file, source_folder), patient_identifiers
-        )
-        return resource
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=True)
 
     def anonymize_json(
         self, line: str | bytes, *, source_file: str | None = None, source_folder: str | None = None
@@ -195,8 +178,23 @@ class Anonymizer:
             resource = orjson.loads(line)
         except orjson.JSONDecodeError:
             raise InvalidInputError("The input FHIR resource JSON is invalid: not valid JSON") from None
-        out = self.anonymize(resource, source_file=source_file, source_folder=source_folder)
+        # The result is serialised at once and never handed out: it may share objects with earlier results.
+        out = self._anonymize(resource, source_file, source_folder, None, raising=False, shared=True)
         return orjson.dumps(out).decode("utf-8")
+
+    def _anonymize(self, resource: dict[str, Any], source_file: str | None, source_folder: str | None,
+                   patient_identifiers: Any, *, raising: bool, shared: bool = False) -> dict[str, Any]:  # fmt: skip
+        original_type = resource.get("resourceType") if isinstance(resource, dict) else None
+        try:
+            resource_type_of(resource, r4())
+            prefix = self._prefix(resource, source_file, source_folder)
+            self._engine.process(resource, prefix, patient_identifiers, shared_results=shared)
+        except ProcessingError:
+            if raising or self.processing_errors != "skip" or not isinstance(original_type, str):
+                raise
+            resource.clear()  # nothing half-processed stays in the caller's dict
+            resource.update(self.empty_resource(original_type))
+        return resource
 
     def _prefix(
         self, resource: dict[str, Any], source_file: str | None, source_folder: str | None

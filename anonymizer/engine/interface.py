@@ -31,8 +31,19 @@ class Engine(Protocol):
 
     name: str
 
-    def process(self, resource: dict[str, Any], prefix: str | None, patient_identifiers: Any) -> None:
-        """Anonymize ``resource`` (date-shift ``prefix`` fixed per call, or ``None`` for resource scope)."""
+    def process(
+        self,
+        resource: dict[str, Any],
+        prefix: str | None,
+        patient_identifiers: Any,
+        *,
+        shared_results: bool = False,
+    ) -> None:
+        """Anonymize ``resource`` (date-shift ``prefix`` fixed per call, or ``None`` for resource scope).
+
+        ``shared_results``: the caller serialises the result at once and never changes it, so parts of it may be
+        objects shared with other results (the compiled engine's memo hands them out without copying).
+        """
 
 
 @dataclass(frozen=True)

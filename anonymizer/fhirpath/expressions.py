@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from anonymizer.errors import ProcessingError
+from anonymizer.fhirpath.predicates import Undecided, simple_predicate
 
 __all__ = ["compile_expression", "dotnet_regex_to_python", "first_case", "where_holds"]
 
@@ -40,7 +41,16 @@ def dotnet_regex_to_python(expression: str) -> str:
 
 
 def where_holds(expression: str, value: Any) -> bool:
-    """Whether a ``where(...)`` argument holds for an element's JSON value (compiled once per expression)."""
+    """Whether a ``where(...)`` argument holds for an element's JSON value (compiled once per expression).
+
+    Simple arguments are answered by :mod:`anonymizer.fhirpath.predicates` when the value allows it.
+    """
+    simple = simple_predicate(expression)
+    if simple is not None:
+        try:
+            return simple(value) is True
+        except Undecided:
+            pass
     try:
         result = compile_expression(expression)(value)
     except Exception as exc:
@@ -61,11 +71,11 @@ def _typed(value: object, fhir_type: str) -> object:
 
 
 def _plain(value: object) -> object:
-    from fhirpathpy.engine.nodes import FP_TimeBase, ResourceNode
+    from fhirpathpy.engine.nodes import FP_DateTime, FP_Time, ResourceNode
 
     if isinstance(value, ResourceNode):
         value = value.data
-    if isinstance(value, FP_TimeBase):
+    if isinstance(value, FP_DateTime | FP_Time):  # fhirpathpy's only FP_TimeBase kinds
         return value.asStr
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

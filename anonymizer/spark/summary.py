@@ -116,8 +116,9 @@ class RunSummary:
     def from_json_dict(cls, data: dict[str, Any]) -> RunSummary:
         """Read a summary document (missing text fields are empty, missing collections empty)."""
         text = {f.name: str(data.get(f.name) or "") for f in fields(cls) if f.type == "str"}
-        counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
-        hits = data.get("rule_hits") if isinstance(data.get("rule_hits"), list) else []
+        raw_counts, raw_hits = data.get("counts"), data.get("rule_hits")
+        counts = raw_counts if isinstance(raw_counts, dict) else {}
+        hits = raw_hits if isinstance(raw_hits, list) else []
         return cls(
             **text,
             counts={str(t): TypeCounts.from_json_dict(c) for t, c in counts.items()},

@@ -234,19 +234,19 @@ class TextScrubber:
             categories = categories | {"DATE"}
         if not categories:
             return spans
-        for m in find_patterns(text, categories, lower):
+        for found in find_patterns(text, categories, lower):
             if (
-                m.category == "DATE"
+                found.category == "DATE"
                 and "DATE" not in self.pattern_categories
-                and (m.date is None or not _is_birth(m.date, births))
+                and (found.date is None or not _is_birth(found.date, births))
             ):
                 continue
             source = (
                 _CONTEXT
-                if m.category == "DATE" and m.date is not None and _is_birth(m.date, births)
+                if found.category == "DATE" and found.date is not None and _is_birth(found.date, births)
                 else _PATTERN
             )
-            spans.append(_Span(m.start, m.end, m.category, source, m.date))
+            spans.append(_Span(found.start, found.end, found.category, source, found.date))
         return spans
 
 

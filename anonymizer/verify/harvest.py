@@ -211,7 +211,8 @@ def _name_key(text: str) -> str:
 
 def _human_name(name: dict[str, Any], path: str) -> Iterator[_Item]:
     given = [g for g in name.get("given") or [] if isinstance(g, str)]
-    family = name.get("family") if isinstance(name.get("family"), str) else ""
+    family_value = name.get("family")
+    family = family_value if isinstance(family_value, str) else ""
     for part in [*given, family]:
         for token in nz.words(part):
             yield ("words", token, "A", "name part", path)
@@ -258,7 +259,8 @@ def _contact_point(system: str, value: str, path: str) -> Iterator[_Item]:
 
 def _identifier(ident: dict[str, Any], path: str) -> Iterator[_Item]:
     category, label = "R", "other identifier"
-    system = ident.get("system") if isinstance(ident.get("system"), str) else ""
+    system_value = ident.get("system")
+    system = system_value if isinstance(system_value, str) else ""
     codes = [
         c.get("code")
         for c in ((ident.get("type") or {}).get("coding") or [])

@@ -6,6 +6,7 @@ so the page cannot show an identifier either. It says so at the top.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -304,7 +305,7 @@ def _path_table(paths: list[dict[str, Any]]) -> str:
     )
 
 
-def _bar_chart(title: str, items: list[tuple[str, int, int | None]]) -> str:
+def _bar_chart(title: str, items: Sequence[tuple[str, int, int | None]]) -> str:
     """Horizontal bar chart as inline SVG; a second value per item draws a thinner blue bar."""
     if not items:
         return f"<div class='card'><b>{_e(title)}</b><p class='muted'>nothing to show</p></div>"

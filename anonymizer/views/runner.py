@@ -140,12 +140,12 @@ def evaluate_many(
             rows = None
         if rows is not None:
             for row in rows:
-                outcomes[row["_view"]].append(_json_row(compiled[row["_view"]], row["_row"]))  # type: ignore[union-attr]
+                outcomes[row["_view"]].append(_json_row(compiled[row["_view"]], row["_row"]))
             return outcomes
-        for position, view in compiled.items():
+        for position, compiled_view in compiled.items():
             try:
                 with evaluation_errors():
-                    collected = view_frame(view, source).collect()
+                    collected = view_frame(compiled_view, source).collect()
                 outcomes[position] = [
                     {k: _plain(v) for k, v in r.asDict(recursive=True).items()} for r in collected
                 ]

@@ -20,7 +20,6 @@ from anonymizer.engine import Anonymizer
 from anonymizer.engine.compiled.program import unsupported_reason
 from anonymizer.errors import AnonymizerError, ProcessingError, RuleNotApplicableError
 from anonymizer.fhir.model import r4
-from anonymizer.fhir.prune import prune
 from tests.strong_keys import DATE_KEY, HASH_KEY
 
 ROOT = Path(__file__).parents[2]
@@ -320,11 +319,6 @@ def test_extension_guard_after_a_rule_that_may_change_urls_is_left_to_the_tree_e
     assert unsupported_reason(engine.config.rules[1:], r4()) is None
 
 
-def test_prune_keeps_holder_arrays_aligned() -> None:
-    value = {"given": [None, "B", None], "_given": [{"id": "a"}, None, None], "family": None, "x": [{}, []]}
-    assert prune(value) == {"given": [None, "B"], "_given": [{"id": "a"}, None]}
-
-
 # -- randomised differential test -------------------------------------------------------------------------
 _EXTENSIONS = (
     {"url": "http://example.org/x", "valueString": "s"},
@@ -403,3 +397,51 @@ def test_damaged_resources_agree(config_name: str) -> None:
         damaged = _mutate(copy.deepcopy(resource), rng)
         a, b = _run(fast, damaged), _run(tree, damaged)
         assert a == b or _errors_alike(a, b), damaged["resourceType"]
+
+
+def test_memoised_elements_give_the_same_output_hits_and_labels() -> None:
+    fast, tree = _pair(_shipped("ms-r4-configuration-sample.json"))
+    resources = [r for r in _sample_resources(per_file=8) if r["resourceType"] != "Patient"]
+    for _ in range(3):  # the second and third rounds reuse the remembered elements
+        for resource in resources:
+            assert orjson.loads(fast.anonymize_json(orjson.dumps(resource))) == orjson.loads(
+                _run(tree, resource)
+            )
+    assert fast.rule_hits == tree.rule_hits
+    hits = [p.memo_hits for root in fast._engine.compiler._roots.values() for p in _sub_plans(root)]
+    assert sum(hits) > len(resources), "elements repeat in this sample: the memo must be used"
+
+
+def test_results_of_the_dict_api_share_no_objects() -> None:
+    fast, _ = _pair(_shipped("hipaa-safe-harbor.json"))
+    resource = next(r for r in _sample_resources(per_file=3) if r["resourceType"] == "Condition")
+    first, second, third = (fast.anonymize(copy.deepcopy(resource)) for _ in range(3))  # third: from the memo
+    assert first == second == third
+    third["subject"]["reference"] = "changed by the caller"
+    third["code"]["coding"].clear()
+    fourth = fast.anonymize(copy.deepcopy(resource))
+    assert fourth == first and fourth["subject"]["reference"] != "changed by the caller"
+
+
+def _sub_plans(root: Any) -> list[Any]:
+    out = []
+    for kp in root.keys.values():
+        static = getattr(kp, "static", None)
+        if static is not None and static._sub is not None:
+            out.append(static._sub)
+    return out
+
+
+def test_memos_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anonymizer.engine.compiled import walk
+
+    monkeypatch.setattr(walk, "MEMO_BUDGET", 5_000)
+    fast, tree = _pair(_shipped("hipaa-safe-harbor.json"))
+    resources = _sample_resources(per_file=10)
+    for _ in range(2):
+        for resource in resources:
+            assert _run(fast, resource) == _run(tree, resource)
+    budget = fast._engine.compiler.memo_budget
+    assert budget.plans and budget.used <= 5_000
+    held = sum(len(k) + len(v[0] or b"") for p in budget.plans if p.memo for k, v in p.memo.items())
+    assert held <= 5_000

@@ -1,4 +1,5 @@
-"""Microsoft's engine-level inline vectors: whole-resource assertions, primitive substitution, labels, path parsing."""
+"""Microsoft's engine-level inline vectors: whole-resource assertions, primitive substitution, labels (path parsing:
+tests/fhirpath/test_rule_paths.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from anonymizer.config import resolve_keys
 from anonymizer.engine import Anonymizer
 from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.errors import AnonymizerError, RuleNotApplicableError
-from anonymizer.fhirpath.compiler import _FAST, split_path
 from anonymizer.methods.encrypt import decrypt_value
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ms-anonymizer"
@@ -137,17 +137,6 @@ def test_empty_element_shape(v: dict[str, Any]) -> None:
             )
             == data
         )
-
-
-@pytest.mark.parametrize("v", vectors("rule.parsePath"))
-def test_parse_path(v: dict[str, Any]) -> None:
-    assert split_path(v["input"]) == (v["expected"]["resourceType"], v["expected"]["expression"])
-
-
-@pytest.mark.parametrize("v", vectors("rule.nodesByTypeFastPath") + vectors("rule.nodesByNameFastPath"))
-def test_fast_path_detection(v: dict[str, Any]) -> None:
-    m = _FAST.match(v["input"])
-    assert bool(m) == v["expected"]["match"]
 
 
 COMPLEX_ELEMENT = {"Address": "address", "HumanName": "name", "ContactPoint": "telecom"}

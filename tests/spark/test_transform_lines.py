@@ -12,7 +12,7 @@ from anonymizer.spark.transform import TransformOptions, process_line
 class _BrokenEngine:
     processing_errors = "raise"
 
-    def anonymize(self, resource: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def anonymize_raising(self, resource: dict[str, Any], **_: Any) -> dict[str, Any]:
         raise KeyError(resource["name"][0]["family"])  # a bug whose message would carry PHI
 
 

@@ -24,6 +24,7 @@ from anonymizer.engine.compiled.plans import (
     SKIP,
     ElementPlan,
     KeyPlan,
+    MemoBudget,
     ObjPlan,
     Op,
     State,
@@ -48,6 +49,7 @@ class PlanCompiler:
         self.settings = settings
         self.hits = hits
         self._roots: dict[str, ObjPlan] = {}
+        self.memo_budget = MemoBudget()
 
     def __repr__(self) -> str:
         return f"PlanCompiler(rules={len(self.programs)}, types={len(self._roots)})"
@@ -223,4 +225,4 @@ class PlanCompiler:
         owner = element.owner
         if owner is None or owner == element.consumed_by:
             return None
-        return operation(self.programs[owner], element, self.model, self.settings, self.hits)
+        return operation(self.programs[owner], element, self.model, self.settings)

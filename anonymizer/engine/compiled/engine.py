@@ -30,8 +30,16 @@ class CompiledEngine:
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
 
-    def process(self, resource: dict[str, Any], prefix: str | None, patient_identifiers: Any) -> None:
+    def process(
+        self,
+        resource: dict[str, Any],
+        prefix: str | None,
+        patient_identifiers: Any,
+        *,
+        shared_results: bool = False,
+    ) -> None:
         """Anonymize a validated top-level resource in place, and prune what was emptied."""
         s = self.settings
         run = Run(resource, prefix, s.date_shift_key, s.params.date_shift_fixed_offset, patient_identifiers)
+        run.shared = shared_results
         process_resource(self.compiler, resource, run)

@@ -1,8 +1,9 @@
 """The operation of the rule owning an element position: ``op(value, run, parent object) -> new value``.
 
 Every operation comes from the kernel (:mod:`anonymizer.engine.kernel`), chosen once per position; this module
-only adapts it to the walk: it skips empty values as the node-tree engine does, records the label and the hit,
-and names the rule and path when a value makes the method fail.
+only adapts it to the walk: it skips empty values as the node-tree engine does, logs the change (label and rule
+hit, see :meth:`Run.flush`), counts changes that depend on the resource or on randomness (``run.volatile``), and
+names the rule and path when a value makes the method fail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ElementPlan, Op
 from anonymizer.engine.compiled.program import RuleProgram
 from anonymizer.engine.compiled.run import Run
 from anonymizer.engine.kernel import numbers
-from anonymizer.engine.kernel.labels import Hits
 from anonymizer.engine.kernel.scrub import NOT_TEXT, scrub_text, text_scrubber
 from anonymizer.engine.kernel.values import OpSettings, remove, value_op
 from anonymizer.engine.reference.nodes import generalize_not_applicable
@@ -21,22 +21,20 @@ from anonymizer.errors import VALUE_FAILURES, RuleNotApplicableError, method_fai
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 
 
-def operation(
-    prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings, hits: Hits
-) -> Op | None:
+def operation(prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings) -> Op | None:
     """What rule ``prog`` does at ``element``, which it owns (``None``: nothing, the walk goes on below)."""
     method = prog.rule.method
     position = element.position
     if method == "perturb":
-        return _perturb(element, prog, model, hits)
+        return _perturb(element, prog, model)
     if position.fhir_type not in PRIMITIVE_TYPES:
         return _not_applicable(element, prog) if method == "generalize" else None
     if method == "scrubtext":
-        return _scrub(element, prog, settings, hits)
+        return _scrub(element, prog, settings)
     fn = value_op(prog.rule, position, settings)
     if fn is None:
         return None
-    return _recording(fn, prog, element.owner_path, hits)
+    return _recording(fn, prog, element.owner_path)
 
 
 def _not_applicable(element: ElementPlan, prog: RuleProgram) -> Op:
@@ -48,20 +46,21 @@ def _not_applicable(element: ElementPlan, prog: RuleProgram) -> Op:
     return refuse
 
 
-def _recording(fn: Any, prog: RuleProgram, owner_path: str, hits: Hits) -> Op:
+def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
     rule = prog.rule
     hit_key = (rule.index, rule.method)
     if fn is remove:  # the most common operation by far: no call, no offset
+        removed = (hit_key, "REDACT")
 
         def removing(value: Any, run: Run, _parent: Any) -> Any:
             if value is None or value == "":
                 return NOCHANGE
-            run.ops.add("REDACT")
-            hits[hit_key] += 1
+            run.log.append(removed)
             return None
 
         return removing
     needs_offset = rule.method == "dateshift"
+    volatile = needs_offset or rule.method == "encrypt"  # the resource's offset; a random IV
     keeps_empty = rule.method != "generalize"  # generalize evaluates its cases on "" too
 
     def op(value: Any, run: Run, _parent: Any) -> Any:
@@ -71,20 +70,21 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str, hits: Hits) -> Op:
             new, label = fn(value, run.offset_for(hit_key[0]) if needs_offset else None)
         except VALUE_FAILURES as exc:
             raise method_failed(rule.label, rule.method, owner_path, exc) from None
-        run.ops.add(label)
-        hits[hit_key] += 1
+        run.log.append((hit_key, label))
+        if volatile:
+            run.volatile += 1
         return new
 
     return op
 
 
-def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel, hits: Hits) -> Op | None:
+def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel) -> Op | None:
     rule = prog.rule
     fhir_type = element.position.fhir_type
     quantity = numbers.is_quantity(fhir_type, model)
     if not quantity and not numbers.is_number(fhir_type):
         return None
-    hit_key = (rule.index, rule.method)
+    perturbed = ((rule.index, rule.method), "PERTURB")
     owner_path = element.owner_path
 
     def noisy(value: Any, value_type: str, run: Run) -> Any:
@@ -94,8 +94,8 @@ def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel, hits: Hi
             raise method_failed(rule.label, rule.method, owner_path, exc) from None
         if new is numbers.NOT_A_NUMBER:
             return NOCHANGE
-        run.ops.add("PERTURB")
-        hits[hit_key] += 1
+        run.log.append(perturbed)
+        run.volatile += 1  # random noise
         return new
 
     if not quantity:
@@ -114,9 +114,9 @@ def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel, hits: Hi
     return perturb_quantity
 
 
-def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings, hits: Hits) -> Op:
+def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings) -> Op:
     rule = prog.rule
-    hit_key = (rule.index, rule.method)
+    scrubbed = ((rule.index, rule.method), "REDACT")
     pos = element.position
     owner_path = element.owner_path
     params, as_of = settings.params, settings.as_of
@@ -124,6 +124,7 @@ def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings, hits: 
     def scrub(value: Any, run: Run, parent: Any) -> Any:
         if not isinstance(value, str) or not value:
             return NOCHANGE
+        run.volatile += 1  # the patient's identifiers, the resource's offset
         scrubber, cache_short = text_scrubber(rule, params, as_of, run.offset_for(rule.index))
         try:
             new = scrub_text(
@@ -140,8 +141,7 @@ def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings, hits: 
             raise method_failed(rule.label, rule.method, owner_path, exc) from None
         if new is NOT_TEXT:
             return NOCHANGE
-        run.ops.add("REDACT")
-        hits[hit_key] += 1
+        run.log.append(scrubbed)
         return new
 
     return scrub

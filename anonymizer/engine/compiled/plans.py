@@ -19,7 +19,7 @@ from anonymizer.fhirpath.expressions import where_holds
 #: lies below a focus of a descendant search (``nodesByType``, ``nodesByName``, ``descendants()``).
 State = tuple[int, int, int, int]
 #: An element plan's operation: ``op(value, run, parent object) -> new value or NOCHANGE`` (records its label).
-Op = Callable[[Any, Any], Any]
+Op = Callable[[Any, Any, Any], Any]
 
 
 class _NoChange:
@@ -61,10 +61,21 @@ class WhereGuard:
 Guard = UrlGuard | WhereGuard
 
 
+class MemoBudget:
+    """How much the element memos of one engine hold (see :func:`anonymizer.engine.compiled.walk._account`)."""
+
+    __slots__ = ("used", "plans")
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.plans: list[ObjPlan] = []
+
+
 class Planner(Protocol):
     """What plans ask of the compiler that builds them."""
 
     model: TypeModel
+    memo_budget: MemoBudget
 
     def operation(self, element: ElementPlan) -> Op | None:
         """The operation of the rule owning ``element`` there."""
@@ -141,7 +152,8 @@ class ObjPlan:
     """The keys of one object position (a resource, a complex element, or a primitive's extension holder)."""
 
     __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
-                 "consumed_by", "is_root", "keys")  # fmt: skip
+                 "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses",
+                 "memo_counted")  # fmt: skip
 
     def __init__(self, compiler: Planner, element: ElementPlan, *, is_root: bool) -> None:
         self.compiler = compiler
@@ -155,10 +167,27 @@ class ObjPlan:
         self.consumed_by = element.consumed_by
         self.is_root = is_root
         self.keys: dict[str, Any] = {}
+        #: keys of primitives no rule changes here (a scalar value there needs nothing)
+        self.inert: set[str] = set()
+        #: keys of complex elements no rule changes here, with the plan of their object (only walked)
+        self.walkers: dict[str, ObjPlan] = {}
+        #: element JSON text -> (the result's text, or None when unchanged; the changes logged; the result)
+        self.memo: dict[bytes, tuple[bytes | None, tuple[Any, ...], Any]] | None = {}
+        self.memo_hits = 0
+        self.memo_misses = 0
+        self.memo_counted = False
 
     def key(self, key: str) -> Any:
         """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""
         plan = self.keys.get(key)
         if plan is None:
             plan = self.keys[key] = self.compiler.key(self, key)
+            static = (
+                plan.static if plan is not SKIP and not plan.holder_only and not plan.is_resource else None
+            )
+            if static is not None and static.op is None:
+                if plan.primitive:
+                    self.inert.add(key)
+                else:
+                    self.walkers[key] = static.sub
         return plan

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from anonymizer.engine.kernel.offsets import date_offset
 
 __all__ = ["Run"]
 
+_HIT_KEY = itemgetter(0)
+_LABEL = itemgetter(1)
+
 
 class Run:
     """State of one top-level ``anonymize`` call."""
 
-    __slots__ = ("root", "ops", "subs", "prefix", "date_key", "fixed_offset", "id_before", "early_until",
-                 "_early", "_late", "patient_identifiers")  # fmt: skip
+    __slots__ = ("root", "ops", "log", "volatile", "shared", "subs", "prefix", "date_key", "fixed_offset", "id_before",
+                 "early_until", "_early", "_late", "patient_identifiers")  # fmt: skip
 
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
                  patient_identifiers: Any = None) -> None:  # fmt: skip
         self.root = root
         self.ops: set[str] = set()
+        #: the changes made since the last flush, as ``(rule hit key, operation label)`` (see :meth:`flush`)
+        self.log: list[tuple[tuple[int, str], str]] = []
+        #: changes that depend on more than the value and its position (the resource's date offset, the
+        #: patient's identifiers, randomness): a subtree walked while this grew is not memoised
+        self.volatile = 0
+        #: the result is serialised at once: memoised elements may be shared objects (see Engine.process)
+        self.shared = False
         self.subs: list[tuple[dict[str, Any], str]] = []
         self.prefix = prefix
         self.date_key = date_key
@@ -32,6 +43,14 @@ class Run:
 
     def __repr__(self) -> str:  # no values, no keys
         return f"Run(ops={sorted(self.ops)})"
+
+    def flush(self, hits: Any) -> None:
+        """Move the logged changes into the current resource's operations and the rule hits."""
+        log = self.log
+        if log:
+            hits.update(map(_HIT_KEY, log))  # C loops: Counter.update and set.update over map
+            self.ops.update(map(_LABEL, log))
+            log.clear()
 
     def offset_for(self, rule_index: int) -> Any:
         """The date-shift offset source a rule with ``rule_index`` sees (a zero-argument callable)."""

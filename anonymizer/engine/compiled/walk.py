@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orjson import JSONEncodeError, dumps, loads
+
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
@@ -25,6 +27,12 @@ from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 __all__ = ["process_resource"]
 
 _CONTAINERS = (dict, list)
+#: Remembered element results per position before its memo starts again; misses before a position is judged;
+#: the longest element text remembered; the JSON text (about half the memory) all memos of an engine may hold.
+MEMO_LIMIT = 50_000
+MEMO_TRIAL = 2_000
+MEMO_MAX_TEXT = 4_096
+MEMO_BUDGET = 32_000_000
 
 
 def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
@@ -36,7 +44,8 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
         owner = id_plan.element(resource["id"]).owner
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
-            keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
+            if keys[0] != "id" and keys[:2] != ("resourceType", "id"):  # (resourceType is passed over)
+                keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
     if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
         plan.element.op(resource, run, None)
     _walk(resource, plan, run, keys)
@@ -57,6 +66,7 @@ def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, nam
 
 def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
             parent_ops: set[str] | None) -> None:  # fmt: skip
+    run.flush(compiler.hits)
     subs, run.subs = run.subs, []
     ops = run.ops
     for sub, slot in subs:
@@ -81,14 +91,30 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
         _walk_with_holders(obj, plan, run, keys, keys if original is None else original)
         return
     plans = plan.keys
+    inert, walkers = plan.inert, plan.walkers
     keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
     for key in keys:
+        value = obj[key]
+        # The two most common cases first: a scalar no rule changes, an object no rule changes (only walked).
+        if key in inert:
+            kind = type(value)
+            if kind is str or kind is bool or kind is int or kind is float:
+                continue
+        elif type(value) is dict:
+            sub = walkers.get(key)
+            if sub is not None:
+                if keep_meta and sub.memo is not None:  # an element of the resource itself: memoised
+                    obj[key] = value = _walk_memoised(value, sub, run)
+                else:
+                    _walk(value, sub, run, tuple(value))
+                if not value and not (keep_meta and key == "meta"):
+                    del obj[key]
+                continue
         kp = plans.get(key)
         if kp is None:
             kp = plan.key(key)
         if kp is SKIP:
             continue  # resourceType (validated as a string)
-        value = obj[key]
         ep = kp.static
         if isinstance(value, list):
             if ep is None or kp.is_resource:
@@ -107,7 +133,10 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
                     elif isinstance(element, dict):
                         if sub is None:
                             sub = ep.sub
-                        _walk(element, sub, run, tuple(element))
+                        if keep_meta and op is None and sub.memo is not None:
+                            value[i] = _walk_memoised(element, sub, run)
+                        else:
+                            _walk(element, sub, run, tuple(element))
                     elif isinstance(element, list):
                         prune(element)
             for element in value:
@@ -139,6 +168,64 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
             _walk(value, ep.sub, run, tuple(value))
             if not value and not (keep_meta and key == "meta"):
                 del obj[key]
+
+
+def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, Any]:
+    """:func:`_walk` ``value``, or reuse the result of an equal value met before at this position.
+
+    Elements of resources repeat (codes, references to the same patient, units): a walk whose changes depend
+    only on the values and their positions (no date offset, patient identifiers or randomness: ``run.volatile``
+    unchanged) and that found no resource inside is remembered by the element's JSON text, with the changes it
+    logged. A position where few elements repeat stops being memoised. Returns the value to keep.
+    """
+    memo = plan.memo
+    assert memo is not None
+    # (result text or None when unchanged; the changes logged; the result as an object, handed out when shared)
+    try:
+        before = dumps(value)
+    except JSONEncodeError:  # a dict built by the caller, with values JSON does not have
+        _walk(value, plan, run, tuple(value))
+        return value
+    found = memo.get(before)
+    if found is not None:
+        out, entries, result = found
+        if entries:
+            run.log.extend(entries)
+        plan.memo_hits += 1
+        if out is None:
+            return value
+        # meta is changed later (labels): never shared
+        return result if run.shared and plan.fhir_type != "Meta" else loads(out)
+    log, volatile, subs = run.log, run.volatile, len(run.subs)
+    mark = len(log)
+    _walk(value, plan, run, tuple(value))
+    if run.volatile == volatile and len(run.subs) == subs and len(before) <= MEMO_MAX_TEXT:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        after = dumps(value)
+        memo[before] = (
+            (None, tuple(log[mark:]), None) if after == before else (after, tuple(log[mark:]), loads(after))
+        )
+        _account(plan, 2 * (len(before) + len(after)))
+    misses = plan.memo_misses = plan.memo_misses + 1
+    if misses >= MEMO_TRIAL and plan.memo_hits * 3 < misses:
+        plan.memo = None  # values here rarely repeat (or their changes depend on the resource)
+        memo.clear()
+    return value
+
+
+def _account(plan: ObjPlan, size: int) -> None:
+    """Keep the memos of one engine under :data:`MEMO_BUDGET` bytes of JSON text (all forgotten beyond it)."""
+    budget = plan.compiler.memo_budget
+    if not plan.memo_counted:
+        plan.memo_counted = True
+        budget.plans.append(plan)
+    budget.used += size
+    if budget.used > MEMO_BUDGET:
+        for memoised in budget.plans:
+            if memoised.memo is not None:
+                memoised.memo.clear()
+        budget.used = 0
 
 
 def _walk_with_holders(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any) -> None:

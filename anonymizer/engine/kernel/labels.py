@@ -6,6 +6,7 @@ Labels are the codings Microsoft's tool adds to ``meta.security``, in its fixed 
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 _V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
@@ -32,14 +33,24 @@ def record(ops: set[str], hits: Hits, hit_key: tuple[int, str], operation: str) 
 
 def add_security_labels(resource: dict[str, Any], operations: set[str]) -> None:
     """Add one coding per recorded operation unless a coding with that code exists (case-insensitive)."""
-    wanted = [coding for op, coding in LABELS if op in operations]
+    if not operations:
+        return
+    wanted = _wanted(frozenset(operations))
     if not wanted:
         return
     meta = resource.get("meta")
     if not isinstance(meta, dict):
         meta = resource["meta"] = {}  # appended last, as Microsoft's tool does
     security = meta.setdefault("security", [])
+    if not security:
+        security.extend([dict(coding) for coding in wanted])
+        return
     existing = {str(c.get("code", "")).lower() for c in security if isinstance(c, dict)}
     for coding in wanted:
         if coding["code"].lower() not in existing:
             security.append(dict(coding))
+
+
+@lru_cache(maxsize=256)
+def _wanted(operations: frozenset[str]) -> tuple[dict[str, str], ...]:
+    return tuple(coding for op, coding in LABELS if op in operations)

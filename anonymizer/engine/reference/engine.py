@@ -42,7 +42,14 @@ class ReferenceEngine:
     def __repr__(self) -> str:
         return f"ReferenceEngine(rules={len(self._compiled)})"
 
-    def process(self, resource: dict[str, Any], prefix: str | None, patient_identifiers: Any) -> None:
+    def process(
+        self,
+        resource: dict[str, Any],
+        prefix: str | None,
+        patient_identifiers: Any,
+        *,
+        shared_results: bool = False,
+    ) -> None:
         """Anonymize a validated top-level resource in place, and prune what was emptied."""
         ctx = Context(
             settings=self.settings,

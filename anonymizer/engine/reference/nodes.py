@@ -113,10 +113,10 @@ def generalize_not_applicable(rule: RuleConfig, fhir_type: str, path: str) -> st
 def _perturb(node: Node, rule: RuleConfig, ctx: Context, ops: set[str]) -> bool:
     target, fhir_type = node, node.fhir_type
     if numbers.is_quantity(node.fhir_type, ctx.model):
-        target = next((c for c in children(node, ctx.model) if c.name == "value"), None)
-        fhir_type = "decimal"
-        if target is None:
+        value = next((c for c in children(node, ctx.model) if c.name == "value"), None)
+        if value is None:
             return True
+        target, fhir_type = value, "decimal"
     elif not numbers.is_number(node.fhir_type):
         return False  # visited, unchanged
     if target.location in ctx.visited:

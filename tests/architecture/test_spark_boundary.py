@@ -15,7 +15,7 @@ LAZY_ELSEWHERE = {
 #: Packages that never import pyspark, not even for type checking: the engine and what it stands on, and the rest
 #: of the driver-only code.
 NO_SPARK = {"errors", "secrets", "fhir", "fhirpath", "methods", "text", "config", "engine", "storage", "export",
-            "testing", "labels", "processors", "text_method", "plan"}  # fmt: skip
+            "testing"}  # fmt: skip
 
 
 def _pyspark_imports(path: Path) -> dict[str, list[int]]:
