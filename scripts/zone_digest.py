@@ -19,8 +19,11 @@ from typing import Any
 
 
 def ndjson_digests(zone: Path) -> dict[str, str]:
-    """Per type: SHA-256 of the sorted NDJSON lines."""
-    out = {}
+    """Per type: SHA-256 of the sorted NDJSON lines (none when the zone has no NDJSON: ``deidentify`` without
+    ``--ndjson``)."""
+    out: dict[str, str] = {}
+    if not (zone / "ndjson").is_dir():
+        return out
     for folder in sorted(p for p in (zone / "ndjson").iterdir() if p.is_dir()):
         lines: list[bytes] = []
         for part in sorted(folder.glob("part-*")):
@@ -59,14 +62,18 @@ def main(argv: list[str]) -> int:
         print(json.dumps(digests[0], indent=2, sort_keys=True))
         return 0
     first, second = digests
+    # NDJSON is compared when both zones have it (it is optional).
+    parts = ("ndjson", "delta") if first["ndjson"] and second["ndjson"] else ("delta",)
     differ = [
         f"{part}/{t}"
-        for part in ("ndjson", "delta")
+        for part in parts
         for t in sorted(set(first[part]) | set(second[part]))
         if first[part].get(t) != second[part].get(t)
     ]
-    types = len(first["ndjson"])
-    print(f"{types} types; differing: {', '.join(differ) if differ else 'none'}")
+    types = len(first["delta"])
+    print(
+        f"{types} types, compared: {' and '.join(parts)}; differing: {', '.join(differ) if differ else 'none'}"
+    )
     return 1 if differ else 0
 
 

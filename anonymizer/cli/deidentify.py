@@ -28,14 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="de-identify bulk-export NDJSON into research-zone Delta tables",
         description="Read bulk-export NDJSON (plain or .gz, any file names) from a folder or Hadoop URI, apply the "
         "rules config to every resource in one Spark pass, and write one Delta table per resource type "
-        "(MERGE on the pseudonymized id), anonymized NDJSON per type, a quarantine of lines that could not be "
+        "(MERGE on the pseudonymized id), optionally anonymized NDJSON per type, a quarantine of lines that could not be "
         "processed (with file, line and reason), a run summary JSON and a row in the _runs table.",
     )
     parser.add_argument(
         "--input", required=True, help="landing folder or URI (file://, abfss://) with the NDJSON files"
     )
     parser.add_argument(
-        "--output", required=True, help="research zone root: delta/<Type>, ndjson/<Type>, run-summary.json"
+        "--output",
+        required=True,
+        help="research zone root: delta/<Type>, ndjson/<Type> (unless --no-ndjson), run-summary.json",
     )
     parser.add_argument(
         "--config", required=True, help="rules file in Microsoft's anonymizer format (see configs/)"
@@ -106,6 +108,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "Fabric, Synapse, delta-rs, polars, DuckDB; the default) or variant (VARIANT: Spark 4 / Databricks "
         "only); recorded in each table's property " + FORMAT_PROPERTY,
     )
+    parser.add_argument(
+        "--ndjson",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write the anonymized resources as NDJSON under <output>/ndjson/<Type>/ (what Microsoft's tool "
+        "writes; for readers without Delta; the default); --no-ndjson skips this second, uncompressed copy of the "
+        "data (about 4x the Delta bytes) and removes the NDJSON of an earlier run",
+    )
     add_spark_options(parser)
     parser.set_defaults(handler=run)
 
@@ -131,6 +141,7 @@ def run(args: argparse.Namespace) -> None:
         allow_dead_rules=args.allow_dead_rules,
         skip_unreadable_files=args.skip_unreadable_files,
         resource_format=args.resource_format,
+        ndjson=args.ndjson,
     )
     # Before Spark starts: a config mistake costs no JVM start-up.
     check_before_run(args.config, allow_dead_rules=args.allow_dead_rules, what="de-identification")
@@ -154,7 +165,8 @@ def print_summary(result: object) -> None:
     for name, c in sorted(summary.counts.items()):
         print(f"{name:<28}{c.lines_in:>9}{c.rows_out:>9}{c.quarantined:>8}")
     print(f"Delta tables:  {summary.output.rstrip('/')}/delta/<ResourceType>")
-    print(f"NDJSON:        {summary.output.rstrip('/')}/ndjson/<ResourceType>/")
+    if getattr(result, "ndjson", False):
+        print(f"NDJSON:        {summary.output.rstrip('/')}/ndjson/<ResourceType>/")
     print(f"Run summary:   {result.summary_path}")  # type: ignore[attr-defined]
     print(f"Quarantine:    {summary.quarantine}/quarantine")
     if summary.unreadable_files:

@@ -29,6 +29,10 @@ class DeidentifyRequest:
         allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
         skip_unreadable_files: quarantine unreadable input files (one record each) and go on, instead of stopping.
         resource_format: ``json`` (a JSON string column every Delta reader opens, the default) or ``variant``.
+        ndjson: also write the run's anonymized resources as NDJSON (``ndjson/<Type>/``, what Microsoft's tool
+            writes; the default). ``False`` (``--no-ndjson``) skips this second, uncompressed copy of the data
+            (about 4x the Delta bytes) and removes the NDJSON of an earlier run, so that folder never holds
+            another run's output.
     """
 
     input: str
@@ -46,3 +50,4 @@ class DeidentifyRequest:
     allow_dead_rules: bool = False
     skip_unreadable_files: bool = False
     resource_format: str = DEFAULT_RESOURCE_FORMAT
+    ndjson: bool = True

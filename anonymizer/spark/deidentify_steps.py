@@ -130,31 +130,30 @@ def stage(run: DeidentifyRun) -> None:
     run.staged = run.spark.read.schema(ls.TRANSFORMED_DDL).parquet(
         run.staging
     )  # resource_type: partition column
-    for row in run.staged.groupBy("resource_type", "status").count().collect():
+    status, good = F.col("status"), F.col("status") != ls.STATUS_QUARANTINED
+    # One aggregation over the staged rows: lines per status, and distinct ids among the rows that are written
+    # (a null id counts in the rows but not in the ids: such rows take the de-duplicating path too).
+    per_type = run.staged.groupBy("resource_type").agg(
+        F.count("*").alias("lines"),
+        F.count(F.when(status == ls.STATUS_OK, 1)).alias("ok"),
+        F.count(F.when(status == ls.STATUS_SKIPPED, 1)).alias("skipped"),
+        F.count(F.when(good, 1)).alias("good"),
+        F.countDistinct(F.when(good, F.col("id"))).alias("ids"),
+    )
+    for row in per_type.collect():
         c = run.counts.setdefault(row["resource_type"] or "unknown", TypeCounts())
-        c.lines_in += row["count"]
-        if row["status"] == ls.STATUS_OK:
-            c.rows_out += row["count"]
-        elif row["status"] == ls.STATUS_SKIPPED:
-            c.rows_out += row["count"]
-            c.quarantined += row["count"]
-            c.skipped += row["count"]
-        else:
-            c.quarantined += row["count"]
+        c.lines_in += row["lines"]
+        c.rows_out += row["ok"] + row["skipped"]
+        c.skipped += row["skipped"]
+        c.quarantined += row["lines"] - row["ok"]  # skipped lines are written and quarantined
+        if row["good"] != row["ids"]:
+            run.duplicated.add(row["resource_type"])
     log.info(
         "run %s: %d lines, %d types",
         run.run_id,
         sum(c.lines_in for c in run.counts.values()),
         len(run.counts),
     )
-    per_type = (
-        _good(run)
-        .groupBy("resource_type")
-        .agg(F.count("*").alias("n"), F.countDistinct("id").alias("ids"))
-        .collect()
-    )
-    # A null id counts in n but not in ids: such rows take the de-duplicating path too.
-    run.duplicated = {row["resource_type"] for row in per_type if row["n"] != row["ids"]}
 
 
 def _good(run: DeidentifyRun) -> DataFrame:
@@ -175,7 +174,8 @@ def quarantine(run: DeidentifyRun) -> None:
 
 
 def publish(run: DeidentifyRun) -> None:
-    """Per type: MERGE (or overwrite) into its Delta table and write its NDJSON; then purge history if asked."""
+    """Per type: MERGE (or overwrite) into its Delta table and (unless ``--no-ndjson``) write its NDJSON; then purge history
+    if asked."""
     good = _good(run)
     types = sorted(t for t, c in run.counts.items() if c.rows_out)
     run.tables = {t: run.zone.table(t) for t in types}
@@ -199,11 +199,12 @@ def publish(run: DeidentifyRun) -> None:
             if known is None:
                 raise
             raise DeidentifyError(known) from exc
-        write_ndjson(rows, run.zone, resource_type)
+        if run.request.ndjson:
+            write_ndjson(rows, run.zone, resource_type)
         log.info("run %s: %s -> %d rows", run.run_id, resource_type, run.counts[resource_type].rows_out)
 
     if types:
-        clear_ndjson(run.spark, run.zone)
+        clear_ndjson(run.spark, run.zone)  # also with --no-ndjson: no earlier run's NDJSON stays
     # Per-type MERGEs and NDJSON writes are small independent jobs: a few at once keep every core busy.
     with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
         list(pool.map(publish_one, types))

@@ -41,6 +41,7 @@ class DeidentifyResult:
     summary_path: str
     tables: dict[str, str] = field(default_factory=dict)
     skipped_inputs: tuple[str, ...] = ()  # incomplete export folders of the landing, not read
+    ndjson: bool = False  # the NDJSON copy was written (``ndjson/<Type>/``)
 
 
 def default_quarantine(output: str) -> str:
@@ -90,6 +91,7 @@ def run_deidentify(request: DeidentifyRequest, spark: SparkSession | None = None
         summary_path=run.zone.summary_path,
         tables=run.tables,
         skipped_inputs=run.selection.skipped if run.selection else (),
+        ndjson=request.ndjson and bool(run.tables),
     )
 
 

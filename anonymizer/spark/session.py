@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anonymizer.spark.jars import ensure_delta_jars
-from anonymizer.spark.settings import LOCAL_DEFAULTS, REQUIRED_CONF, merged_conf
+from anonymizer.spark.settings import LOCAL_DEFAULTS, REQUIRED_CONF, local_read_conf, merged_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -55,7 +55,11 @@ def local_session(
     prepare_local_environment()
     jars = ensure_delta_jars(quiet=False)
     settings = merged_conf(
-        REQUIRED_CONF, LOCAL_DEFAULTS, *map(dict, extra_layers), overrides=dict(conf or {})
+        REQUIRED_CONF,
+        LOCAL_DEFAULTS,
+        local_read_conf(master),
+        *map(dict, extra_layers),
+        overrides=dict(conf or {}),
     )
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
@@ -101,7 +105,9 @@ def remote_session(
     prepare_local_environment()
     builder = SparkSession.builder.remote(url).appName(app_name)
     if url.startswith("local"):
-        settings = merged_conf(REQUIRED_CONF, LOCAL_DEFAULTS, overrides=dict(conf or {}))
+        settings = merged_conf(
+            REQUIRED_CONF, LOCAL_DEFAULTS, local_read_conf(url), overrides=dict(conf or {})
+        )
         settings["spark.jars"] = ",".join(str(j) for j in ensure_delta_jars(quiet=False))
         settings.setdefault("spark.connect.grpc.binding.address", "127.0.0.1")
         if not verbose and "spark.driver.extraJavaOptions" not in settings:

@@ -5,7 +5,7 @@ Spark, so local folders, ``file:``, ``abfss://``, ``dbfs:/`` and ``/Volumes`` be
 
     <root>/delta/<Type>/          Delta: TABLE_COLUMNS, table property FORMAT_PROPERTY = json | variant
     <root>/delta/_runs/           one row per run (RUNS_TABLE_DDL)
-    <root>/ndjson/<Type>/         part-*.ndjson: the latest run's anonymized resources
+    <root>/ndjson/<Type>/         part-*.ndjson: the latest run's anonymized resources (unless deidentify --no-ndjson)
     <root>/run-summary.json       the latest run's RunSummary (anonymizer.spark.summary)
     <root>/views/<name>/          Delta: SQL on FHIR views (anonymizer.views)
 

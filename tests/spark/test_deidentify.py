@@ -97,7 +97,7 @@ def test_reconciles_quarantines_bad_lines_and_joins(spark, tmp_path: Path, confi
     )
     _write(landing, "1.Observation.ndjson", ["", json.dumps(_obs("o3", "p1"))])
     (landing / "manifest.json").write_text("{}")
-    result = run_deidentify(_request(tmp_path, landing, config_file), spark)
+    result = run_deidentify(_request(tmp_path, landing, config_file, ndjson=True), spark)
     counts = result.summary.counts
     assert result.summary.reconciled
     assert (counts["Patient"].lines_in, counts["Patient"].rows_out) == (2, 2)
@@ -142,9 +142,10 @@ def test_rerun_is_idempotent_and_incremental_upserts_and_deletes(
         "Patient.000.ndjson",
         [json.dumps(_patient("p1", "A")), json.dumps(_patient("p2", "B")), json.dumps(_patient("p2", "B"))],
     )
-    request = _request(tmp_path, first, config_file)
+    request = _request(tmp_path, first, config_file, ndjson=True)
     run_deidentify(request, spark)
     run_deidentify(request, spark)
+    assert (tmp_path / "research" / "ndjson" / "Patient").is_dir()
     table = str(tmp_path / "research" / "delta" / "Patient")
     assert spark.read.format("delta").load(table).count() == 2, (
         "duplicates in one export and re-runs collapse"
@@ -158,11 +159,13 @@ def test_rerun_is_idempotent_and_incremental_upserts_and_deletes(
         "entry": [{"request": {"method": "DELETE", "url": "Patient/p1"}}],
     }
     _write(second / "deleted", "del.ndjson", [json.dumps(deleted)])
-    result = run_deidentify(_request(tmp_path, second, config_file), spark)
+    result = run_deidentify(_request(tmp_path, second, config_file, ndjson=False), spark)
     assert result.summary.counts["Patient"].deleted == 1
     assert spark.read.format("delta").load(table).count() == 2  # p2, p3 (p1 deleted)
+    assert not (tmp_path / "research" / "ndjson").exists(), "a run with --no-ndjson leaves no earlier NDJSON"
     runs = spark.read.format("delta").load(str(tmp_path / "research" / "delta" / "_runs"))
     assert runs.count() == 3
+    assert dict(runs.dtypes)["lines_in"] == "bigint" and runs.filter("reconciled").count() == 3
 
     third = tmp_path / "landing3"
     _write(third, "Patient.000.ndjson", [json.dumps(_patient("p4", "D"))])

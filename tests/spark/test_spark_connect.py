@@ -59,7 +59,7 @@ def runs(
     with connect_server() as url:
         deidentify = _cli("deidentify", "--remote", url, "--input", str(landing), "--output", str(zone),
                           "--quarantine", str(quarantine), "--config", config, "--as-of", "2026-01-01",
-                          "--allow-ephemeral-keys")  # fmt: skip
+                          "--allow-ephemeral-keys", "--ndjson")  # fmt: skip
         verify = _cli("verify", "--remote", url, "--source", str(landing), "--output", zone.as_uri(),
                       "--quarantine", str(quarantine), "--config", config, "--report", str(root / "report"))  # fmt: skip
     return {"classic": classic, "zone": zone, "deidentify": deidentify, "verify": verify, "root": root}

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from anonymizer.spark import jars
-from anonymizer.spark.settings import REQUIRED_CONF, delta_artifact, delta_maven_coordinates, merged_conf
+from anonymizer.spark.settings import (
+    REQUIRED_CONF,
+    delta_artifact,
+    delta_maven_coordinates,
+    local_cores,
+    local_read_conf,
+    merged_conf,
+)
 
 
 def test_required_settings_cover_delta_utc_and_arrow() -> None:
@@ -19,6 +27,15 @@ def test_required_settings_cover_delta_utc_and_arrow() -> None:
 
 def test_overrides_win() -> None:
     assert merged_conf({"a": "1"}, {"a": "2", "b": "1"}, overrides={"b": "9"}) == {"a": "2", "b": "9"}
+
+
+@pytest.mark.parametrize(
+    ("master", "cores"),
+    [("local", 1), ("local[3]", 3), ("local[3,2]", 3), ("local[*]", os.cpu_count() or 1), ("yarn", 1)],
+)
+def test_local_sessions_ask_for_a_few_input_splits_per_core(master: str, cores: int) -> None:
+    assert local_cores(master) == cores
+    assert local_read_conf(master) == {"spark.sql.files.minPartitionNum": str(4 * cores)}
 
 
 def test_delta_coordinates_match_installed_versions() -> None:
