@@ -151,10 +151,17 @@ def _package_exceptions() -> list[type[BaseException]]:
     return found
 
 
+#: Exceptions used as internal control flow, caught where they are raised, never an error a caller sees.
+CONTROL_FLOW = {
+    "anonymizer.fhirpath.predicates.Undecided": "caught in fhirpath.expressions, which then asks fhirpathpy",
+}
+
+
 def test_every_error_the_package_defines_derives_from_the_one_root() -> None:
     classes = _package_exceptions()
     assert len(classes) >= 20, [c.__name__ for c in classes]
-    outside = [f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, AnonymizerError)]
+    names = [f"{c.__module__}.{c.__qualname__}" for c in classes if not issubclass(c, AnonymizerError)]
+    outside = [name for name in names if name not in CONTROL_FLOW]
     assert not outside, outside
 
 
