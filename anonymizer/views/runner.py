@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef, parse_view
 from anonymizer.views.errors import ViewEvaluationError
-from anonymizer.views.parsed_nodes import RAW
+from anonymizer.views.parsed_nodes import RAW, UNPARSED
 from anonymizer.views.rows_sql import RowsCompiler
 
 if TYPE_CHECKING:
@@ -40,9 +40,11 @@ def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFram
     from pyspark.sql import functions as F
 
     compiled = RowsCompiler(_as_view(view)).compiled()
-    raw = resources.select("_resource", F.from_json("_resource", compiled.root_schema).alias(RAW))
+    options = {"columnNameOfCorruptRecord": UNPARSED}
+    raw = resources.select("_resource", F.from_json("_resource", compiled.root_schema, options).alias(RAW))
     parsed = raw.select("_resource", F.expr(compiled.root).alias("_root"))
-    return parsed.filter(F.expr(compiled.where)).select(F.expr(f"inline({compiled.rows})"))
+    # The filter is part of the generator: as a Filter, Spark would push it below the parse and parse twice.
+    return parsed.select(F.expr(f"inline(IF(coalesce({compiled.where}, false), {compiled.rows}, NULL))"))
 
 
 @contextmanager
