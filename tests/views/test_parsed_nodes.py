@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from anonymizer.views import evaluate, parse_view
+from anonymizer.views.cardinality import generate, repeats
 from anonymizer.views.materialize import load_views
 from anonymizer.views.rows_sql import RowsCompiler
 
@@ -107,3 +108,29 @@ def test_a_resource_without_the_r4_shape_reads_as_with_it(spark: object) -> None
         {"id": "o1", "code": "c1", "category": ["c1"], "unit": "mg"},
         {"id": "o2", "code": "c1", "category": ["c1"], "unit": "mg"},
     ]
+
+
+def test_cardinality_table_follows_r4() -> None:
+    assert repeats("CodeableConcept", "coding") and repeats("Observation", "component")
+    assert repeats("Observation.component", "interpretation") and repeats(
+        "Quantity", "extension"
+    )  # inherited
+    assert not repeats("Observation", "code") and not repeats("Observation", "valueQuantity")
+    assert not repeats("Observation.component", "code") and not repeats("Claim.item", "net")
+
+
+def test_cardinality_table_is_generated_from_type_definitions() -> None:
+    definitions = "\n".join(
+        [
+            "export interface Observation extends DomainResource {",
+            "  code: CodeableConcept;",
+            "  component?: ObservationComponent[] | undefined;",
+            "  _status?: Element | undefined;",
+            "  note?: string[] | undefined;",
+            "}",
+            "export interface ObservationComponent extends BackboneElement {",
+            "  interpretation?: CodeableConcept[] | undefined;",
+            "}",
+        ]
+    )
+    assert generate(definitions) == ["Observation.component", "Observation.component.interpretation"]
