@@ -51,7 +51,16 @@ def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFram
     parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
     rows = f"IF(coalesce({compiled.where}, false), {compiled.rows}, NULL)"
     root = f"element_at(transform(array({compiled.root}), _root -> {rows}), 1)"
-    return resources.select(F.expr(f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"))
+    try:
+        return resources.select(F.expr(f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"))
+    except Exception as exc:
+        # Spark 3.5's analyzer resolves one level of nested lambdas per iteration; a deep view (``repeat``) in
+        # two more lambdas can exceed its limit. Then the parse and ``_root`` are projections (slower, same rows).
+        if "Max iterations" not in str(exc):
+            raise
+    parsed = resources.select("_resource", F.expr(parse).alias(RAW))
+    with_root = parsed.select("_resource", F.expr(compiled.root).alias("_root"))
+    return with_root.select(F.expr(f"inline({rows})"))
 
 
 @contextmanager
