@@ -14,6 +14,7 @@ known to be a decimal and ``birthDate`` a date.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -475,6 +476,14 @@ _REFERENCE = "'^(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[
 def _fn_reference_key(c: ExpressionCompiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
     references = to_coll(c._member(src, "reference", at_root))
     r = fresh("r")
+    wanted_type = _type_argument(Call(None, "getReferenceKey", args)) if args else None
+    if wanted_type is not None and re.fullmatch("[A-Z][A-Za-z]+", wanted_type):
+        # The same match as below with the type in the pattern: one regular expression per reference, and its
+        # empty result (ids are never empty) means "no such reference".
+        typed = quote(f"^(?:.*/)?{wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
+        k = fresh("k")
+        keys = f"transform({references}, {r} -> regexp_extract({r}, {typed}, 1))"
+        return Value(f"filter({keys}, {k} -> {k} <> '')", "coll", "string", "string")
     wanted = (
         f" AND regexp_extract({r}, {_REFERENCE}, 1) = {quote(_type_argument(Call(None, 'getReferenceKey', args)))}"
         if args

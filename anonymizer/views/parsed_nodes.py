@@ -1,12 +1,17 @@
 """Parse every complex element a view navigates once per row, into structs of exactly the keys the view reads.
 
-The resource is parsed with ``from_json`` into a struct of one STRING field per top-level key the view uses
-(Spark's JSON reader gives an object or array member as its JSON text). A complex element the view navigates
-into (``code``, then ``code.coding``) is a :class:`Node`: its text is parsed with
-``from_json(text, 'array<struct<...>>')``, which accepts a single object as well as an array of objects, so the
-R4 cardinality need not be known, and the field of the parent struct is replaced by that array. The whole tree
-is one column ``_root`` computed once per row before the view's rows; navigation is then struct field access,
-also inside ``forEach`` and other lambdas.
+The resource is parsed with one ``from_json`` into a nested struct holding only the keys the view uses: a complex
+element the view navigates into (``code``, then ``code.coding``) is a :class:`Node`, typed ``struct<...>`` or
+``array<struct<...>>`` by its R4 cardinality (:mod:`anonymizer.views.cardinality`); every other key is a STRING
+(Spark's JSON reader gives an object or array member as its JSON text). The parsed struct is then reshaped into
+one column ``_root`` in which every node is an array of its elements (one element for a single object, none when
+absent), so navigation is struct field access, also inside ``forEach`` and other lambdas, whatever the
+cardinality.
+
+A resource whose JSON does not have the R4 shape (an object where an array belongs or the reverse) is not lost
+or misread: ``from_json`` reports it in :data:`UNPARSED`, and that row's ``_root`` is built the shape-agnostic
+way: the resource parsed into a struct of STRING fields and each node's text parsed with
+``from_json(text, 'array<struct<...>>')``, which accepts a single object as well as an array of objects.
 
 A node whose elements are needed as JSON text (a complex value as a column, ``repeat``, ``distinct``, ``|``,
 ``extension()``...) is *opaque*: the compiler marks it while compiling and compiles again, and an opaque node
@@ -18,10 +23,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from anonymizer.views.sql_text import ident, quote
+from anonymizer.views.cardinality import repeats
+from anonymizer.views.sql_text import ident, let, quote
 
 _ids = itertools.count()
 RAW = "_raw"
+UNPARSED = "_views_unparsed"
+# A node the view reads no key from (``component.count()``) still needs its elements: a key every element may have.
+_PLACEHOLDER = "id"
 
 
 @dataclass(eq=False)
@@ -31,6 +40,7 @@ class Node:
     path: tuple[str, ...]
     type_path: str
     tree: NodeTree
+    repeated: bool = False
     fields: list[str] = field(default_factory=list)
     text_keys: set[str] = field(default_factory=set)
     children: dict[str, Node] = field(default_factory=dict)
@@ -47,16 +57,31 @@ class Node:
         if as_text:
             self.text_keys.add(key)
 
+    def parsed_keys(self) -> list[str]:
+        """The keys parsed from this node's elements (the root always has ``resourceType`` and ``id``)."""
+        keys = (["resourceType", "id"] if self.is_root else []) + (self.fields or [_PLACEHOLDER])
+        return list(dict.fromkeys(keys))
+
     def raw_type(self) -> str:
-        """``struct<key:STRING,...>`` of the keys read (the root always has ``resourceType`` and ``id``)."""
-        keys = (["resourceType", "id"] if self.is_root else []) + self.fields
-        return "struct<" + ",".join(f"{ident(k)}:STRING" for k in dict.fromkeys(keys)) + ">"
+        """``struct<key:STRING,...>``: the keys read, each as text (the shape-agnostic parse)."""
+        return "struct<" + ",".join(f"{ident(k)}:STRING" for k in self.parsed_keys()) + ">"
+
+    def nested_type(self) -> str:
+        """``struct<...>`` of the keys read, child nodes by their R4 shape and everything else as text."""
+        parts = []
+        for key in self.parsed_keys():
+            child = self.children.get(key)
+            parts.append(f"{ident(key)}:{child.shaped_type() if child else 'STRING'}")
+        return "struct<" + ",".join(parts) + ">"
+
+    def shaped_type(self) -> str:
+        """This node's type as a field of its parent's nested struct (an array when the element repeats)."""
+        return f"array<{self.nested_type()}>" if self.repeated else self.nested_type()
 
     def enriched(self, raw: str) -> str:
-        """A raw struct of this node as a struct whose child nodes are parsed."""
-        keys = (["resourceType", "id"] if self.is_root else []) + self.fields
+        """A raw struct (shape-agnostic parse) of this node as a struct whose child nodes are parsed."""
         parts = []
-        for key in dict.fromkeys(keys):
+        for key in self.parsed_keys():
             child = self.children.get(key)
             value = f"{raw}.{ident(key)}"
             parts.append(f"{quote(key)}, {child.parse(value) if child else value}")
@@ -68,6 +93,34 @@ class Node:
         e, r = f"_e{next(_ids)}", f"_r{next(_ids)}"
         parsed = f"filter(coalesce(from_json({text}, {schema}), from_json('[]', {schema})), {e} -> {e} IS NOT NULL)"
         return f"transform({parsed}, {r} -> {self.enriched(r)})" if self.children else parsed
+
+    def reshaped(self, value: str) -> str:
+        """SQL turning this node's value in the nested parse into the array of its elements ``_root`` holds."""
+        if not self.repeated:
+            empty = f"CAST(array() AS array<{self.element_type()}>)"
+            return f"IF({value} IS NULL, {empty}, array({self.shaped_struct(value)}))"
+        e, r = f"_e{next(_ids)}", f"_r{next(_ids)}"
+        present = f"filter(coalesce({value}, CAST(array() AS {self.shaped_type()})), {e} -> {e} IS NOT NULL)"
+        return f"transform({present}, {r} -> {self.shaped_struct(r)})" if self.children else present
+
+    def element_type(self) -> str:
+        """The type of one element of this node in ``_root`` (child nodes as arrays of their elements)."""
+        parts = []
+        for key in self.parsed_keys():
+            child = self.children.get(key)
+            parts.append(f"{ident(key)}:{f'array<{child.element_type()}>' if child else 'STRING'}")
+        return "struct<" + ",".join(parts) + ">"
+
+    def shaped_struct(self, value: str) -> str:
+        """One element of the nested parse as the struct ``_root`` holds (its child nodes as arrays)."""
+        if not self.children and not self.is_root:  # the root drops the field UNPARSED
+            return value
+        parts = []
+        for key in self.parsed_keys():
+            child = self.children.get(key)
+            member = f"{value}.{ident(key)}"
+            parts.append(f"{quote(key)}, {child.reshaped(member) if child else member}")
+        return f"named_struct({', '.join(parts)})"
 
 
 class NodeTree:
@@ -86,7 +139,7 @@ class NodeTree:
         parent.use(key, as_text=False)
         node = parent.children.get(key)
         if node is None:
-            node = parent.children[key] = Node(path, type_path, self)
+            node = parent.children[key] = Node(path, type_path, self, repeats(parent.type_path, key))
         return node
 
     def mark_opaque(self, node: Node) -> None:
@@ -96,19 +149,25 @@ class NodeTree:
             self.dirty = True
 
     def settle(self) -> None:
-        """Mark nodes opaque that have no key read (not a schema) or that are also read as text."""
+        """Mark nodes opaque that are also read as text."""
         stack = [self.root]
         while stack:
             node = stack.pop()
             for key, child in node.children.items():
-                if not child.fields or key in node.text_keys:
+                if key in node.text_keys:
                     self.mark_opaque(child)
                 stack.append(child)
 
     def root_schema(self) -> str:
-        """The schema ``from_json`` parses the resource with (into column :data:`RAW`)."""
-        return self.root.raw_type()
+        """The schema ``from_json`` parses the resource with (into column :data:`RAW`), shaped by the R4 model."""
+        return self.root.nested_type()[: -len(">")] + f",{ident(UNPARSED)}:STRING>"
 
-    def root_definition(self) -> str:
-        """SQL of ``_root`` (the resource with its parsed nodes) from the column :data:`RAW`."""
-        return self.root.enriched(RAW)
+    def root_definition(self, text: str) -> str:
+        """SQL of ``_root`` (the resource with its parsed nodes as arrays) from :data:`RAW` and the JSON ``text``.
+
+        Rows that do not have the R4 shape are parsed again the shape-agnostic way.
+        """
+        parsed = f"from_json({text}, {quote(self.root.raw_type())})"
+        agnostic = let(parsed, self.root.enriched, prefix="raw")
+        shaped = self.root.shaped_struct(RAW)
+        return f"IF({RAW}.{ident(UNPARSED)} IS NULL, {shaped}, {agnostic})"

@@ -32,7 +32,11 @@ MAX_PASSES = 64
 
 @dataclass(frozen=True)
 class CompiledView:
-    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``root`` over ``from_json(_resource, root_schema)``)."""
+    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``root`` over ``from_json(_resource, root_schema)``).
+
+    ``root_schema`` has the field :data:`~anonymizer.views.parsed_nodes.UNPARSED` for ``from_json``'s
+    ``columnNameOfCorruptRecord`` option (see :func:`anonymizer.views.runner.view_frame`).
+    """
 
     root_schema: str
     root: str
@@ -64,7 +68,7 @@ class RowsCompiler:
                     break
             else:  # pragma: no cover - bounded by the number of nodes a view can name
                 raise RuntimeError(f"view {self.view.name!r} did not compile to a stable schema")
-            self._compiled = CompiledView(tree.root_schema(), tree.root_definition(), where, rows)
+            self._compiled = CompiledView(tree.root_schema(), tree.root_definition("_resource"), where, rows)
         return self._compiled
 
     def rows(self) -> str:

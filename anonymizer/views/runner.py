@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef, parse_view
 from anonymizer.views.errors import ViewEvaluationError
-from anonymizer.views.parsed_nodes import RAW
+from anonymizer.views.parsed_nodes import RAW, UNPARSED
 from anonymizer.views.rows_sql import RowsCompiler
+from anonymizer.views.sql_text import quote
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,13 +37,30 @@ def json_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
 
 
 def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFrame:
-    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
+    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`).
+
+    Parse, ``_root``, filter and rows are one generator expression, evaluated once per resource: as separate
+    projections Spark would store ``_root`` in its binary row format, which the (interpreted) higher-order
+    functions then read field by field at a high cost, and a separate filter would be pushed below the parse
+    and parse the resource a second time.
+    """
     from pyspark.sql import functions as F
 
     compiled = RowsCompiler(_as_view(view)).compiled()
-    raw = resources.select("_resource", F.from_json("_resource", compiled.root_schema).alias(RAW))
-    parsed = raw.select("_resource", F.expr(compiled.root).alias("_root"))
-    return parsed.filter(F.expr(compiled.where)).select(F.expr(f"inline({compiled.rows})"))
+    options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
+    parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
+    rows = f"IF(coalesce({compiled.where}, false), {compiled.rows}, NULL)"
+    root = f"element_at(transform(array({compiled.root}), _root -> {rows}), 1)"
+    try:
+        return resources.select(F.expr(f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"))
+    except Exception as exc:
+        # Spark 3.5's analyzer resolves one level of nested lambdas per iteration; a deep view (``repeat``) in
+        # two more lambdas can exceed its limit. Then the parse and ``_root`` are projections (slower, same rows).
+        if "Max iterations" not in str(exc):
+            raise
+    parsed = resources.select("_resource", F.expr(parse).alias(RAW))
+    with_root = parsed.select("_resource", F.expr(compiled.root).alias("_root"))
+    return with_root.select(F.expr(f"inline({rows})"))
 
 
 @contextmanager

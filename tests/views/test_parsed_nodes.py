@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from anonymizer.views import parse_view
+import pytest
+
+from anonymizer.views import evaluate, parse_view
+from anonymizer.views.cardinality import generate, repeats
 from anonymizer.views.materialize import load_views
 from anonymizer.views.rows_sql import RowsCompiler
 
@@ -38,10 +41,19 @@ def test_shared_paths_are_parsed_once() -> None:
         }
     )
     compiled = RowsCompiler(view).compiled()
-    assert "`code`:STRING,`valueQuantity`:STRING,`component`:STRING" in compiled.root_schema
-    # code, code.coding, valueQuantity, component, component.code, component.code.coding: one parse each
-    # (each parse names its schema twice: the text and the empty array).
-    assert compiled.root.count("from_json(") == 2 * 6
+    # One parse into the R4 shape: code and valueQuantity are single objects, coding and component repeat.
+    coding = "`coding`:array<struct<`system`:STRING,`code`:STRING>>"
+    assert f"`code`:struct<{coding}>" in compiled.root_schema
+    assert "`valueQuantity`:struct<`code`:STRING>" in compiled.root_schema
+    assert (
+        "`component`:array<struct<`code`:struct<`coding`:array<struct<`code`:STRING>>>>>"
+        in compiled.root_schema
+    )
+    # Only a resource that does not have that shape is parsed again: the resource once, then each node's text
+    # (code, code.coding, valueQuantity, component, component.code, component.code.coding; each parse names its
+    # schema twice: the text and the empty array).
+    assert compiled.root.count("from_json(_resource") == 1
+    assert compiled.root.count("from_json(") == 1 + 2 * 6
 
 
 def test_an_element_needed_as_text_is_not_parsed() -> None:
@@ -59,5 +71,66 @@ def test_an_element_needed_as_text_is_not_parsed() -> None:
         }
     )
     compiled = RowsCompiler(view).compiled()
-    assert "from_json" not in compiled.root  # code is read as JSON text (the column), so code.coding is too
-    assert "`code`:STRING" in compiled.root_schema
+    # code is read as JSON text (the column), so code.coding is too
+    assert "`code`:STRING" in compiled.root_schema and "coding" not in compiled.root_schema
+
+
+def test_a_node_read_without_keys_is_parsed_not_kept_as_text() -> None:
+    view = parse_view(
+        {"resource": "Observation", "select": [{"column": [{"name": "n", "path": "component.count()"}]}]}
+    )
+    assert "`component`:array<struct<`id`:STRING>>" in RowsCompiler(view).compiled().root_schema
+
+
+@pytest.mark.spark
+def test_a_resource_without_the_r4_shape_reads_as_with_it(spark: object) -> None:
+    view = {
+        "resource": "Observation",
+        "select": [
+            {
+                "column": [
+                    {"name": "id", "path": "getResourceKey()"},
+                    {"name": "code", "path": "code.coding.first().code"},
+                    {"name": "category", "path": "category.coding.code", "collection": True},
+                    {"name": "unit", "path": "value.ofType(Quantity).code"},
+                ]
+            }
+        ],
+    }
+    coding = {"coding": [{"code": "c1"}]}
+    shaped = {"resourceType": "Observation", "id": "o1", "code": coding, "category": [coding]}
+    shaped["valueQuantity"] = {"code": "mg"}
+    # code and valueQuantity as arrays, category and coding as single objects: not R4, but readable.
+    unshaped = {"resourceType": "Observation", "id": "o2", "code": [{"coding": {"code": "c1"}}]}
+    unshaped |= {"category": {"coding": {"code": "c1"}}, "valueQuantity": [{"code": "mg"}]}
+    rows = evaluate(view, [shaped, unshaped], spark=spark)  # type: ignore[arg-type]
+    assert rows == [
+        {"id": "o1", "code": "c1", "category": ["c1"], "unit": "mg"},
+        {"id": "o2", "code": "c1", "category": ["c1"], "unit": "mg"},
+    ]
+
+
+def test_cardinality_table_follows_r4() -> None:
+    assert repeats("CodeableConcept", "coding") and repeats("Observation", "component")
+    assert repeats("Observation.component", "interpretation") and repeats(
+        "Quantity", "extension"
+    )  # inherited
+    assert not repeats("Observation", "code") and not repeats("Observation", "valueQuantity")
+    assert not repeats("Observation.component", "code") and not repeats("Claim.item", "net")
+
+
+def test_cardinality_table_is_generated_from_type_definitions() -> None:
+    definitions = "\n".join(
+        [
+            "export interface Observation extends DomainResource {",
+            "  code: CodeableConcept;",
+            "  component?: ObservationComponent[] | undefined;",
+            "  _status?: Element | undefined;",
+            "  note?: string[] | undefined;",
+            "}",
+            "export interface ObservationComponent extends BackboneElement {",
+            "  interpretation?: CodeableConcept[] | undefined;",
+            "}",
+        ]
+    )
+    assert generate(definitions) == ["Observation.component", "Observation.component.interpretation"]
