@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from anonymizer.verify.row_map import map_rows
-
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -66,50 +64,32 @@ def leaf_values(resource: dict[str, Any]) -> Counter[tuple[str, bytes]]:
     return out
 
 
-_LEAF_DDL = "rtype string, path string, digest binary, n long"
+def security_codes(resource: dict[str, Any]) -> list[str]:
+    """The ``meta.security`` codes of a resource (the labels the engine adds)."""
+    security = (
+        (resource.get("meta") or {}).get("security") or [] if isinstance(resource.get("meta"), dict) else []
+    )
+    return [c["code"] for c in security if isinstance(c, dict) and isinstance(c.get("code"), str)]
 
 
-def _leaf_partition(column: str) -> Any:
-    def run(rows: Any) -> Any:
-        for row in rows:
-            try:
-                resource = orjson.loads(row[column])
-            except (orjson.JSONDecodeError, TypeError):
-                continue
-            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-                for (path, digest), count in leaf_values(resource).items():
-                    yield (resource["resourceType"], path, digest, count)
-
-    return run
-
-
-def _labels_partition(rows: Any) -> Any:
-    for row in rows:
-        resource = orjson.loads(row["json"]) if row["json"] else {}
-        security = ((resource.get("meta") or {}).get("security") or []) if isinstance(resource, dict) else []
-        for coding in security:
-            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                yield (row["rtype"], coding["code"])
-
-
-def _leaf_counts(frame: DataFrame, column: str, name: str) -> DataFrame:
+def run_changes(source: DataFrame, output: DataFrame, summary: RunSummary | None) -> ChangesResult:
+    """Compare value multisets per path (``leaf`` records of both passes), count the output's security labels
+    (``label`` records) and add the rule hits the run recorded."""
     from pyspark.sql import functions as F
 
-    leaves = map_rows(frame.select(column), _leaf_partition(column), _LEAF_DDL)
-    return leaves.groupBy("rtype", "path", "digest").agg(F.sum("n").alias(name))
+    def leaves(records: DataFrame, name: str) -> DataFrame:
+        leaf = records.where(F.col("rec") == "leaf")
+        return leaf.groupBy("rtype", "path", "digest").agg(F.sum("n").alias(name))
 
-
-def run_changes(source_lines: DataFrame, output: DataFrame, summary: RunSummary | None) -> ChangesResult:
-    """Compare value multisets per path and collect security labels and recorded rule hits."""
-    from pyspark.sql import functions as F
-
-    src = _leaf_counts(source_lines, "line", "n_src")
-    out = _leaf_counts(output, "json", "n_out")
-    both = src.join(out, ["rtype", "path", "digest"], "full_outer").select(
-        "rtype",
-        "path",
-        F.coalesce("n_src", F.lit(0)).alias("n_src"),
-        F.coalesce("n_out", F.lit(0)).alias("n_out"),
+    both = (
+        leaves(source, "n_src")
+        .join(leaves(output, "n_out"), ["rtype", "path", "digest"], "full_outer")
+        .select(
+            "rtype",
+            "path",
+            F.coalesce("n_src", F.lit(0)).alias("n_src"),
+            F.coalesce("n_out", F.lit(0)).alias("n_out"),
+        )
     )
     totals = (
         both.groupBy("rtype", "path")
@@ -131,9 +111,9 @@ def run_changes(source_lines: DataFrame, output: DataFrame, summary: RunSummary 
                       "kept": kept, "changed_or_removed": n_src - kept, "added": n_out - kept,
                       "status": status})  # fmt: skip
     labels: dict[str, dict[str, int]] = {}
-    label_rows = map_rows(output.select("rtype", "json"), _labels_partition, "rtype string, code string")
-    for row in label_rows.groupBy("rtype", "code").count().collect():
-        labels.setdefault(row["rtype"], {})[row["code"]] = int(row["count"])
+    label_rows = output.where(F.col("rec") == "label").groupBy("rtype", "norm").agg(F.sum("n").alias("n"))
+    for row in label_rows.collect():
+        labels.setdefault(row["rtype"], {})[row["norm"]] = int(row["n"])
     return ChangesResult(paths, labels, _rule_hits(summary), dict(status_counts))
 
 

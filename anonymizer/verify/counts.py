@@ -22,13 +22,6 @@ if TYPE_CHECKING:
 NO_TYPE = "unknown"
 
 
-def r4_resource_types() -> frozenset[str]:
-    """Every FHIR R4 resource type (the engine's type model)."""
-    from anonymizer.fhir.model import r4
-
-    return r4().resource_types
-
-
 @dataclass
 class TypeCount:
     """Reconciliation of one resource type (numbers only)."""
@@ -76,28 +69,18 @@ class CountsResult:
         }
 
 
-def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
-    """``(lines per type, duplicate lines per type)`` of the landing lines (JVM-side JSON parsing).
+def source_counts(records: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """``(lines per type, duplicate lines per type)`` from the source pass's ``line`` records.
 
     A line without a readable FHIR R4 ``resourceType`` (blank, malformed, unknown type) counts under the type
     its file name announces, as ``deidentify`` counts it (``type_from_file_name``), else as ``unknown``.
     """
     from pyspark.sql import functions as F
 
-    types = sorted(r4_resource_types())
-    rtype = F.get_json_object("line", "$.resourceType")
-    known = rtype.isin(types)
-    by_file = _file_types(lines.where(~known | rtype.isNull()))
-    file_type = F.lit(NO_TYPE)
-    for file, announced in by_file.items():
-        file_type = F.when(F.col("file") == file, F.lit(announced)).otherwise(file_type)
-    typed = lines.select(
-        F.when(known, rtype).otherwise(file_type).alias("t"),
-        F.when(known, F.get_json_object("line", "$.id")).alias("id"),
-    )
-    per_type = {r["t"]: int(r["count"]) for r in typed.groupBy("t").count().collect()}
+    lines = records.where(F.col("rec") == "line").select(F.col("rtype").alias("t"), F.col("norm").alias("id"))
+    per_type = {r["t"]: int(r["count"]) for r in lines.groupBy("t").count().collect()}
     dup_rows = (
-        typed.where(F.col("id").isNotNull() & (F.col("t") != NO_TYPE))
+        lines.where(F.col("id").isNotNull() & (F.col("t") != NO_TYPE))
         .groupBy("t", "id")
         .count()
         .where(F.col("count") > 1)
@@ -108,26 +91,12 @@ def source_counts(lines: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     return per_type, {r["t"]: int(r["dups"]) for r in dup_rows}
 
 
-def _file_types(untyped: DataFrame) -> dict[str, str]:
-    """File -> the resource type its name announces, for the files that hold lines without a readable type
-    (few: only damaged lines are looked at, and only their distinct file paths reach the driver)."""
-    from anonymizer.spark.transform import type_from_file_name
-
-    known = r4_resource_types()
-    out = {}
-    for row in untyped.select("file").distinct().collect():
-        announced = type_from_file_name(row["file"].rstrip("/").rsplit("/", 1)[-1], known)
-        if announced:
-            out[row["file"]] = announced
-    return out
-
-
-def output_counts(output: DataFrame, run_id: str | None) -> dict[str, int]:
-    """Research-zone rows per resource type written by run ``run_id`` (all rows when None)."""
+def output_counts(records: DataFrame) -> dict[str, int]:
+    """Research-zone rows per resource type written by the run (the output pass's ``rows`` records)."""
     from pyspark.sql import functions as F
 
-    rows = output.where(F.col("run_id") == run_id) if run_id else output
-    return {r["rtype"]: int(r["count"]) for r in rows.groupBy("rtype").count().collect()}
+    rows = records.where(F.col("rec") == "rows").groupBy("rtype").agg(F.sum("n").alias("n")).collect()
+    return {r["rtype"]: int(r["n"]) for r in rows}
 
 
 def reconcile(

@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from anonymizer.spark.history import sql_path
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -60,12 +58,13 @@ def check_history(
     """Check the history of ``tables`` (resource type -> Delta path) against the ``_runs`` table."""
     result = HistoryResult(current_fingerprint)
     fingerprints = _run_fingerprints(spark, runs_table)
+    all_versions = _data_versions(spark, tables)
     previous = spark.conf.get(_IGNORE_MISSING, None)
     spark.conf.set(_IGNORE_MISSING, "false")  # a vacuumed version must fail to read, not read as empty
     try:
         for rtype, path in sorted(tables.items()):
             result.tables_checked += 1
-            versions = _data_versions(spark, path)
+            versions = all_versions.get(rtype, [])
             older = versions[1 : 1 + MAX_VERSIONS]
             if len(versions) - 1 > MAX_VERSIONS:
                 result.notes.append(f"{rtype}: only the newest {MAX_VERSIONS} older versions were looked at")
@@ -100,10 +99,48 @@ _NO_DATA_CHANGE = frozenset(
 )
 
 
-def _data_versions(spark: SparkSession, path: str) -> list[int]:
-    """Versions of the table that changed its rows, newest first (``VACUUM`` and the like are left out)."""
-    history = spark.sql(f"DESCRIBE HISTORY {sql_path(path)}").select("version", "operation").collect()
-    return sorted((int(r["version"]) for r in history if r["operation"] not in _NO_DATA_CHANGE), reverse=True)
+def _data_versions(spark: SparkSession, tables: dict[str, str]) -> dict[str, list[int]]:
+    """Per table, the versions that changed its rows, newest first (``VACUUM`` and the like left out).
+
+    One Spark job over every table's commit files (``_delta_log/<version>.json``: the operation of each commit
+    is in its ``commitInfo``), instead of a ``DESCRIBE HISTORY`` per table. A commit without ``commitInfo``
+    counts as a data change (it is then read and judged).
+    """
+    from pyspark.sql import functions as F
+
+    if not tables:
+        return {}
+    from anonymizer.spark.zone_fs import absolute
+
+    by_log = {f"{absolute(path).rstrip('/')}/_delta_log": rtype for rtype, path in tables.items()}
+    commits = (
+        spark.read.text([f"{log}/*.json" for log in by_log])
+        .select(
+            F.regexp_extract(F.col("_metadata.file_path"), r"^(.*)/(\d+)\.json$", 1).alias("log"),
+            F.regexp_extract(F.col("_metadata.file_path"), r"/(\d+)\.json$", 1).cast("long").alias("version"),
+            F.get_json_object("value", "$.commitInfo.operation").alias("operation"),
+        )
+        .groupBy("log", "version")
+        .agg(F.max("operation").alias("operation"))
+        .collect()
+    )
+    out: dict[str, list[int]] = {}
+    for row in commits:
+        rtype = _table_of(row["log"], by_log)  # compacted logs (<a>.<b>.compacted.json) have no version
+        if rtype is not None and row["version"] is not None and row["operation"] not in _NO_DATA_CHANGE:
+            out.setdefault(rtype, []).append(int(row["version"]))
+    return {rtype: sorted(versions, reverse=True) for rtype, versions in out.items()}
+
+
+def _table_of(log: str, by_log: dict[str, str]) -> str | None:
+    """The table whose log folder is ``log`` (Spark qualifies paths: compare the path parts only)."""
+    from urllib.parse import urlparse
+
+    path = urlparse(log).path.rstrip("/")
+    for folder, rtype in by_log.items():
+        if urlparse(folder).path.rstrip("/") == path or folder.rstrip("/") == log:
+            return rtype
+    return None
 
 
 def _run_fingerprints(spark: SparkSession, runs_table: str) -> dict[str, str]:

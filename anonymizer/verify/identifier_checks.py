@@ -14,18 +14,14 @@ Each finding is counted per check, resource type and path (never the value):
 - ``age_over_89`` (C): Age/Quantity values over 89 years written in months, weeks or days (years are checked
   by :mod:`precision_checks`).
 
-Runs as one ``mapInArrow`` over the research-zone rows and a ``groupBy`` (DataFrame API only).
+Runs inside verify's output pass (:mod:`anonymizer.verify.passes`), aggregated with a ``groupBy``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-
-import orjson
-import pyarrow as pa
 
 from anonymizer.verify.candidates import is_free_text_path, resource_values
 from anonymizer.verify.precision_checks import Promises
@@ -50,10 +46,6 @@ CHECK_CATEGORY = {
     "age_in_text": "C",
     "zip_4_digits": "B",
 }
-RESULT_DDL = "check string, rtype string, path string, n bigint"
-_RESULT_SCHEMA = pa.schema(
-    [("check", pa.string()), ("rtype", pa.string()), ("path", pa.string()), ("n", pa.int64())]
-)
 
 
 def address_keeping_types(config: AnonymizerConfig) -> frozenset[str]:
@@ -116,38 +108,15 @@ def _walk_ages(obj: Any, path: str, out: Counter[tuple[str, str]]) -> None:
             _walk_ages(child, path, out)
 
 
-def _partition(promises: Promises, zip_exempt: frozenset[str]) -> Any:
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            found: Counter[tuple[str, str, str]] = Counter()
-            for rtype, text in zip(
-                batch.column("rtype").to_pylist(), batch.column("json").to_pylist(), strict=True
-            ):
-                resource = orjson.loads(text) if text else None
-                if isinstance(resource, dict):
-                    for (check, path), n in check_resource(resource, promises, zip_exempt).items():
-                        found[(check, rtype, path)] += n
-            keys = list(found)
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([k[0] for k in keys], pa.string()), pa.array([k[1] for k in keys], pa.string()),
-                 pa.array([k[2] for k in keys], pa.string()), pa.array(list(found.values()), pa.int64())],
-                schema=_RESULT_SCHEMA,
-            )  # fmt: skip
-
-    return run
-
-
-def run_identifier_checks(
-    output: DataFrame, promises: Promises, config: AnonymizerConfig
-) -> list[dict[str, Any]]:
-    """Violations (``check``, ``resource_type``, ``path``, ``count``) over every research-zone row."""
+def identifier_findings(output: DataFrame) -> list[dict[str, Any]]:
+    """Violations (``check``, ``resource_type``, ``path``, ``count``) from the output pass's ``ident`` records
+    (:func:`check_resource` of every research-zone row)."""
     from pyspark.sql import functions as F
 
-    found = output.select("rtype", "json").mapInArrow(
-        _partition(promises, address_keeping_types(config)), RESULT_DDL
+    found = (
+        output.where(F.col("rec") == "ident").groupBy("kind", "rtype", "path").agg(F.sum("n").alias("count"))
     )
-    rows = found.groupBy("check", "rtype", "path").agg(F.sum("n").alias("count")).collect()
     return [
-        {"check": r["check"], "resource_type": r["rtype"], "path": r["path"], "count": int(r["count"])}
-        for r in sorted(rows, key=lambda r: (r["check"], r["rtype"], r["path"]))
+        {"check": r["kind"], "resource_type": r["rtype"], "path": r["path"], "count": int(r["count"])}
+        for r in sorted(found.collect(), key=lambda r: (r["kind"], r["rtype"], r["path"]))
     ]

@@ -23,9 +23,10 @@ import orjson
 
 from anonymizer.text.common_words import COMMON_WORD, COMMON_WORDS, MIN_ALONE_TOKEN, SHORT_TOKEN
 from anonymizer.verify.bloom import KeyBloom, build_bloom
-from anonymizer.verify.candidates import Blob, is_free_text_path, resource_values, value_keys
-from anonymizer.verify.harvest import harvest_resource
+from anonymizer.verify.candidates import is_free_text_path, resource_values
+from anonymizer.verify.passes import filtered_keys
 from anonymizer.verify.row_map import map_rows
+from anonymizer.views.audit import VIEW_TYPE_PREFIX
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -62,111 +63,83 @@ class LeakAuditResult:
         }
 
 
-def _harvest_partition(lines: Any) -> Any:
-    for row in lines:
-        try:
-            resource = orjson.loads(row["line"]) if row["line"] else None
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(resource, dict):
-            yield from harvest_resource(resource)
+def _source_candidate_partition(places: frozenset[tuple[str, str]], bloom: KeyBloom) -> Any:
+    """Match keys the source holds at the exemptable places (type and path) only."""
+    types = frozenset(t for t, _ in places)
 
-
-def _filtered_keys(bloom: KeyBloom) -> Any:
-    """``value -> keys that may be harvested`` with a per-partition memo of short values."""
-    memo: dict[str | float, list[tuple[str, str]]] = {}
-
-    def keys_of(value: str | float) -> list[tuple[str, str]]:
-        cached = memo.get(value)
-        if cached is None:
-            cached = [key for key in value_keys(value) if key in bloom]
-            if isinstance(value, float) or (len(value) <= 256 and not isinstance(value, Blob)):
-                if len(memo) > 200_000:
-                    memo.clear()
-                memo[value] = cached
-        return cached
-
-    return keys_of
-
-
-def _candidate_partition(bloom: KeyBloom) -> Any:
-    # The filter travels in the function's closure (no broadcast variables under Spark Connect).
-    def run(rows: Any) -> Any:
-        keys_of = _filtered_keys(bloom)
-        for row in rows:
-            resource = orjson.loads(row["json"]) if row["json"] else None
-            if isinstance(resource, dict):
-                found = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
-                for kind, norm, path in found:
-                    yield (row["uid"], row["rtype"], kind, norm, path)
-
-    return run
-
-
-def _source_candidate_partition(types: frozenset[str], bloom: KeyBloom) -> Any:
     def run(lines: Any) -> Any:
-        keys_of = _filtered_keys(bloom)
+        keys_of = filtered_keys(bloom)
         for row in lines:
             try:
                 resource = orjson.loads(row["line"]) if row["line"] else None
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(resource, dict) and resource.get("resourceType") in types:
-                rtype = resource["resourceType"]
-                found = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
-                for kind, norm, path in found:
-                    yield (rtype, kind, norm, path)
+            if not isinstance(resource, dict) or resource.get("resourceType") not in types:
+                continue
+            rtype = resource["resourceType"]
+            found = {
+                (k, n, path)
+                for path, value in resource_values(resource)
+                if (rtype, path) in places
+                for k, n in keys_of(value)
+            }
+            for kind, norm, path in found:
+                yield (rtype, kind, norm, path)
 
     return run
 
 
-def harvest(spark: SparkSession, source_lines: DataFrame) -> DataFrame:
-    """Distinct harvested keys of the landing data (columns of :data:`HARVEST_SCHEMA`)."""
-    return map_rows(source_lines.select("line"), _harvest_partition, HARVEST_SCHEMA).distinct()
+@dataclass
+class Harvest:
+    """The harvested keys (persisted; unpersist when done), their counts per category and label, the
+    locations they were harvested from (type and path, never values) and the Bloom filter of their keys."""
+
+    keys: DataFrame
+    counts: dict[str, dict[str, int]]
+    sensitive: set[tuple[str, str]]
+    bloom: KeyBloom
 
 
-def output_candidates(spark: SparkSession, output: DataFrame, bloom: KeyBloom) -> DataFrame:
-    """Match keys of every research-zone resource that may be harvested keys (:data:`CANDIDATE_SCHEMA`)."""
-    return map_rows(output.select("uid", "rtype", "json"), _candidate_partition(bloom), CANDIDATE_SCHEMA)
-
-
-def run_leak_audit(
-    spark: SparkSession, source_lines: DataFrame, output: DataFrame, *, audit_dates: bool = True
-) -> LeakAuditResult:
-    """Harvest, join, classify exemptions and aggregate (see the module docstring).
+def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
+    """The source pass's ``harvest`` records, distinct, with what the output pass and the join need.
 
     ``audit_dates=False`` leaves calendar dates out of the join: under a date-shifting config a shifted
     date equals some other real date by chance, so a match would prove nothing.
     """
     from pyspark.sql import functions as F
 
-    harvested = harvest(spark, source_lines)
+    harvested = source.where(F.col("rec") == "harvest").select(
+        "kind", "norm", "category", "label", F.col("rtype").alias("src_type"), F.col("path").alias("src_path")
+    )
     if not audit_dates:
         harvested = harvested.where(F.col("kind") != "date")
-    harvested = harvested.cache()
+    harvested = harvested.distinct().persist()
+    stats = harvested.groupBy("category", "label").agg(F.countDistinct("norm").alias("n")).collect()
+    counts: dict[str, dict[str, int]] = {}
+    for row in stats:
+        counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
+    # Identifier locations (type + path, never values) may be collected: they mark sensitive output paths.
+    sensitive = {
+        (r["src_type"], r["src_path"]) for r in harvested.select("src_type", "src_path").distinct().collect()
+    }
+    distinct_keys = harvested.select("kind", "norm").distinct()
+    return Harvest(harvested, counts, sensitive, build_bloom(distinct_keys, distinct_keys.count()))
+
+
+def run_leak_audit(
+    spark: SparkSession, source_lines: DataFrame, harvest: Harvest, output: DataFrame
+) -> LeakAuditResult:
+    """Join the output pass's ``cand`` records with the harvested keys, classify exemptions, aggregate."""
+    from pyspark.sql import functions as F
+
+    candidates = output.where(F.col("rec") == "cand").select("uid", "rtype", "kind", "norm", "path")
+    keys = harvest.keys.select("kind", "norm", "category", "label").distinct()
+    joined = candidates.join(keys, ["kind", "norm"])
+    per_hit = joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().persist()
     try:
-        stats = harvested.groupBy("category", "label").agg(F.countDistinct("norm").alias("n")).collect()
-        harvest_counts: dict[str, dict[str, int]] = {}
-        for row in stats:
-            harvest_counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
-        # Identifier locations (type + path, never values) may be collected: they mark sensitive output paths.
-        sensitive = {
-            (r["src_type"], r["src_path"])
-            for r in harvested.select("src_type", "src_path").distinct().collect()
-        }
-        keys = harvested.select("kind", "norm", "category", "label").distinct()
-        distinct_keys = harvested.select("kind", "norm").distinct()
-        bloom = build_bloom(distinct_keys, distinct_keys.count())
-        joined = output_candidates(spark, output, bloom).join(keys, ["kind", "norm"])
-        per_hit = (
-            joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().cache()
-        )
-        try:
-            return _classify(spark, source_lines, per_hit, harvest_counts, sensitive)
-        finally:
-            per_hit.unpersist()
+        return _classify(spark, source_lines, per_hit, harvest.counts, harvest.sensitive)
     finally:
-        harvested.unpersist()
+        per_hit.unpersist()
 
 
 def is_sensitive_path(rtype: str, path: str, sensitive: set[tuple[str, str]]) -> bool:
@@ -202,7 +175,12 @@ def _classify(
     from pyspark.sql import functions as F
 
     locations = [(r["rtype"], r["path"]) for r in per_hit.select("rtype", "path").distinct().collect()]
-    outside = [(t, p) for t, p in locations if not is_sensitive_path(t, p, sensitive)]
+    # A view row has no counterpart in the source and its columns are named by the view: never exempt.
+    outside = [
+        (t, p)
+        for t, p in locations
+        if not is_sensitive_path(t, p, sensitive) and not t.startswith(VIEW_TYPE_PREFIX)
+    ]
     exemptable = [(t, p) for t, p in outside if not is_free_text_path(p)]
     marked = per_hit.withColumn("reason", F.lit(None).cast("string"))
     if outside:
@@ -220,13 +198,16 @@ def _classify(
             .drop("_outside")
         )
     if exemptable:
-        types = frozenset(t for t, _ in exemptable)
-        paths = spark.createDataFrame(exemptable, "rtype string, path string")
+        types = sorted({t for t, _ in exemptable})
         hit_keys = per_hit.select("kind", "norm").distinct()
         bloom = build_bloom(hit_keys, hit_keys.count())
+        # Only the lines of those types reach Python (a superset by text; Python checks the parsed type).
+        typed = source_lines.where(F.col("line").rlike('"resourceType"\\s*:\\s*"(' + "|".join(types) + ')"'))
         src = map_rows(
-            source_lines.select("line"), _source_candidate_partition(types, bloom), SOURCE_CANDIDATE_SCHEMA
-        ).join(paths, ["rtype", "path"])
+            typed.select("line"),
+            _source_candidate_partition(frozenset(exemptable), bloom),
+            SOURCE_CANDIDATE_SCHEMA,
+        )
         explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("_kept", F.lit(True))
         marked = (
             marked.join(explained, ["rtype", "path", "kind", "norm"], "left")

@@ -17,13 +17,13 @@ from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import ChangesResult, run_changes
 from anonymizer.verify.checklist import build_checklist
 from anonymizer.verify.history import HistoryResult, check_history
-from anonymizer.verify.identifier_checks import run_identifier_checks
-from anonymizer.verify.leak_audit import LeakAuditResult, run_leak_audit
+from anonymizer.verify.identifier_checks import address_keeping_types, identifier_findings
+from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
+from anonymizer.verify.passes import output_pass, source_pass
 from anonymizer.verify.precision_checks import (
     PrecisionResult,
+    precision_from_records,
     promises_from_config,
-    run_precision_checks,
-    source_date_decades,
 )
 from anonymizer.verify.report_html import write_report_html
 from anonymizer.verify.report_json import build_report, write_report_json
@@ -98,32 +98,41 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
 
     paths = source_paths(spark, request.source)
     files, unreadable, file_problems = check_source_files(spark, paths, summary)
-    source_lines = read_source_lines(spark, paths, files).cache()
-    output = read_output(spark, zone).cache()
+    source_lines = read_source_lines(spark, paths, files)
+    promises = promises_from_config(config)
+    audit_dates = promises.dates in ("year", "removed")
     timer = StepTimer(log, "verify", digits=1)
+    # Each zone is parsed once, by one Python pass; every check aggregates its part of the records.
+    with timer.step("source_pass"):
+        source = source_pass(source_lines).persist()
+        harvest = prepare_harvest(source, audit_dates=audit_dates)
+    output: DataFrame | None = None
     try:
-        with timer.step("counts"):
-            counts = _counts(spark, request, source_lines, output, summary)
-            counts.add_unreadable_files(unreadable, file_problems)
-        with timer.step("changes"):
-            changes = run_changes(source_lines, output, summary)
-        promises = promises_from_config(config)
-        audit_dates = promises.dates in ("year", "removed")
-        with timer.step("leak_audit"):
+        with timer.step("output_pass"):
             views = views_audit_frame(
                 spark, request.output
-            )  # the views tables are audited like the resources
-            audited = output if views is None else output.unionByName(views)
-            audit = run_leak_audit(spark, source_lines, audited, audit_dates=audit_dates)
+            )  # the views tables are searched like the resources
+            output_rows = read_output(spark, zone)
+            audited = output_rows if views is None else output_rows.unionByName(views)
+            zip_exempt = address_keeping_types(config)
+            run_id = summary.run_id if summary else None
+            output = output_pass(audited, harvest.bloom, promises, as_of, zip_exempt, run_id).persist()
+            output.count()
+        with timer.step("counts"):
+            counts = _counts(spark, request, source, output, summary)
+            counts.add_unreadable_files(unreadable, file_problems)
+        with timer.step("changes"):
+            changes = run_changes(source, output, summary)
+        with timer.step("leak_audit"):
+            audit = run_leak_audit(spark, source_lines, harvest, output)
             if not audit_dates:
                 audit.notes.append(
                     f"calendar dates are not searched: the config's date promise is '{promises.dates}', "
                     "so an equal date proves nothing; see the dates-per-decade chart"
                 )
         with timer.step("precision"):
-            precision = run_precision_checks(output, promises, as_of)
-            precision.decades_source = source_date_decades(source_lines)
-            precision.violations.extend(run_identifier_checks(output, promises, config))
+            precision = precision_from_records(source, output, promises)
+            precision.violations.extend(identifier_findings(output))
         with timer.step("history"):
             history = check_history(
                 spark,
@@ -132,8 +141,10 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
                 summary.config_fingerprint if summary else None,
             )
     finally:
-        source_lines.unpersist()
-        output.unpersist()
+        harvest.keys.unpersist()
+        source.unpersist()
+        if output is not None:
+            output.unpersist()
     checks = _Checks(counts, changes, audit, precision, history, audit_dates)
     return _report(spark, request, given, summary, as_of, started, timer.seconds, checks)
 
@@ -141,13 +152,13 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
 def _counts(
     spark: SparkSession,
     request: VerifyRequest,
-    source_lines: DataFrame,
+    source: DataFrame,
     output: DataFrame,
     summary: RunSummary | None,
 ) -> counts_mod.CountsResult:
     run_id = summary.run_id if summary else None
-    src_counts, dups = counts_mod.source_counts(source_lines)
-    out_counts = counts_mod.output_counts(output, run_id)
+    src_counts, dups = counts_mod.source_counts(source)
+    out_counts = counts_mod.output_counts(output)
     if request.quarantine:
         quarantined = read_quarantine_counts(spark, QuarantineZone(request.quarantine), run_id)
         q_source = "quarantine table"

@@ -20,13 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from anonymizer.config.lint.safe_harbor import RESTRICTED_ZIP3
 from anonymizer.verify.candidates import decode_attachment, is_free_text_path
-from anonymizer.verify.harvest import PERSON_TYPES, is_person_linked
 from anonymizer.verify.normalize import date_tokens
-from anonymizer.verify.row_map import map_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -201,46 +197,15 @@ def date_decades(resource: dict[str, Any]) -> Counter[str]:
     return out
 
 
-def source_date_decades(source_lines: DataFrame) -> dict[str, int]:
-    """Decade histogram of the date values of source resources about an individual (the "before" side)."""
+def precision_from_records(source: DataFrame, output: DataFrame, promises: Promises) -> PrecisionResult:
+    """Aggregate the output pass's ``precision`` records (:func:`check_resource` of every row about an
+    individual) and the source pass's ``decade`` records (the "before" side of the decades chart)."""
     from pyspark.sql import functions as F
 
-    def partition(rows: Any) -> Any:
-        for row in rows:
-            try:
-                resource = orjson.loads(row["line"]) if row["line"] else None
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(resource, dict) and is_person_linked(resource):
-                yield from date_decades(resource).items()
-
-    pairs = map_rows(source_lines.select("line"), partition, "decade string, n long")
-    rows = pairs.groupBy("decade").agg(F.sum("n").alias("n")).collect()
-    return dict(sorted((r["decade"], int(r["n"])) for r in rows))
-
-
-def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> PrecisionResult:
-    """Run :func:`check_resource` over every person-linked research-zone row and aggregate."""
-    from pyspark.sql import functions as F
-
-    def partition(rows: Any) -> Any:
-        for row in rows:
-            if row["rtype"] not in PERSON_TYPES and row["patient_key"] is None:
-                continue
-            resource = orjson.loads(row["json"]) if row["json"] else None
-            if isinstance(resource, dict):
-                for (check, path), count in check_resource(resource, promises, as_of).items():
-                    yield (check, row["rtype"], path, count)
-
-    found = map_rows(
-        output.select("rtype", "patient_key", "json"),
-        partition,
-        "check_name string, rtype string, path string, n long",
+    found = (
+        output.where(F.col("rec") == "precision").groupBy("kind", "rtype", "path").agg(F.sum("n").alias("n"))
     )
-    totals = sorted(
-        ((r["check_name"], r["rtype"], r["path"]), int(r["n"]))
-        for r in found.groupBy("check_name", "rtype", "path").agg(F.sum("n").alias("n")).collect()
-    )
+    totals = sorted(((r["kind"], r["rtype"], r["path"]), int(r["n"])) for r in found.collect())
     result = PrecisionResult(promises)
     for (check, rtype, path), count in totals:
         if check.startswith("decade:"):
@@ -249,9 +214,10 @@ def run_precision_checks(output: DataFrame, promises: Promises, as_of: date) -> 
         elif check.startswith("precision:"):
             level = check.split(":", 1)[1]
             result.date_precision[level] = result.date_precision.get(level, 0) + count
-        elif check == "image":
-            result.images += count
-            result.violations.append({"check": check, "resource_type": rtype, "path": path, "count": count})
         else:
+            if check == "image":
+                result.images += count
             result.violations.append({"check": check, "resource_type": rtype, "path": path, "count": count})
+    decades = source.where(F.col("rec") == "decade").groupBy("norm").agg(F.sum("n").alias("n")).collect()
+    result.decades_source = dict(sorted((r["norm"], int(r["n"])) for r in decades))
     return result

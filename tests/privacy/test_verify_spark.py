@@ -13,6 +13,7 @@ import pytest
 from anonymizer.spark.history import purge_history
 from anonymizer.verify.counts import source_counts
 from anonymizer.verify.history import check_history
+from anonymizer.verify.passes import source_pass
 from anonymizer.verify.pipeline import VerifyRequest, VerifyResult, run_verify
 from tests.verify import builders as b
 
@@ -118,7 +119,7 @@ def test_malformed_line_counts_under_its_files_type(planted: dict[str, Any], spa
          ("file:/l/DocumentReference.000.ndjson", "{not json"), ("file:/l/mixed.ndjson", "{bad")],
         "file string, line string",
     )  # fmt: skip
-    assert source_counts(lines)[0] == {"DocumentReference": 2, "unknown": 1}
+    assert source_counts(source_pass(lines))[0] == {"DocumentReference": 2, "unknown": 1}
 
 
 def test_history_of_another_config_fails_until_purged(planted: dict[str, Any], spark: Any) -> None:

@@ -1,0 +1,218 @@
+"""The two Python passes of verify: each zone is parsed once, and every check takes its part of the records.
+
+* :func:`source_pass` over the landing lines: per line its type and id (counts), the value digests per path
+  (changes), the harvested identifier keys (leak audit) and the decades of dates about an individual (precision);
+* :func:`output_pass` over the research-zone rows (and the views rows, searched only): rows of the run per type
+  (counts), value digests per path and security labels (changes), the match keys the harvest Bloom filter lets
+  through (leak audit), the precision and identifier-shape findings.
+
+Both are one ``mapInArrow`` that emits :data:`RECORD_DDL` rows, tagged by ``rec``; counters are summed per Arrow
+batch before they leave Python. The caller persists the records and aggregates them with DataFrame operations
+(no RDD, no broadcast: the same code runs on Spark Connect). Only aggregates ever reach the driver.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pyarrow as pa
+
+from anonymizer.verify import identifier_checks, precision_checks
+from anonymizer.verify.bloom import KeyBloom
+from anonymizer.verify.candidates import Blob, value_keys
+from anonymizer.verify.changes import leaf_values, security_codes
+from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+#: One schema for every record; which columns a record uses depends on ``rec``:
+#: ``line`` (rtype, norm = id), ``leaf`` (rtype, path, digest, n), ``harvest`` (rtype/path = where harvested,
+#: kind, norm, category, label), ``decade`` (norm = decade, n), ``rows`` (rtype, n), ``label`` (rtype,
+#: norm = code, n), ``cand`` (uid, rtype, path, kind, norm), ``precision`` and ``ident`` (rtype, path,
+#: kind = check, n).
+RECORD_DDL = (
+    "rec string, rtype string, path string, kind string, norm string, category string, label string, "
+    "digest binary, n bigint, uid bigint"
+)
+_FIELDS = ("rec", "rtype", "path", "kind", "norm", "category", "label", "digest", "n", "uid")
+_SCHEMA = pa.schema(
+    [(name, pa.binary() if name == "digest" else pa.int64() if name in ("n", "uid") else pa.string())
+     for name in _FIELDS]
+)  # fmt: skip
+_BATCH_ROWS = 5000
+_MEMO_MAX = 200_000
+Record = dict[str, Any]
+
+
+def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= _BATCH_ROWS:
+            yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+            chunk = []
+    if chunk:
+        yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+
+
+def _parse(text: str | None) -> dict[str, Any] | None:
+    try:
+        resource = orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return None
+    return resource if isinstance(resource, dict) else None
+
+
+def source_pass(source_lines: DataFrame) -> DataFrame:
+    """Records of every landing line (columns ``file``, ``line``): ``line``, ``leaf``, ``harvest``, ``decade``."""
+    return source_lines.select("file", "line").mapInArrow(_source_partition, RECORD_DDL)
+
+
+def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    from anonymizer.spark.line_schema import r4_resource_types
+    from anonymizer.spark.transform import type_from_file_name
+    from anonymizer.verify.counts import NO_TYPE
+
+    known = r4_resource_types()
+    hints: dict[str, str] = {}
+
+    def records(batch: pa.RecordBatch) -> Iterator[Record]:
+        leaves: Counter[tuple[str, str, bytes]] = Counter()
+        decades: Counter[str] = Counter()
+        harvested: set[tuple[str, ...]] = set()
+        for file, line in zip(
+            batch.column("file").to_pylist(), batch.column("line").to_pylist(), strict=True
+        ):
+            resource = _parse(line)
+            rtype = resource.get("resourceType") if resource is not None else None
+            if isinstance(rtype, str) and rtype in known:
+                rid = resource.get("id") if resource else None
+                yield {"rec": "line", "rtype": rtype, "norm": None if rid is None else _scalar_text(rid)}
+            else:
+                if file not in hints:
+                    hints[file] = type_from_file_name(file.rstrip("/").rsplit("/", 1)[-1], known) or NO_TYPE
+                yield {"rec": "line", "rtype": hints[file]}
+            if resource is None or not isinstance(rtype, str):
+                continue
+            for (path, digest), n in leaf_values(resource).items():
+                leaves[(rtype, path, digest)] += n
+            if is_person_linked(resource):
+                decades.update(precision_checks.date_decades(resource))
+                harvested.update(harvest_resource(resource))
+        for (rtype, path, digest), n in leaves.items():
+            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
+        for decade, n in decades.items():
+            yield {"rec": "decade", "norm": decade, "n": n}
+        for kind, norm, category, label, src_type, src_path in harvested:
+            yield {"rec": "harvest", "rtype": src_type, "path": src_path, "kind": kind, "norm": norm,
+                   "category": category, "label": label}  # fmt: skip
+
+    for batch in batches:
+        yield from _batches(records(batch))
+
+
+def _scalar_text(value: Any) -> str:
+    """An id as Spark's ``get_json_object`` gives it: strings as they are, other JSON as JSON text."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def output_pass(
+    audited: DataFrame,
+    bloom: KeyBloom,
+    promises: precision_checks.Promises,
+    as_of: date,
+    zip_exempt: frozenset[str],
+    run_id: str | None,
+) -> DataFrame:
+    """Records of every research-zone row (columns ``uid, rtype, patient_key, run_id, json``; rows of a
+    ``view:`` type are only searched): ``rows``, ``leaf``, ``label``, ``cand``, ``precision``, ``ident``."""
+    run = _output_partition(bloom, promises, as_of, zip_exempt, run_id)
+    return audited.select("uid", "rtype", "patient_key", "run_id", "json").mapInArrow(run, RECORD_DDL)
+
+
+def _output_partition(
+    bloom: KeyBloom,
+    promises: precision_checks.Promises,
+    as_of: date,
+    zip_exempt: frozenset[str],
+    run_id: str | None,
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    from anonymizer.views.audit import VIEW_TYPE_PREFIX
+
+    # The filter travels in the function's closure (no broadcast variables under Spark Connect).
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        keys_of = filtered_keys(bloom)
+        for batch in batches:
+            yield from _batches(records(batch, keys_of))
+
+    def records(
+        batch: pa.RecordBatch, keys_of: Callable[[str | float], list[tuple[str, str]]]
+    ) -> Iterator[Record]:
+        rows: Counter[str] = Counter()
+        leaves: Counter[tuple[str, str, bytes]] = Counter()
+        labels: Counter[tuple[str, str]] = Counter()
+        findings: Counter[tuple[str, str, str, str]] = Counter()
+        columns = [
+            batch.column(name).to_pylist() for name in ("uid", "rtype", "patient_key", "run_id", "json")
+        ]
+        for uid, rtype, patient_key, row_run, text in zip(*columns, strict=True):
+            view = rtype.startswith(VIEW_TYPE_PREFIX)
+            if not view and (run_id is None or row_run == run_id):
+                rows[rtype] += 1
+            resource = _parse(text)
+            if resource is None:
+                continue
+            found = {(k, n, path) for path, value in _values(resource) for k, n in keys_of(value)}
+            for kind, norm, path in found:
+                yield {"rec": "cand", "uid": uid, "rtype": rtype, "path": path, "kind": kind, "norm": norm}
+            if view:
+                continue
+            own_type = resource.get("resourceType")
+            if isinstance(own_type, str):
+                for (path, digest), n in leaf_values(resource).items():
+                    leaves[(own_type, path, digest)] += n
+            for code in security_codes(resource):
+                labels[(rtype, code)] += 1
+            if rtype in PERSON_TYPES or patient_key is not None:
+                for (check, path), n in precision_checks.check_resource(resource, promises, as_of).items():
+                    findings[("precision", check, rtype, path)] += n
+            for (check, path), n in identifier_checks.check_resource(resource, promises, zip_exempt).items():
+                findings[("ident", check, rtype, path)] += n
+        for rtype, n in rows.items():
+            yield {"rec": "rows", "rtype": rtype, "n": n}
+        for (rtype, path, digest), n in leaves.items():
+            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
+        for (rtype, code), n in labels.items():
+            yield {"rec": "label", "rtype": rtype, "norm": code, "n": n}
+        for (rec, check, rtype, path), n in findings.items():
+            yield {"rec": rec, "rtype": rtype, "path": path, "kind": check, "n": n}
+
+    return run
+
+
+def _values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float]]:
+    from anonymizer.verify.candidates import resource_values
+
+    return resource_values(resource)
+
+
+def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, str]]]:
+    """``value -> keys that may be harvested`` with a per-partition memo of short values."""
+    memo: dict[str | float, list[tuple[str, str]]] = {}
+
+    def keys_of(value: str | float) -> list[tuple[str, str]]:
+        cached = memo.get(value)
+        if cached is None:
+            cached = [key for key in value_keys(value) if key in bloom]
+            if isinstance(value, float) or (len(value) <= 256 and not isinstance(value, Blob)):
+                if len(memo) > _MEMO_MAX:
+                    memo.clear()
+                memo[value] = cached
+        return cached
+
+    return keys_of
