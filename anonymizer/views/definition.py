@@ -18,8 +18,8 @@ from typing import Any
 from anonymizer.fhir.model import r4
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_parser import parse
-from anonymizer.views.fhirpath_sql import Constant
 from anonymizer.views.sql_text import quote
+from anonymizer.views.sql_values import Constant
 from anonymizer.views.types import sql_type, valid_ansi_type
 
 _SQL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
