@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from anonymizer.text.common_words import MIN_ALONE_TOKEN, is_common_word, kept_alone_reason
 from anonymizer.text.identifiers import PatientIdentifiers
-from anonymizer.text.recognizers import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
+from anonymizer.text.recognizer_vocabulary import STATE_ABBREVIATIONS, STATE_NAMES_PATTERN
 
 _TITLES = ("mr", "mrs", "ms", "mx", "miss", "dr", "prof")
 # Word edges: letters and digits, but not "_", so markdown "_Smith_" still shows a whole word.

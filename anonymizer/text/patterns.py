@@ -30,18 +30,10 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
+from anonymizer.text.candidate_expansion import expand_domain, expand_id_token, expand_phone_prefix
 from anonymizer.text.dates import DateParts, parse_date_text
-from anonymizer.text.recognizers import (
-    CATEGORIES,
-    DIGIT_RUN,
-    FULL_MONTHS,
-    RECOGNIZERS,
-    TRAILING,
-    Recognizer,
-    expand_domain,
-    expand_id_token,
-    expand_phone_prefix,
-)
+from anonymizer.text.recognizer_vocabulary import CATEGORIES, DIGIT_RUN, FULL_MONTHS, TRAILING
+from anonymizer.text.recognizers import RECOGNIZERS, Recognizer
 
 __all__ = ["CATEGORIES", "PatternMatch", "find_patterns"]
 

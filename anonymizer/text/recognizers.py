@@ -13,137 +13,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from anonymizer.text.dates import DAY_FIRST_DATE, ISO_DATE, MONTH_FIRST_DATE, NUMERIC_DATE
+from anonymizer.text.recognizer_vocabulary import (
+    AGE,
+    AGE_LABEL,
+    AGE_WORDS,
+    HEX_GROUP,
+    ID_KEYS,
+    ID_LABEL,
+    MONTH_KEYS,
+    PHONE_EXT,
+    SEP,
+    STATE_ABBREVIATIONS,
+    STATE_NAMES_PATTERN,
+    STREET_SUFFIX,
+    TLDS,
+    YEARS_OLD,
+)
 
-CATEGORIES = ("DATE", "PHONE", "EMAIL", "URL", "IP", "SSN", "ID", "ZIP", "ADDRESS", "AGE")
-
-# fmt: off
-STATE_ABBREVIATIONS = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
-    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
-    "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
-)
-# fmt: on
-STATE_NAMES_PATTERN = (
-    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
-    "Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|"
-    "Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|"
-    "North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Puerto Rico|Rhode Island|South Carolina|"
-    "South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West Virginia|Wisconsin|Wyoming"
-)
-_STREET_SUFFIX = (
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|"
-    "Circle|Cir|Parkway|Pkwy|Highway|Hwy|Landing|Square|Sq|Trail|Trl|Row|Alley|Crossing|Heights|Hts|"
-    "Route|Rte|Loop|Run|Point|Pike|Plaza|Commons|Gardens|Estates|Station|Walk|Ridge|Manor|Grove|Hollow|"
-    "Harbor|Junction|Knoll|Meadows?|Mill|Park|Ranch|Summit|Turnpike|View|Village|Vista|Wells?|Creek|Glen|"
-    "Xing|Ldg|Holw|Rdg|Mnr|Jct|Cres|Crescent|Ctr|Center|Expy|Fwy|Bend|Bnd|Cove|Cv|Spur|Pass|Oval|Trce|Sta"
-)
-# Every alternative starts with a literal letter, so the regex engine can skip ahead to candidates.
-_ID_LABEL = "|".join(
-    [
-        r"mrn",
-        r"mr\s*#",
-        r"medical\s+record\s+(?:number|no\.?|num\.?|#)",
-        r"record\s+(?:number|no\.?|num\.?|#)",
-        r"acct\.?(?:\s*(?:number|no\.?|#))?",
-        r"account\s+(?:number|no\.?|num\.?|#)",
-        *(
-            rf"{word}\s+(?:id|identifier|number|no\.?|#)"
-            for word in (
-                "member",
-                "subscriber",
-                "beneficiary",
-                "patient",
-                "insurance",
-                r"health\s+plan",
-                "policy",
-                "claim",
-                "encounter",
-                "visit",
-                "case",
-                "device",
-                "serial",
-                "passport",
-                "certificate",
-                "plate",
-            )
-        ),
-        r"licen[cs]e\s+(?:plate\s+)?(?:number|no\.?|#)",
-        r"driver'?s\s+licen[cs]e(?:\s+(?:number|no\.?|#))?",
-        r"dl\s*#",
-        r"s/n",
-        r"vin",
-    ]
-)
-# Bare domains ("example.org/patient/1") are URLs only with these common top-level domains.
-_TLDS = "com|org|net|edu|gov|mil|info|biz|io|us|health|care|co\\.uk"
-_ID_KEYS = (
-    "mrn",
-    "mr",
-    "medical",
-    "record",
-    "acct",
-    "account",
-    "member",
-    "subscriber",
-    "beneficiary",
-    "patient",
-    "insurance",
-    "health",
-    "policy",
-    "claim",
-    "encounter",
-    "visit",
-    "case",
-    "device",
-    "serial",
-    "passport",
-    "certificate",
-    "plate",
-    "licen",
-    "driver",
-    "dl",
-    "s/n",
-    "vin",
-)
-_MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_URL_PATH = re.compile(r"/[^\s<>\"'`]*")
-DIGIT_RUN = re.compile(r"\d+")
-_SEP = r"\s*(?:is\s+|[:#=]\s*|no\.?\s*)?"
-_H = r"[0-9a-f]{1,4}"
-_PHONE_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?(?![\w/-])"
-_PHONE_PREFIX = re.compile(r"(?:\+1|1)[\s.-]?$")
-_AGE = r"(?:9\d|1[0-4]\d)"
-_UNITS = "one|two|three|four|five|six|seven|eight|nine"
-_BELOW_FIFTY = (
-    rf"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
-    rf"|(?:twenty|thirty|forty)(?:[\s-]+(?:{_UNITS}))?|{_UNITS})"
-)
-#: 90 to 149 in words: "ninety", "ninety-six", "one hundred", "a hundred and two", "one hundred twenty-one".
-_AGE_WORDS = rf"(?:ninety(?:[\s-]+(?:{_UNITS}))?|(?:one|a)[\s-]+hundred(?:(?:\s+and)?[\s-]+{_BELOW_FIFTY})?)"
-_YEARS_OLD = r"(?=[\s-]*(?:(?:years?|yrs?)[\s-]*old|years?\s+of\s+age|y\.?\s?o(?!\w)|y/o))"
-_AGE_LABEL = r"(?:aged?|age\s*:|age\s+of)\s*"
 _ZIP_BEFORE = re.compile(
     rf"(?:(?<![\w])(?P<abbr>{'|'.join(STATE_ABBREVIATIONS)})|(?i:(?<!\w)(?:{STATE_NAMES_PATTERN}))|"
-    rf"(?i:(?<!\w)zip(?:\s*code)?{_SEP}))"
+    rf"(?i:(?<!\w)zip(?:\s*code)?{SEP}))"
     r",?\s*$"
 )
-# FDA application numbers in medication names ("nda020800 0.3 ml epinephrine") are not about the patient.
-_DRUG_APPLICATION = frozenset({"nda", "bla"})
-FULL_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-TRAILING = ".,;:!?)]}'\""
 
 
 _Check = Callable[[str, "re.Match[str]"], bool]
@@ -233,9 +124,9 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("URL", re.compile(r"www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`]*"), _cls(r"\w."), gate="www."),
     Recognizer(
         "URL",
-        re.compile(rf"\.(?:{_TLDS})(?![a-z0-9-])"),
+        re.compile(rf"\.(?:{TLDS})(?![a-z0-9-])"),
         finder="domain",
-        gate=re.compile(rf"\.(?:{_TLDS})\b"),
+        gate=re.compile(rf"\.(?:{TLDS})\b"),
     ),
     Recognizer(
         "EMAIL",
@@ -260,7 +151,9 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "IP",
-        re.compile(rf"(?:{_H}:){{7}}{_H}(?![\w:])|(?:{_H}:){{1,6}}:(?:{_H}(?::{_H}){{0,5}})?(?![\w:])"),
+        re.compile(
+            rf"(?:{HEX_GROUP}:){{7}}{HEX_GROUP}(?![\w:])|(?:{HEX_GROUP}:){{1,6}}:(?:{HEX_GROUP}(?::{HEX_GROUP}){{0,5}})?(?![\w:])"
+        ),
         _cls(r"\w:"),
         gate=re.compile(r"::|(?::[0-9a-f]{1,4}){3}:"),  # not times ("10:30:45")
     ),
@@ -272,7 +165,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         _cls(r"\w"),
         check=_month_first_ok,
         starts="keys",
-        keys=_MONTH_KEYS,
+        keys=MONTH_KEYS,
     ),
     Recognizer(
         "DATE", re.compile(DAY_FIRST_DATE), _cls(r"\w.,"), check=_day_first_ok, starts="digits", runs=(1, 2)
@@ -288,7 +181,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "SSN",
         re.compile(
-            r"(?:ssn|ss\s*#|social\s+security(?:\s+(?:number|no\.?|#))?)" + _SEP + r"(?P<v>\d{9})(?!\w)"
+            r"(?:ssn|ss\s*#|social\s+security(?:\s+(?:number|no\.?|#))?)" + SEP + r"(?P<v>\d{9})(?!\w)"
         ),
         _cls(r"\w"),
         value="v",
@@ -297,14 +190,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "PHONE",
-        re.compile(r"\d\d\d[\s.-]?\d{3}[\s.-]?\d{4}" + _PHONE_EXT),
+        re.compile(r"\d\d\d[\s.-]?\d{3}[\s.-]?\d{4}" + PHONE_EXT),
         _cls(r"\w+/.-"),
         finder="phone",
         starts="digits",
         runs=(3, 10),
     ),
     Recognizer(
-        "PHONE", re.compile(r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}" + _PHONE_EXT), _cls(r"\w"), finder="phone"
+        "PHONE", re.compile(r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}" + PHONE_EXT), _cls(r"\w"), finder="phone"
     ),
     Recognizer(
         "PHONE", re.compile(r"\+[2-9]\d{0,2}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\w)"), _cls(r"\w+"), gate="+"
@@ -320,16 +213,16 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "ID",
-        re.compile(f"(?:{_ID_LABEL})" + _SEP + r"(?P<v>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{2,}[a-z0-9])(?!\w)"),
+        re.compile(f"(?:{ID_LABEL})" + SEP + r"(?P<v>(?=[a-z0-9-]*\d)[a-z0-9][a-z0-9-]{2,}[a-z0-9])(?!\w)"),
         _cls(r"\w"),
         value="v",
         starts="keys",
-        keys=_ID_KEYS,
+        keys=ID_KEYS,
     ),
     Recognizer(
         "ADDRESS",
         re.compile(
-            rf"\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]*\.?\s+){{1,4}}(?:{_STREET_SUFFIX})\b\.?"
+            rf"\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]*\.?\s+){{1,4}}(?:{STREET_SUFFIX})\b\.?"
             r"(?:,?\s*(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[A-Za-z0-9-]+)?"
         ),
         _cls(r"\w-"),
@@ -353,7 +246,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "AGE",
         re.compile(
-            rf"(?P<v>{_AGE})(?=\s*-?\s*(?:(?:years?|yrs?)\s*-?\s*old|years?\s+of\s+age|y\.?\s?o(?!\w)|y/o))"
+            rf"(?P<v>{AGE})(?=\s*-?\s*(?:(?:years?|yrs?)\s*-?\s*old|years?\s+of\s+age|y\.?\s?o(?!\w)|y/o))"
         ),
         _cls(r"\w."),
         value="v",
@@ -362,7 +255,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "AGE",
-        re.compile(rf"{_AGE_LABEL}(?P<v>{_AGE})(?!\w|\.\d)"),  # "age 116." at a sentence's end too
+        re.compile(rf"{AGE_LABEL}(?P<v>{AGE})(?!\w|\.\d)"),  # "age 116." at a sentence's end too
         _cls(r"\w"),
         value="v",
         starts="keys",
@@ -370,14 +263,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer(
         "AGE",
-        re.compile(rf"(?P<v>{_AGE_WORDS}){_YEARS_OLD}"),
+        re.compile(rf"(?P<v>{AGE_WORDS}){YEARS_OLD}"),
         _cls(r"\w"),
         value="v",
         gate=re.compile(r"ninety|hundred"),
     ),  # fmt: skip
     Recognizer(
         "AGE",
-        re.compile(rf"{_AGE_LABEL}(?P<v>{_AGE_WORDS})(?![\w-])"),
+        re.compile(rf"{AGE_LABEL}(?P<v>{AGE_WORDS})(?![\w-])"),
         _cls(r"\w"),
         value="v",
         starts="keys",
@@ -402,7 +295,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
             r"(?:(?:ssn|social\s+security(?:\s+(?:number|no\.?|#))?)"
             r"(?:\s+(?:ending|ends)(?:\s+(?:in|with))?|\s+last\s+(?:4|four)(?:\s+digits)?)?"
             r"|last\s+(?:4|four)(?:\s+digits)?(?:\s+of\s+(?:the\s+)?(?:ssn|social\s+security(?:\s+number)?))?)"
-            + _SEP
+            + SEP
             + r"(?:(?:xxx|\*\*\*|###)[-\s]?(?:xx|\*\*|##)[-\s]?)?(?P<v>\d{4})(?![\w-])"
         ),
         _cls(r"\w"),
@@ -412,45 +305,3 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     ),
     Recognizer("ID", re.compile(r"\d\d{4,}"), finder="id_token", starts="digits", runs=(5, 1_000_000)),
 )
-
-
-def expand_domain(lower: str, dot: int, end: int) -> tuple[int, int] | None:
-    """A bare domain around the top-level domain found at ``dot`` ("example.org/patient/1"); e-mail
-    domains (after "@") and parts of longer tokens are not URLs."""
-    start = dot
-    while start > 0 and (lower[start - 1].isalnum() or lower[start - 1] in ".-"):
-        start -= 1
-    while start < dot and not lower[start].isalnum():
-        start += 1
-    if start == dot or (start > 0 and lower[start - 1] in "@/_"):
-        return None
-    path = _URL_PATH.match(lower, end)
-    return start, path.end() if path else end
-
-
-def expand_phone_prefix(lower: str, start: int) -> int:
-    """Include a country code "+1 "/"1-" written before a US number (not one glued to a longer number)."""
-    m = _PHONE_PREFIX.search(lower, max(0, start - 3), start)
-    if m is None or (m.start() > 0 and (lower[m.start() - 1].isalnum() or lower[m.start() - 1] in "_+-.")):
-        return start
-    return m.start()
-
-
-def expand_id_token(lower: str, start: int, end: int) -> tuple[int, int] | None:
-    """A run of 5+ digits is an ID-like token with up to 3 letters either side ("S99940903",
-    "X53631011X"), or alone when 7+ digits long; it must stand alone (no other word character or "-")."""
-    left = start
-    while left > 0 and start - left < 3 and "a" <= lower[left - 1] <= "z":
-        left -= 1
-    right = end
-    while right < len(lower) and right - end < 3 and "a" <= lower[right] <= "z":
-        right += 1
-    if left > 0 and (lower[left - 1].isalnum() or lower[left - 1] in "_-"):
-        return None
-    if right < len(lower) and (lower[right].isalnum() or lower[right] in "_-"):
-        return None
-    if left == start and right == end and end - start < 7:
-        return None
-    if lower[left:start] in _DRUG_APPLICATION:
-        return None
-    return left, right

@@ -4,9 +4,10 @@
 research zone; ``parse_view`` validates a definition. See docs/views.md.
 """
 
-from anonymizer.views.definition import ViewDef, parse_view
+from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.runner import evaluate, run
+from anonymizer.views.validate import parse_view
 
 #: Python UDFs the compiler uses (the goal, and the state, is none).
 PYTHON_UDFS: tuple[str, ...] = ()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anonymizer.views.definition import parse_view
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.runner import evaluate_many
+from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

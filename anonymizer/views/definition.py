@@ -18,8 +18,8 @@ from typing import Any
 from anonymizer.fhir.model import r4
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_parser import parse
-from anonymizer.views.fhirpath_sql import Constant
 from anonymizer.views.sql_text import quote
+from anonymizer.views.sql_values import Constant
 from anonymizer.views.types import sql_type, valid_ansi_type
 
 _SQL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -216,8 +216,12 @@ def _validate_columns(select: SelectDef, prior: list[str]) -> list[str]:
     return names
 
 
-def parse_view(view: Any) -> ViewDef:
-    """Validate a ViewDefinition (a dict as in JSON); raises :class:`ViewDefinitionError` naming the problem."""
+def parse_view_structure(view: Any) -> ViewDef:
+    """Validate a ViewDefinition's structure (a dict as in JSON); raises :class:`ViewDefinitionError`.
+
+    Its paths, constants and functions are checked by compiling it: use
+    :func:`anonymizer.views.validate.parse_view` for the full check.
+    """
     _require(isinstance(view, dict) and view != {}, "a ViewDefinition must be a non-empty JSON object")
     resource = view.get("resource")
     _require(isinstance(resource, str) and resource != "", "the ViewDefinition has no resource type")
@@ -243,7 +247,4 @@ def parse_view(view: Any) -> ViewDef:
         where=where_paths,
         fingerprint=fingerprint(view),
     )
-    from anonymizer.views.rows_sql import RowsCompiler  # compiling also checks constants and functions
-
-    RowsCompiler(parsed).compiled()
     return parsed

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark.research_zone import delta_path
-from anonymizer.views.definition import ViewDef, parse_view
+from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
 from anonymizer.views.runner import evaluation_errors, json_resources, view_frame
+from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

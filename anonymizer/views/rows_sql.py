@@ -13,16 +13,9 @@ from dataclasses import dataclass
 
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
-from anonymizer.views.fhirpath_sql import (
-    ExpressionCompiler,
-    Scope,
-    Value,
-    elements,
-    to_bool,
-    to_coll,
-    to_text,
-)
+from anonymizer.views.fhirpath_sql import ExpressionCompiler
 from anonymizer.views.sql_text import fresh, ident, let, quote
+from anonymizer.views.sql_values import Scope, Value, elements, to_bool, to_coll, to_text
 from anonymizer.views.types import convert, mismatch_message
 
 REPEAT_DEPTH = 32

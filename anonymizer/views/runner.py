@@ -11,11 +11,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark.research_zone import delta_path
-from anonymizer.views.definition import ViewDef, parse_view
+from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
 from anonymizer.views.parsed_nodes import RAW, UNPARSED
 from anonymizer.views.rows_sql import RowsCompiler
 from anonymizer.views.sql_text import quote
+from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -1,0 +1,119 @@
+"""The values FHIRPath compiles to (`anonymizer.views.fhirpath_sql`): typed SQL expressions and their scopes.
+
+A ``Value`` is a SQL expression of kind coll (``array<string>`` of element texts, or parsed structs with a
+``node``), bool, num or str, with its static FHIR type when known; ``to_coll``/``to_text``/``to_num``/``to_bool``
+turn one kind into another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from anonymizer.views.parsed_nodes import Node
+from anonymizer.views.sql_text import EMPTY, fresh
+
+ROOT = "array(_root)"
+NUMERIC_TYPES = frozenset({"decimal", "integer", "positiveInt", "unsignedInt", "integer64"})
+_STRING_TYPES = frozenset(
+    {
+        "string",
+        "code",
+        "id",
+        "uri",
+        "url",
+        "canonical",
+        "markdown",
+        "oid",
+        "uuid",
+        "date",
+        "dateTime",
+        "instant",
+        "time",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A compiled expression: ``kind`` coll (array<string>) | bool | num | str; ``fhir_type``/``type_path`` if known.
+
+    With ``node``, a collection is an array of the node's parsed structs instead of element texts.
+    """
+
+    sql: str
+    kind: str = "coll"
+    fhir_type: str | None = None
+    type_path: str | None = None
+    node: Node | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an expression is evaluated: its focus, ``%rowIndex`` and whether the focus is the resource root."""
+
+    focus: Value
+    row_index: str = "0"
+    at_root: bool = False
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A view constant as a FHIRPath literal."""
+
+    kind: str  # bool | num | str
+    sql: str
+    fhir_type: str
+
+
+def to_coll(v: Value) -> str:
+    """The value as a collection of element texts (a parsed node is marked to be read as text next pass)."""
+    if v.node is not None:
+        if v.node.is_root:
+            r = fresh("r")
+            return f"transform({v.sql}, {r} -> _resource)"
+        v.node.tree.mark_opaque(v.node)
+        return EMPTY
+    if v.kind == "coll":
+        return v.sql
+    return f"IF(({v.sql}) IS NULL, {EMPTY}, array(CAST({v.sql} AS STRING)))"
+
+
+def to_text(v: Value) -> str:
+    """The value's single element as text (NULL when empty)."""
+    if v.kind == "coll":
+        return f"try_element_at({to_coll(v)}, 1)"
+    return v.sql if v.kind == "str" else f"CAST({v.sql} AS STRING)"
+
+
+def to_num(v: Value) -> str:
+    """The value's single element as DOUBLE (NULL when empty or not a number)."""
+    if v.kind == "num":
+        return v.sql
+    if v.kind == "bool":
+        return "CAST(NULL AS DOUBLE)"
+    return f"try_cast({to_text(v)} AS DOUBLE)"
+
+
+def to_bool(v: Value) -> str:
+    """FHIRPath singleton evaluation as a boolean (NULL when empty; a non-boolean single item is true)."""
+    if v.kind == "bool":
+        return v.sql
+    if v.kind == "coll":
+        c = to_coll(v)
+        return f"CASE WHEN size({c}) = 0 THEN NULL ELSE try_element_at({c}, 1) <> 'false' END"
+    return f"(({v.sql}) IS NOT NULL)"
+
+
+def elements(v: Value) -> str:
+    """The value as a collection, parsed structs kept (for functions that do not look into elements)."""
+    return v.sql if v.node is not None else to_coll(v)
+
+
+def is_numeric(v: Value) -> bool:
+    """Whether the value is a number (a SQL number or a numeric FHIR type)."""
+    return v.kind == "num" or v.fhir_type in NUMERIC_TYPES
+
+
+def capitalised(name: str) -> str:
+    """``name`` with its first letter upper-cased (``value`` + ``Quantity`` -> ``valueQuantity``)."""
+    return name[:1].upper() + name[1:]
