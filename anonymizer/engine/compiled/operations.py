@@ -15,7 +15,7 @@ from anonymizer.engine.compiled.program import RuleProgram
 from anonymizer.engine.compiled.run import Run
 from anonymizer.engine.kernel import numbers
 from anonymizer.engine.kernel.scrub import NOT_TEXT, scrub_text, text_scrubber
-from anonymizer.engine.kernel.values import OpSettings, remove, value_op
+from anonymizer.engine.kernel.values import OpSettings, remove, value_cache, value_op
 from anonymizer.engine.reference.nodes import generalize_not_applicable
 from anonymizer.errors import VALUE_FAILURES, RuleNotApplicableError, method_failed
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
@@ -62,6 +62,9 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
     needs_offset = rule.method == "dateshift"
     volatile = needs_offset or rule.method == "encrypt"  # the resource's offset; a random IV
     keeps_empty = rule.method != "generalize"  # generalize evaluates its cases on "" too
+    cache = value_cache(fn)
+    if cache is not None and keeps_empty:
+        return _cached(fn, cache, prog, owner_path, needs_offset)
 
     def op(value: Any, run: Run, _parent: Any) -> Any:
         if value is None or (keeps_empty and value == ""):
@@ -76,6 +79,59 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
         return new
 
     return op
+
+
+def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, needs_offset: bool) -> Op:
+    """:func:`_recording` for a value function with a memo: a string value found there costs no call.
+
+    Date shifting keys its memo on ``(value, offset)``; the offset is the run's (see :meth:`Run.offset_for`).
+    """
+    rule = prog.rule
+    index = rule.index
+    hit_key = (index, rule.method)
+
+    def failed(exc: Exception) -> Exception:
+        return method_failed(rule.label, rule.method, owner_path, exc)
+
+    if not needs_offset:
+
+        def op(value: Any, run: Run, _parent: Any) -> Any:
+            if value.__class__ is str:
+                if not value:
+                    return NOCHANGE
+                found = cache.get(value)
+                if found is not None:
+                    run.log.append((hit_key, found[1]))
+                    return found[0]
+            elif value is None:
+                return NOCHANGE
+            try:
+                new, label = fn(value, None)
+            except VALUE_FAILURES as exc:
+                raise failed(exc) from None
+            run.log.append((hit_key, label))
+            return new
+
+        return op
+
+    def shifting(value: Any, run: Run, _parent: Any) -> Any:
+        if value is None or value == "":
+            return NOCHANGE
+        run.volatile += 1  # the resource's offset
+        if value.__class__ is str:
+            offset = run.offset_value(index)
+            found = cache.get((value, offset))
+            if found is not None:
+                run.log.append((hit_key, found[1]))
+                return found[0]
+        try:
+            new, label = fn(value, run.offset_for(index))
+        except VALUE_FAILURES as exc:
+            raise failed(exc) from None
+        run.log.append((hit_key, label))
+        return new
+
+    return shifting
 
 
 def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel) -> Op | None:

@@ -64,11 +64,13 @@ Guard = UrlGuard | WhereGuard
 class MemoBudget:
     """How much the element memos of one engine hold (see :func:`anonymizer.engine.compiled.walk._account`)."""
 
-    __slots__ = ("used", "plans")
+    __slots__ = ("used", "plans", "shapes")
 
     def __init__(self) -> None:
         self.used = 0
         self.plans: list[ObjPlan] = []
+        #: generated shape functions held by all positions (:mod:`anonymizer.engine.compiled.shapes`)
+        self.shapes = 0
 
 
 class Planner(Protocol):
@@ -153,7 +155,7 @@ class ObjPlan:
 
     __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
                  "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses",
-                 "memo_counted")  # fmt: skip
+                 "memo_counted", "shapes")  # fmt: skip
 
     def __init__(self, compiler: Planner, element: ElementPlan, *, is_root: bool) -> None:
         self.compiler = compiler
@@ -176,6 +178,8 @@ class ObjPlan:
         self.memo_hits = 0
         self.memo_misses = 0
         self.memo_counted = False
+        #: key tuple -> the walk generated for objects with exactly these keys (:mod:`.shapes`)
+        self.shapes: dict[tuple[str, ...], Any] = {}
 
     def key(self, key: str) -> Any:
         """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import _count_elements  # type: ignore[attr-defined]  # Counter.update's C loop
 from operator import itemgetter
 from typing import Any
 
@@ -48,7 +49,7 @@ class Run:
         """Move the logged changes into the current resource's operations and the rule hits."""
         log = self.log
         if log:
-            hits.update(map(_HIT_KEY, log))  # C loops: Counter.update and set.update over map
+            _count_elements(hits, map(_HIT_KEY, log))  # C loops: Counter.update's counting, set.update
             self.ops.update(map(_LABEL, log))
             log.clear()
 
@@ -57,6 +58,14 @@ class Run:
         if self.early_until is not None and rule_index <= self.early_until:
             return self._offset_early
         return self._offset_late
+
+    def offset_value(self, rule_index: int) -> int:
+        """The date-shift offset a rule with ``rule_index`` sees (as :meth:`offset_for` gives it)."""
+        if self.early_until is not None and rule_index <= self.early_until:
+            early = self._early
+            return early if early is not None else self._offset_early()
+        late = self._late
+        return late if late is not None else self._offset_late()
 
     def _offset_early(self) -> int:
         if self._early is None:

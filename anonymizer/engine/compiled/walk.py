@@ -20,7 +20,8 @@ from orjson import JSONEncodeError, dumps, loads
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.kernel.labels import add_security_labels
+from anonymizer.engine.compiled.shapes import shape_function
+from anonymizer.engine.kernel.labels import add_security_labels, security_codings
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 
@@ -74,6 +75,11 @@ def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: st
     if parent_ops is not None:
         parent_ops |= ops
     if name != "contained":
+        if ops and "meta" not in resource:  # the common case: a new meta with the labels only
+            codings = security_codings(ops)
+            if codings:
+                resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
+            return
         add_security_labels(resource, ops)
     if "meta" in resource:
         prune_entry(resource, "meta", deep=False)
@@ -83,14 +89,25 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
     """Walk ``keys`` of ``obj`` (children first changed, then pruned), then prune ``obj``'s own entries.
 
     ``original`` is the object's keys before the walk (default: ``keys``): a ``_name`` holder is walked on its
-    own only when ``name`` was not there, even if pruning ``name`` has removed it since.
+    own only when ``name`` was not there, even if pruning ``name`` has removed it since. An object whose keys
+    (in this order) were seen before at this position runs the code generated for them (:mod:`.shapes`).
     """
+    if original is None:
+        fn = plan.shapes.get(keys)
+        if fn is None:
+            fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
+        fn(obj, run)
+        return
+    _walk_generic(obj, plan, run, keys, original)
+
+
+def _walk_generic(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any = None) -> None:
+    """:func:`_walk` without generated code: one table lookup per key."""
     # FHIR names never contain "_" except holders ("_birthDate") and fhir_comments: most objects have none,
     # and take this loop (the same steps as :func:`_walk_with_holders` without the holders).
     if "_" in "".join(obj):
         _walk_with_holders(obj, plan, run, keys, keys if original is None else original)
         return
-    plans = plan.keys
     inert, walkers = plan.inert, plan.walkers
     keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
     for key in keys:
@@ -110,64 +127,70 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
                 if not value and not (keep_meta and key == "meta"):
                     del obj[key]
                 continue
-        kp = plans.get(key)
-        if kp is None:
-            kp = plan.key(key)
-        if kp is SKIP:
-            continue  # resourceType (validated as a string)
-        ep = kp.static
-        if isinstance(value, list):
-            if ep is None or kp.is_resource:
-                for i, element in enumerate(value):
-                    _element(obj, value, i, element, None, kp, run)
-            else:  # the common case, inlined: one plan for every element
-                op, primitive, sub = ep.op, kp.primitive, None
-                for i, element in enumerate(value):
-                    if op is not None:
-                        new = op(element, run, obj)
-                        if new is not NOCHANGE:
-                            value[i] = element = new
-                    if primitive:
-                        if type(element) is not str and isinstance(element, _CONTAINERS):
-                            prune(element)  # not a primitive value: only pruned
-                    elif isinstance(element, dict):
-                        if sub is None:
-                            sub = ep.sub
-                        if keep_meta and op is None and sub.memo is not None:
-                            value[i] = _walk_memoised(element, sub, run)
-                        else:
-                            _walk(element, sub, run, tuple(element))
-                    elif isinstance(element, list):
-                        prune(element)
-            for element in value:
-                if element is None or (isinstance(element, _CONTAINERS) and not element):
-                    value[:] = [v for v in value if not is_empty(v)]
-                    break
-            if not value and not (keep_meta and key == "meta"):
+        _key(obj, key, value, plan, run)
+
+
+def _key(obj: dict[str, Any], key: str, value: Any, plan: ObjPlan, run: Run) -> None:
+    """One key of :func:`_walk_generic` beyond its two shortcuts (also called by generated code)."""
+    keep_meta = plan.is_root
+    kp = plan.keys.get(key)
+    if kp is None:
+        kp = plan.key(key)
+    if kp is SKIP:
+        return  # resourceType (validated as a string)
+    ep = kp.static
+    if isinstance(value, list):
+        if ep is None or kp.is_resource:
+            for i, element in enumerate(value):
+                _element(obj, value, i, element, None, kp, run)
+        else:  # the common case, inlined: one plan for every element
+            op, primitive, sub = ep.op, kp.primitive, None
+            for i, element in enumerate(value):
+                if op is not None:
+                    new = op(element, run, obj)
+                    if new is not NOCHANGE:
+                        value[i] = element = new
+                if primitive:
+                    if type(element) is not str and isinstance(element, _CONTAINERS):
+                        prune(element)  # not a primitive value: only pruned
+                elif isinstance(element, dict):
+                    if sub is None:
+                        sub = ep.sub
+                    if keep_meta and op is None and sub.memo is not None:
+                        value[i] = _walk_memoised(element, sub, run)
+                    else:
+                        _walk(element, sub, run, tuple(element))
+                elif isinstance(element, list):
+                    prune(element)
+        for element in value:
+            if element is None or (isinstance(element, _CONTAINERS) and not element):
+                value[:] = [v for v in value if not is_empty(v)]
+                break
+        if not value and not (keep_meta and key == "meta"):
+            del obj[key]
+        return
+    if kp.is_resource:
+        _element(obj, obj, key, value, None, kp, run)
+        return
+    if ep is None:
+        ep = kp.element(value)
+    op = ep.op
+    if op is not None:
+        new = op(value, run, obj)
+        if new is not NOCHANGE:
+            obj[key] = value = new
+    if value is None:
+        if not (keep_meta and key == "meta"):
+            del obj[key]
+    elif kp.primitive:
+        if type(value) is not str and isinstance(value, _CONTAINERS):
+            prune(value)  # not a primitive value: only pruned
+            if not value:
                 del obj[key]
-            continue
-        if kp.is_resource:
-            _element(obj, obj, key, value, None, kp, run)
-            continue
-        if ep is None:
-            ep = kp.element(value)
-        op = ep.op
-        if op is not None:
-            new = op(value, run, obj)
-            if new is not NOCHANGE:
-                obj[key] = value = new
-        if value is None:
-            if not (keep_meta and key == "meta"):
-                del obj[key]
-        elif kp.primitive:
-            if type(value) is not str and isinstance(value, _CONTAINERS):
-                prune(value)  # not a primitive value: only pruned
-                if not value:
-                    del obj[key]
-        elif isinstance(value, dict):
-            _walk(value, ep.sub, run, tuple(value))
-            if not value and not (keep_meta and key == "meta"):
-                del obj[key]
+    elif isinstance(value, dict):
+        _walk(value, ep.sub, run, tuple(value))
+        if not value and not (keep_meta and key == "meta"):
+            del obj[key]
 
 
 def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, Any]:
@@ -301,3 +324,14 @@ def _element(
         _walk(value, ep.sub, run, tuple(value))
     elif isinstance(value, list):
         prune(value)
+
+
+#: What generated shape code calls (handed to :mod:`.shapes`, which does not import this module).
+_SHAPE_NAMESPACE: dict[str, Any] = {
+    "_walk": _walk,
+    "_walk_generic": _walk_generic,
+    "_walk_memoised": _walk_memoised,
+    "_key": _key,
+    "prune": prune,
+    "is_empty": is_empty,
+}

@@ -95,7 +95,18 @@ def _memo(fn: Callable[[Any], tuple[Any, str]]) -> ValueFn:
             out = cache[value] = fn(value)
         return out
 
+    memoised.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
     return memoised
+
+
+def value_cache(fn: ValueFn) -> dict[Any, tuple[Any, str]] | None:
+    """The memo of a value function made here (keys: string values, or ``(value, offset)`` for date shifting),
+    for callers that look results up before calling ``fn``; ``None`` when ``fn`` keeps none.
+
+    Only ``fn`` fills it (and clears it at its bound); a result found there is what ``fn`` would return.
+    """
+    cache: dict[Any, tuple[Any, str]] | None = getattr(fn, "cache", None)
+    return cache
 
 
 def _redact(pos: Position, s: OpSettings) -> ValueFn:
@@ -136,6 +147,7 @@ def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
             out = cache[key] = date_shift.shift_date(key[0], fhir_type, key[1], partial=partial, as_of=as_of)
         return out
 
+    shift.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
     return shift
 
 
