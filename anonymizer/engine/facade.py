@@ -47,8 +47,7 @@ class Anonymizer:
         """``compiled=False`` forces the node-tree engine (the reference the compiled plans are tested against)."""
         self.config = config
         self.as_of = as_of or datetime.now(UTC).date()
-        #: elements changed per ``(rule index, method)`` by this instance
-        self.rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
+        self._rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
         keys = resolve_keys(config)  # the only place keys are read; never logged
         self._settings = OpSettings(
             params=config.parameters,
@@ -105,7 +104,17 @@ class Anonymizer:
     def __repr__(self) -> str:
         return f"Anonymizer(rules={len(self.config.rules)}, fingerprint={self.fingerprint[:12]}, as_of={self.as_of})"
 
+    @property
+    def rule_hits(self) -> collections.Counter[tuple[int, str]]:
+        """Elements changed per ``(rule index, method)`` by this instance (the same ``Counter`` every time)."""
+        engine = self.__dict__.get("_engine")
+        sync = getattr(engine, "sync_hits", None)  # the compiled engine counts its changes in bulk
+        if sync is not None:
+            sync()
+        return self._rule_hits
+
     def __getstate__(self) -> dict[str, Any]:
+        self.rule_hits  # noqa: B018 - count pending changes before the engine is dropped
         state = self.__dict__.copy()
         state.pop("_engine", None)  # plans and memos: rebuilt after unpickling
         return state
@@ -133,7 +142,7 @@ class Anonymizer:
 
     @cached_property
     def _engine(self) -> Engine:
-        return build_engine(self._choice, self.config.rules, r4(), self._settings, self.rule_hits)
+        return build_engine(self._choice, self.config.rules, r4(), self._settings, self._rule_hits)
 
     def empty_resource(self, resource_type: str) -> dict[str, Any]:
         """Microsoft's ``skip`` output: the resource type and a REDACTED label, nothing else."""

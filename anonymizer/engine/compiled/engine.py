@@ -30,6 +30,10 @@ class CompiledEngine:
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
 
+    def sync_hits(self) -> None:
+        """Count the changes still pending into the rule hits (before they are read)."""
+        self.compiler.changes.sync()
+
     def process(
         self,
         resource: dict[str, Any],

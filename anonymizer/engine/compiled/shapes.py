@@ -86,26 +86,20 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         if kp is SKIP or key in plan.inert:
             continue
         k = repr(key)
-        sub = plan.walkers.get(key)
-        if sub is not None:
-            bound[f"S{i}"] = sub
-            drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
-            walk = _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ") if root else [f"    _walk(v, S{i}, run, tuple(v))"]
-            body += [f"v = obj[{k}]", "if v.__class__ is dict:", *walk, *drop, "else:",
-                     f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
-            continue
         ep = kp.static
         plain = ep is not None and not kp.is_resource and not kp.holder_only
-        if plain and ep.op is None and not kp.primitive:  # a list of elements no rule changes (only walked)
-            bound[f"S{i}"] = ep.sub
-            walk = (
-                _memoised(f"S{i}", "e", "v[j]", ep.sub, " " * 12) if root else [f"            _walk(e, S{i}, run, tuple(e))"]
+        if plain and ep.op is None and not kp.primitive:  # an element no rule changes (only walked)
+            sub = bound[f"S{i}"] = ep.sub
+            one = _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ") if root else [f"    _walk(v, S{i}, run, tuple(v))"]
+            each = (
+                _memoised(f"S{i}", "e", "v[j]", sub, " " * 12) if root else [f"            _walk(e, S{i}, run, tuple(e))"]
             )
             drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
-            body += [f"v = obj[{k}]", "if v.__class__ is list:", "    for j, e in enumerate(v):",
-                     "        if e.__class__ is dict:", *walk, "        elif e.__class__ is list:",
-                     "            prune(e)", "    if not all(v):", "        v[:] = [e for e in v if not is_empty(e)]",
-                     *drop, "else:", f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
+            body += [f"v = obj[{k}]", "if v.__class__ is dict:", *one, *drop,
+                     "elif v.__class__ is list:", "    for j, e in enumerate(v):", "        if e.__class__ is dict:",
+                     *each, "        elif e.__class__ is list:", "            prune(e)", "    if not all(v):",
+                     "        v[:] = [e for e in v if not is_empty(e)]", *drop,
+                     "else:", f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
             continue
         if plain and ep.op is not None and kp.primitive:
             bound[f"O{i}"] = ep.op

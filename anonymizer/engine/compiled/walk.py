@@ -21,7 +21,7 @@ from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
 from anonymizer.engine.compiled.shapes import shape_function
-from anonymizer.engine.kernel.labels import add_security_labels, security_codings
+from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 
@@ -55,7 +55,7 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
 
 
 def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-                 parent_ops: set[str]) -> None:  # fmt: skip
+                 parent_ops: set[int]) -> None:  # fmt: skip
     outer_ops, run.ops = run.ops, set()
     plan = compiler.root(resource["resourceType"])
     if plan.element.op is not None:
@@ -66,8 +66,9 @@ def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, nam
 
 
 def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-            parent_ops: set[str] | None) -> None:  # fmt: skip
-    run.flush(compiler.hits)
+            parent_ops: set[int] | None) -> None:  # fmt: skip
+    changes = compiler.changes
+    run.flush(changes)
     subs, run.subs = run.subs, []
     ops = run.ops
     for sub, slot in subs:
@@ -76,11 +77,11 @@ def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: st
         parent_ops |= ops
     if name != "contained":
         if ops and "meta" not in resource:  # the common case: a new meta with the labels only
-            codings = security_codings(ops)
+            codings = changes.codings(ops)
             if codings:
                 resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
             return
-        add_security_labels(resource, ops)
+        add_security_labels(resource, changes.labels(ops))
     if "meta" in resource:
         prune_entry(resource, "meta", deep=False)
 
