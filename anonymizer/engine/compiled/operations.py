@@ -92,6 +92,8 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
     """:func:`_recording` for a value function with a memo: a string value found there costs no call.
 
     Date shifting keys its memo on ``(value, offset)``; the offset is the run's (see :meth:`Run.offset_for`).
+    The op's ``inline`` attribute, ``(memo, label ids, rule index of a date shift or None)``, lets generated
+    walk code (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and call the op on a miss.
     """
     rule = prog.rule
     index = rule.index
@@ -118,6 +120,7 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
             run.log.append(ids[label])
             return new
 
+        op.inline = (cache, ids, None)  # type: ignore[attr-defined]  # see shapes.py
         return op
 
     def shifting(value: Any, run: Run, _parent: Any) -> Any:
@@ -137,6 +140,7 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         run.log.append(ids[label])
         return new
 
+    shifting.inline = (cache, ids, index)  # type: ignore[attr-defined]  # see shapes.py
     return shifting
 
 

@@ -103,12 +103,18 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             continue
         if plain and ep.op is not None and kp.primitive:
             bound[f"O{i}"] = ep.op
+            body += [f"v = obj[{k}]", "if v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)"]
+            inline = getattr(ep.op, "inline", None)
+            if inline is not None:  # a memoised value operation: look the value up here
+                bound[f"C{i}"], bound[f"I{i}"], index = inline
+                lookup = f"C{i}.get(v)" if index is None else f"C{i}.get((v, run.offset_value({index})))"
+                body += ["elif v.__class__ is str and v:", f"    f = {lookup}", "    if f is None:",
+                         f"        new = O{i}(v, run, obj)", "    else:",
+                         *(["        run.volatile += 1"] if index is not None else []),
+                         f"        run.log.append(I{i}[f[1]])", "        new = f[0]"]  # fmt: skip
+            body += ["else:", f"    new = O{i}(v, run, obj)"]
             body += [
-                f"v = obj[{k}]",
-                "if v.__class__ is list:",
-                f"    _key(obj, {k}, v, plan, run)",
-                "else:",
-                f"    new = O{i}(v, run, obj)",
+                "if v.__class__ is not list:",
                 "    if new is not NOCHANGE:",
                 f"        obj[{k}] = v = new",
                 "    if v is None:",

@@ -40,7 +40,7 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
     """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
     plan = compiler.root(resource["resourceType"])
     keys: Any = tuple(resource)
-    id_plan = plan.key("id") if "id" in resource else None
+    id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
     if id_plan is not None and id_plan is not SKIP:
         owner = id_plan.element(resource["id"]).owner
         if owner is not None:
@@ -49,7 +49,10 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
                 keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
     if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
         plan.element.op(resource, run, None)
-    _walk(resource, plan, run, keys)
+    fn = plan.shapes.get(keys)  # (_walk, inlined)
+    if fn is None:
+        fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
+    fn(resource, run)
     run.early_until = None
     _finish(compiler, resource, run, "", None)
 
@@ -68,11 +71,15 @@ def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, nam
 def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
             parent_ops: set[int] | None) -> None:  # fmt: skip
     changes = compiler.changes
-    run.flush(changes)
-    subs, run.subs = run.subs, []
-    ops = run.ops
-    for sub, slot in subs:
-        _process_sub(compiler, sub, run, slot, ops)
+    log, ops = run.log, run.ops
+    if log:  # (Run.flush, inlined)
+        ops.update(log)
+        changes.record(log)
+        log.clear()
+    if run.subs:
+        subs, run.subs = run.subs, []
+        for sub, slot in subs:
+            _process_sub(compiler, sub, run, slot, ops)
     if parent_ops is not None:
         parent_ops |= ops
     if name != "contained":
