@@ -63,7 +63,9 @@ class Run:
             early = self._early
             return early if early is not None else self._offset_early()
         late = self._late
-        return late if late is not None else self._offset_late()
+        if late is None:
+            late = self._late = date_offset(self.fixed_offset, self.prefix, self.root.get("id"), self.date_key)
+        return late
 
     def _offset_early(self) -> int:
         if self._early is None:

@@ -234,8 +234,11 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         after = dumps(value)
-        memo[before] = (
-            (None, tuple(log[mark:]), None) if after == before else (after, tuple(log[mark:]), loads(after))
+        # Compact copies: orjson's bytes keep their initial 4 KiB buffer whatever their length.
+        memo[_compact(before)] = (
+            (None, tuple(log[mark:]), None)
+            if after == before
+            else (_compact(after), tuple(log[mark:]), loads(after))
         )
         _account(plan, 2 * (len(before) + len(after)))
     misses = plan.memo_misses = plan.memo_misses + 1
@@ -243,6 +246,11 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
         plan.memo = None  # values here rarely repeat (or their changes depend on the resource)
         memo.clear()
     return value
+
+
+def _compact(text: bytes) -> bytes:
+    """A copy of ``text`` that takes only its length in memory."""
+    return bytes(memoryview(text))
 
 
 def _account(plan: ObjPlan, size: int) -> None:
