@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from anonymizer.engine.kernel.values import Position
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 from anonymizer.fhirpath.expressions import where_holds
+from anonymizer.fhirpath.predicates import Undecided, simple_predicate
 
 #: (program, branch, step, mode): mode 0 = the element is a focus after ``step`` steps; mode 1 = the element
 #: lies below a focus of a descendant search (``nodesByType``, ``nodesByName``, ``descendants()``).
@@ -49,12 +50,19 @@ class UrlGuard:
 class WhereGuard:
     """``where(arg)`` holds for the element's value (fhirpathpy, as the node-tree engine evaluates it)."""
 
-    __slots__ = ("arg",)
+    __slots__ = ("arg", "_simple")
 
     def __init__(self, arg: str) -> None:
         self.arg = arg
+        self._simple = simple_predicate(arg)  # what where_holds asks first, resolved once
 
     def __call__(self, value: Any) -> bool:
+        simple = self._simple
+        if simple is not None:
+            try:
+                return simple(value) is True
+            except Undecided:
+                pass
         return where_holds(self.arg, value)
 
 
@@ -143,7 +151,8 @@ class KeyPlan:
         static = self.static
         if static is not None:
             return static
-        outcome = tuple(guard(value) for guard in self.guards)
+        guards = self.guards
+        outcome = (guards[0](value),) if len(guards) == 1 else tuple([guard(value) for guard in guards])
         plan = self._variants.get(outcome)
         if plan is None:
             plan = self._variants[outcome] = self.parent.compiler.element(self, outcome)

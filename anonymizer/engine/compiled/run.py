@@ -10,7 +10,6 @@ from anonymizer.engine.kernel.offsets import date_offset
 __all__ = ["Run"]
 
 
-
 class Run:
     """State of one top-level ``anonymize`` call."""
 
@@ -64,7 +63,9 @@ class Run:
             return early if early is not None else self._offset_early()
         late = self._late
         if late is None:
-            late = self._late = date_offset(self.fixed_offset, self.prefix, self.root.get("id"), self.date_key)
+            late = self._late = date_offset(
+                self.fixed_offset, self.prefix, self.root.get("id"), self.date_key
+            )
         return late
 
     def _offset_early(self) -> int:

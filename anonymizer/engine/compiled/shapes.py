@@ -90,9 +90,15 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         plain = ep is not None and not kp.is_resource and not kp.holder_only
         if plain and ep.op is None and not kp.primitive:  # an element no rule changes (only walked)
             sub = bound[f"S{i}"] = ep.sub
-            one = _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ") if root else [f"    _walk(v, S{i}, run, tuple(v))"]
+            one = (
+                _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ")
+                if root
+                else [f"    _walk(v, S{i}, run, tuple(v))"]
+            )
             each = (
-                _memoised(f"S{i}", "e", "v[j]", sub, " " * 12) if root else [f"            _walk(e, S{i}, run, tuple(e))"]
+                _memoised(f"S{i}", "e", "v[j]", sub, " " * 12)
+                if root
+                else [f"            _walk(e, S{i}, run, tuple(e))"]
             )
             drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
             body += [f"v = obj[{k}]", "if v.__class__ is dict:", *one, *drop,
