@@ -58,6 +58,7 @@ class Anonymizer:
             resource_types=r4().resource_types,
         )
         self._choice: EngineChoice = choose_engine(config.rules, r4(), compiled=compiled)
+        self._resource_scope = config.parameters.date_shift_scope not in ("file", "folder", "patient")
 
     @classmethod
     def from_config_file(
@@ -196,7 +197,8 @@ class Anonymizer:
         original_type = resource.get("resourceType") if isinstance(resource, dict) else None
         try:
             resource_type_of(resource, r4())
-            prefix = self._prefix(resource, source_file, source_folder)
+            # resource scope (the default): the prefix is the id, read late
+            prefix = None if self._resource_scope else self._prefix(resource, source_file, source_folder)
             self._engine.process(resource, prefix, patient_identifiers, shared_results=shared)
         except ProcessingError:
             if raising or self.processing_errors != "skip" or not isinstance(original_type, str):
