@@ -117,7 +117,7 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                 body += ["elif v.__class__ is str and v:", f"    f = {lookup}", "    if f is None:",
                          f"        new = O{i}(v, run, obj)", "    else:",
                          *(["        run.volatile += 1"] if index is not None else []),
-                         f"        run.log.append(I{i}[f[1]])", "        new = f[0]"]  # fmt: skip
+                         f"        log.append(I{i}[f[1]])", "        new = f[0]"]  # fmt: skip
             body += ["else:", f"    new = O{i}(v, run, obj)"]
             body += [
                 "if v.__class__ is not list:",
@@ -133,6 +133,8 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             continue
         body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
     bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
+    if any("log." in line or " shared " in line for line in body):
+        body[:0] = ["log = run.log", "shared = run.shared"]
     names = sorted(bound)
     source = "\n".join(
         [f"def factory({', '.join(names)}):", "    def shape(obj, run):"]
@@ -152,7 +154,7 @@ def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> li
     cannot write) goes to it, which writes the value again and records the result.
     """
     # meta is changed later (labels): never shared
-    result = "loads(f[0])" if plan.fhir_type == "Meta" else "f[2] if run.shared else loads(f[0])"
+    result = "loads(f[0])" if plan.fhir_type == "Meta" else "f[2] if shared else loads(f[0])"
     lines = [
         f"m = {sub}.memo",
         "if m is not None:",
@@ -165,7 +167,7 @@ def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> li
         "    else:",
         f"        {sub}.memo_hits += 1",
         "        if f[1]:",
-        "            run.log.extend(f[1])",
+        "            log.extend(f[1])",
         "        if f[0] is not None:",
         f"            {target} = {result}",
         "else:",
