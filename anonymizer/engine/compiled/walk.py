@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orjson import JSONEncodeError, dumps, loads
+from orjson import Fragment, JSONEncodeError, dumps, loads
 
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
@@ -235,11 +235,11 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
             memo.clear()
         after = dumps(value)
         # Compact copies: orjson's bytes keep their initial 4 KiB buffer whatever their length.
-        memo[_compact(before)] = (
-            (None, tuple(log[mark:]), None)
-            if after == before
-            else (_compact(after), tuple(log[mark:]), loads(after))
-        )
+        if after == before:
+            memo[_compact(before)] = (None, tuple(log[mark:]), None)
+        else:  # the result handed out when shared: its JSON text (an empty one must stay falsy: pruned)
+            text = _compact(after)
+            memo[_compact(before)] = (text, tuple(log[mark:]), Fragment(text) if value else loads(text))
         _account(plan, 2 * (len(before) + len(after)))
     misses = plan.memo_misses = plan.memo_misses + 1
     if misses >= MEMO_TRIAL and plan.memo_hits * 3 < misses:
