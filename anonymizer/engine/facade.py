@@ -165,7 +165,7 @@ class Anonymizer:
         ``patient_identifiers`` (``anonymizer.text.identifiers.PatientIdentifiers``) lets ``scrubText`` rules
         remove the patient's own names, telecom, address parts and identifiers from free text.
         """
-        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=False)
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, False, False)
 
     def anonymize_raising(
         self,
@@ -178,7 +178,7 @@ class Anonymizer:
         """As :meth:`anonymize`, but raises on every failure (never applies ``skip``): for callers that handle
         :class:`ProcessingError` themselves (the Spark transform quarantines the line and writes the skip output).
         """
-        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=True)
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, True, False)
 
     def anonymize_json(
         self, line: str | bytes, *, source_file: str | None = None, source_folder: str | None = None
@@ -189,11 +189,11 @@ class Anonymizer:
         except orjson.JSONDecodeError:
             raise InvalidInputError("The input FHIR resource JSON is invalid: not valid JSON") from None
         # The result is serialised at once and never handed out: it may share objects with earlier results.
-        out = self._anonymize(resource, source_file, source_folder, None, raising=False, shared=True)
+        out = self._anonymize(resource, source_file, source_folder, None, False, True)  # not raising, shared
         return orjson.dumps(out).decode("utf-8")
 
     def _anonymize(self, resource: dict[str, Any], source_file: str | None, source_folder: str | None,
-                   patient_identifiers: Any, *, raising: bool, shared: bool = False) -> dict[str, Any]:  # fmt: skip
+                   patient_identifiers: Any, raising: bool, shared: bool) -> dict[str, Any]:  # fmt: skip
         original_type = resource.get("resourceType") if isinstance(resource, dict) else None
         try:
             resource_type_of(resource, r4())

@@ -42,7 +42,7 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
     keys: Any = tuple(resource)
     id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
     if id_plan is not None and id_plan is not SKIP:
-        owner = id_plan.element(resource["id"]).owner
+        owner = (id_plan.static or id_plan.element(resource["id"])).owner
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
             if keys[0] != "id" and keys[:2] != ("resourceType", "id"):  # (resourceType is passed over)
