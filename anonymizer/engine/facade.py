@@ -47,8 +47,7 @@ class Anonymizer:
         """``compiled=False`` forces the node-tree engine (the reference the compiled plans are tested against)."""
         self.config = config
         self.as_of = as_of or datetime.now(UTC).date()
-        #: elements changed per ``(rule index, method)`` by this instance
-        self.rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
+        self._rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
         keys = resolve_keys(config)  # the only place keys are read; never logged
         self._settings = OpSettings(
             params=config.parameters,
@@ -59,6 +58,7 @@ class Anonymizer:
             resource_types=r4().resource_types,
         )
         self._choice: EngineChoice = choose_engine(config.rules, r4(), compiled=compiled)
+        self._resource_scope = config.parameters.date_shift_scope not in ("file", "folder", "patient")
 
     @classmethod
     def from_config_file(
@@ -105,7 +105,17 @@ class Anonymizer:
     def __repr__(self) -> str:
         return f"Anonymizer(rules={len(self.config.rules)}, fingerprint={self.fingerprint[:12]}, as_of={self.as_of})"
 
+    @property
+    def rule_hits(self) -> collections.Counter[tuple[int, str]]:
+        """Elements changed per ``(rule index, method)`` by this instance (the same ``Counter`` every time)."""
+        engine = self.__dict__.get("_engine")
+        sync = getattr(engine, "sync_hits", None)  # the compiled engine counts its changes in bulk
+        if sync is not None:
+            sync()
+        return self._rule_hits
+
     def __getstate__(self) -> dict[str, Any]:
+        self.rule_hits  # noqa: B018 - count pending changes before the engine is dropped
         state = self.__dict__.copy()
         state.pop("_engine", None)  # plans and memos: rebuilt after unpickling
         return state
@@ -133,7 +143,7 @@ class Anonymizer:
 
     @cached_property
     def _engine(self) -> Engine:
-        return build_engine(self._choice, self.config.rules, r4(), self._settings, self.rule_hits)
+        return build_engine(self._choice, self.config.rules, r4(), self._settings, self._rule_hits)
 
     def empty_resource(self, resource_type: str) -> dict[str, Any]:
         """Microsoft's ``skip`` output: the resource type and a REDACTED label, nothing else."""
@@ -155,7 +165,7 @@ class Anonymizer:
         ``patient_identifiers`` (``anonymizer.text.identifiers.PatientIdentifiers``) lets ``scrubText`` rules
         remove the patient's own names, telecom, address parts and identifiers from free text.
         """
-        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=False)
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, False, False)
 
     def anonymize_raising(
         self,
@@ -168,7 +178,7 @@ class Anonymizer:
         """As :meth:`anonymize`, but raises on every failure (never applies ``skip``): for callers that handle
         :class:`ProcessingError` themselves (the Spark transform quarantines the line and writes the skip output).
         """
-        return self._anonymize(resource, source_file, source_folder, patient_identifiers, raising=True)
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, True, False)
 
     def anonymize_json(
         self, line: str | bytes, *, source_file: str | None = None, source_folder: str | None = None
@@ -179,15 +189,16 @@ class Anonymizer:
         except orjson.JSONDecodeError:
             raise InvalidInputError("The input FHIR resource JSON is invalid: not valid JSON") from None
         # The result is serialised at once and never handed out: it may share objects with earlier results.
-        out = self._anonymize(resource, source_file, source_folder, None, raising=False, shared=True)
+        out = self._anonymize(resource, source_file, source_folder, None, False, True)  # not raising, shared
         return orjson.dumps(out).decode("utf-8")
 
     def _anonymize(self, resource: dict[str, Any], source_file: str | None, source_folder: str | None,
-                   patient_identifiers: Any, *, raising: bool, shared: bool = False) -> dict[str, Any]:  # fmt: skip
+                   patient_identifiers: Any, raising: bool, shared: bool) -> dict[str, Any]:  # fmt: skip
         original_type = resource.get("resourceType") if isinstance(resource, dict) else None
         try:
             resource_type_of(resource, r4())
-            prefix = self._prefix(resource, source_file, source_folder)
+            # resource scope (the default): the prefix is the id, read late
+            prefix = None if self._resource_scope else self._prefix(resource, source_file, source_folder)
             self._engine.process(resource, prefix, patient_identifiers, shared_results=shared)
         except ProcessingError:
             if raising or self.processing_errors != "skip" or not isinstance(original_type, str):

@@ -45,10 +45,10 @@ def simple_predicate(expression: str) -> Predicate | None:
     if tokens is None:
         return None
     try:
-        predicate, rest = _or(tokens)
+        tree, rest = _or(tokens)
     except (IndexError, ValueError):
         return None
-    return predicate if not rest else None
+    return _generate(tree) if not rest else None
 
 
 def _tokens(expression: str) -> list[tuple[str, str]] | None:
@@ -65,23 +65,27 @@ def _tokens(expression: str) -> list[tuple[str, str]] | None:
     return out
 
 
-def _or(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
+#: A parsed argument: ``("str"|"num", member, operator, literal)`` or ``("or"|"and", left, right)``.
+Node = tuple[Any, ...]
+
+
+def _or(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
     left, tokens = _and(tokens)
     while tokens and tokens[0] == ("word", "or"):
         right, tokens = _and(tokens[1:])
-        left = _either(left, right)
+        left = ("or", left, right)
     return left, tokens
 
 
-def _and(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
+def _and(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
     left, tokens = _comparison(tokens)
     while tokens and tokens[0] == ("word", "and"):
         right, tokens = _comparison(tokens[1:])
-        left = _both(left, right)
+        left = ("and", left, right)
     return left, tokens
 
 
-def _comparison(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
+def _comparison(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
     if tokens[0] == ("op", "("):
         inner, rest = _or(tokens[1:])
         if not rest or rest[0] != ("op", ")"):
@@ -93,61 +97,65 @@ def _comparison(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[st
     if lit_kind == "str":
         if op not in ("=", "!=") or "\\" in literal:
             raise ValueError("string ordering or escapes")
-        return _compare_string(member, _COMPARE[op], literal[1:-1]), tokens[3:]
+        return ("str", member, op, literal[1:-1]), tokens[3:]
     if lit_kind == "num":
-        return _compare_number(member, _COMPARE[op], int(literal)), tokens[3:]
+        return ("num", member, op, int(literal)), tokens[3:]
     raise ValueError("not a literal")
 
 
-def _member(value: Any, name: str) -> Any:
-    if type(value) is not dict:
-        raise Undecided
-    return value.get(name)
+def _generate(tree: Node) -> Predicate:
+    """One Python function for the whole argument (straight-line code, no call per comparison).
 
+    Every comparison is evaluated (as FHIRPath evaluates both sides of ``and``/``or``): any value outside what
+    the comparisons answer with certainty raises :class:`Undecided`, whatever the other comparisons give.
+    Members and literals are bound as arguments of the generated code, never written into it.
+    """
+    constants: list[Any] = []
+    lines = ["if type(value) is not dict:", "    raise Undecided", "get = value.get"]
 
-def _compare_string(name: str, compare: Callable[[Any, Any], bool], literal: str) -> Predicate:
-    def predicate(value: Any) -> bool | None:
-        found = _member(value, name)
-        if found is None:
-            return None
-        if type(found) is not str or not found:
-            raise Undecided
-        return compare(found, literal)
+    def constant(value: Any) -> str:
+        constants.append(value)
+        return f"c{len(constants) - 1}"
 
-    return predicate
+    def emit(node: Node) -> str:
+        if node[0] in ("or", "and"):
+            a, b = emit(node[1]), emit(node[2])
+            n = len(lines)
+            win, lose = ("True", "False") if node[0] == "or" else ("False", "True")
+            lines.append(
+                f"r{n} = {win} if {a} is {win} or {b} is {win} else "
+                f"({lose} if {a} is {lose} and {b} is {lose} else None)"
+            )
+            return f"r{n}"
+        kind, member, op, literal = node
+        n = len(lines)
+        x = f"x{n}"
+        lines.append(f"{x} = get({constant(member)})")
+        check = (
+            f"{x}.__class__ is not str or not {x}"
+            if kind == "str"
+            else (f"{x}.__class__ is not int and {x}.__class__ is not float")
+        )
+        lines.extend(
+            [
+                f"if {x} is None:",
+                f"    r{n} = None",
+                f"elif {check}:",
+                "    raise Undecided",
+                "else:",
+                f"    r{n} = {x} {op if op != '=' else '=='} {constant(literal)}",
+            ]
+        )
+        return f"r{n}"
 
-
-def _compare_number(name: str, compare: Callable[[Any, Any], bool], literal: int) -> Predicate:
-    def predicate(value: Any) -> bool | None:
-        found = _member(value, name)
-        if found is None:
-            return None
-        if type(found) is not int and type(found) is not float:
-            raise Undecided
-        return compare(found, literal)
-
-    return predicate
-
-
-def _either(left: Predicate, right: Predicate) -> Predicate:
-    def predicate(value: Any) -> bool | None:
-        a, b = left(value), right(value)
-        if a is True or b is True:
-            return True
-        if a is False and b is False:
-            return False
-        return None
-
-    return predicate
-
-
-def _both(left: Predicate, right: Predicate) -> Predicate:
-    def predicate(value: Any) -> bool | None:
-        a, b = left(value), right(value)
-        if a is False or b is False:
-            return False
-        if a is True and b is True:
-            return True
-        return None
-
+    result = emit(tree)
+    names = [f"c{i}" for i in range(len(constants))]
+    source = "\n".join(
+        [f"def factory(Undecided, {', '.join(names)}):", "    def predicate(value):"]
+        + [f"        {line}" for line in lines]
+        + [f"        return {result}", "    return predicate"]
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<where predicate>", "exec"), scope)  # noqa: S102 - structure only, constants bound
+    predicate: Predicate = scope["factory"](Undecided, *constants)
     return predicate

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from anonymizer.engine.compiled.changes import Changes
 from anonymizer.engine.compiled.operations import operation
 from anonymizer.engine.compiled.plans import (
     SKIP,
@@ -47,7 +48,7 @@ class PlanCompiler:
         self.programs = programs
         self.model = model
         self.settings = settings
-        self.hits = hits
+        self.changes = Changes(hits)
         self._roots: dict[str, ObjPlan] = {}
         self.memo_budget = MemoBudget()
 
@@ -225,4 +226,4 @@ class PlanCompiler:
         owner = element.owner
         if owner is None or owner == element.consumed_by:
             return None
-        return operation(self.programs[owner], element, self.model, self.settings)
+        return operation(self.programs[owner], element, self.model, self.settings, self.changes)

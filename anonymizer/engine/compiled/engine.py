@@ -25,10 +25,16 @@ class CompiledEngine:
         self, rules: tuple[RuleConfig, ...], model: TypeModel, settings: OpSettings, hits: Hits
     ) -> None:
         self.settings = settings
+        self._date_key = settings.date_shift_key
+        self._fixed_offset = settings.params.date_shift_fixed_offset
         self.compiler = PlanCompiler(programs(rules), model, settings, hits)
 
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
+
+    def sync_hits(self) -> None:
+        """Count the changes still pending into the rule hits (before they are read)."""
+        self.compiler.changes.sync()
 
     def process(
         self,
@@ -39,7 +45,6 @@ class CompiledEngine:
         shared_results: bool = False,
     ) -> None:
         """Anonymize a validated top-level resource in place, and prune what was emptied."""
-        s = self.settings
-        run = Run(resource, prefix, s.date_shift_key, s.params.date_shift_fixed_offset, patient_identifiers)
+        run = Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers)
         run.shared = shared_results
         process_resource(self.compiler, resource, run)

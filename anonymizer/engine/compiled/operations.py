@@ -10,31 +10,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from anonymizer.engine.compiled.changes import Changes, LabelIds
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ElementPlan, Op
 from anonymizer.engine.compiled.program import RuleProgram
 from anonymizer.engine.compiled.run import Run
 from anonymizer.engine.kernel import numbers
 from anonymizer.engine.kernel.scrub import NOT_TEXT, scrub_text, text_scrubber
-from anonymizer.engine.kernel.values import OpSettings, remove, value_op
+from anonymizer.engine.kernel.values import OpSettings, remove, value_cache, value_op
 from anonymizer.engine.reference.nodes import generalize_not_applicable
 from anonymizer.errors import VALUE_FAILURES, RuleNotApplicableError, method_failed
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 
 
-def operation(prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings) -> Op | None:
-    """What rule ``prog`` does at ``element``, which it owns (``None``: nothing, the walk goes on below)."""
+def operation(prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings,
+              changes: Changes) -> Op | None:  # fmt: skip
+    """What rule ``prog`` does at ``element``, which it owns (``None``: nothing, the walk goes on below).
+
+    ``changes`` gives the ids the operation logs (:mod:`anonymizer.engine.compiled.changes`).
+    """
     method = prog.rule.method
     position = element.position
+    ids = changes.label_ids((prog.rule.index, method))
     if method == "perturb":
-        return _perturb(element, prog, model)
+        return _perturb(element, prog, model, ids)
     if position.fhir_type not in PRIMITIVE_TYPES:
         return _not_applicable(element, prog) if method == "generalize" else None
     if method == "scrubtext":
-        return _scrub(element, prog, settings)
+        return _scrub(element, prog, settings, ids)
     fn = value_op(prog.rule, position, settings)
     if fn is None:
         return None
-    return _recording(fn, prog, element.owner_path)
+    return _recording(fn, prog, element.owner_path, ids)
 
 
 def _not_applicable(element: ElementPlan, prog: RuleProgram) -> Op:
@@ -46,11 +52,11 @@ def _not_applicable(element: ElementPlan, prog: RuleProgram) -> Op:
     return refuse
 
 
-def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
+def _recording(fn: Any, prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op:
     rule = prog.rule
-    hit_key = (rule.index, rule.method)
+    index = rule.index
     if fn is remove:  # the most common operation by far: no call, no offset
-        removed = (hit_key, "REDACT")
+        removed = ids["REDACT"]
 
         def removing(value: Any, run: Run, _parent: Any) -> Any:
             if value is None or value == "":
@@ -62,15 +68,18 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
     needs_offset = rule.method == "dateshift"
     volatile = needs_offset or rule.method == "encrypt"  # the resource's offset; a random IV
     keeps_empty = rule.method != "generalize"  # generalize evaluates its cases on "" too
+    cache = value_cache(fn)
+    if cache is not None and keeps_empty:
+        return _cached(fn, cache, prog, owner_path, needs_offset, ids)
 
     def op(value: Any, run: Run, _parent: Any) -> Any:
         if value is None or (keeps_empty and value == ""):
             return NOCHANGE
         try:
-            new, label = fn(value, run.offset_for(hit_key[0]) if needs_offset else None)
+            new, label = fn(value, run.offset_for(index) if needs_offset else None)
         except VALUE_FAILURES as exc:
             raise method_failed(rule.label, rule.method, owner_path, exc) from None
-        run.log.append((hit_key, label))
+        run.log.append(ids[label])
         if volatile:
             run.volatile += 1
         return new
@@ -78,13 +87,70 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str) -> Op:
     return op
 
 
-def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel) -> Op | None:
+def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, needs_offset: bool,
+            ids: LabelIds) -> Op:  # fmt: skip
+    """:func:`_recording` for a value function with a memo: a string value found there costs no call.
+
+    Date shifting keys its memo on ``(value, offset)``; the offset is the run's (see :meth:`Run.offset_for`).
+    The op's ``inline`` attribute, ``(memo, label ids, rule index of a date shift or None)``, lets generated
+    walk code (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and call the op on a miss.
+    """
+    rule = prog.rule
+    index = rule.index
+
+    def failed(exc: Exception) -> Exception:
+        return method_failed(rule.label, rule.method, owner_path, exc)
+
+    if not needs_offset:
+
+        def op(value: Any, run: Run, _parent: Any) -> Any:
+            if value.__class__ is str:
+                if not value:
+                    return NOCHANGE
+                found = cache.get(value)
+                if found is not None:
+                    run.log.append(ids[found[1]])
+                    return found[0]
+            elif value is None:
+                return NOCHANGE
+            try:
+                new, label = fn(value, None)
+            except VALUE_FAILURES as exc:
+                raise failed(exc) from None
+            run.log.append(ids[label])
+            return new
+
+        op.inline = (cache, ids, None)  # type: ignore[attr-defined]  # see shapes.py
+        return op
+
+    def shifting(value: Any, run: Run, _parent: Any) -> Any:
+        if value is None or value == "":
+            return NOCHANGE
+        run.volatile += 1  # the resource's offset
+        if value.__class__ is str:
+            offset = run.offset_value(index)
+            found = cache.get((value, offset))
+            if found is not None:
+                run.log.append(ids[found[1]])
+                return found[0]
+        try:
+            new, label = fn(value, run.offset_for(index))
+        except VALUE_FAILURES as exc:
+            raise failed(exc) from None
+        run.log.append(ids[label])
+        return new
+
+    shifting.inline = (cache, ids, index)  # type: ignore[attr-defined]  # see shapes.py
+    return shifting
+
+
+def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel, ids: LabelIds) -> Op | None:
     rule = prog.rule
     fhir_type = element.position.fhir_type
     quantity = numbers.is_quantity(fhir_type, model)
     if not quantity and not numbers.is_number(fhir_type):
         return None
-    perturbed = ((rule.index, rule.method), "PERTURB")
+    perturbed = ids["PERTURB"]
     owner_path = element.owner_path
 
     def noisy(value: Any, value_type: str, run: Run) -> Any:
@@ -114,9 +180,9 @@ def _perturb(element: ElementPlan, prog: RuleProgram, model: TypeModel) -> Op | 
     return perturb_quantity
 
 
-def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings) -> Op:
+def _scrub(element: ElementPlan, prog: RuleProgram, settings: OpSettings, ids: LabelIds) -> Op:
     rule = prog.rule
-    scrubbed = ((rule.index, rule.method), "REDACT")
+    scrubbed = ids["REDACT"]
     pos = element.position
     owner_path = element.owner_path
     params, as_of = settings.params, settings.as_of

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from anonymizer.engine.kernel.values import Position
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
 from anonymizer.fhirpath.expressions import where_holds
+from anonymizer.fhirpath.predicates import Undecided, simple_predicate
 
 #: (program, branch, step, mode): mode 0 = the element is a focus after ``step`` steps; mode 1 = the element
 #: lies below a focus of a descendant search (``nodesByType``, ``nodesByName``, ``descendants()``).
@@ -49,12 +50,19 @@ class UrlGuard:
 class WhereGuard:
     """``where(arg)`` holds for the element's value (fhirpathpy, as the node-tree engine evaluates it)."""
 
-    __slots__ = ("arg",)
+    __slots__ = ("arg", "_simple")
 
     def __init__(self, arg: str) -> None:
         self.arg = arg
+        self._simple = simple_predicate(arg)  # what where_holds asks first, resolved once
 
     def __call__(self, value: Any) -> bool:
+        simple = self._simple
+        if simple is not None:
+            try:
+                return simple(value) is True
+            except Undecided:
+                pass
         return where_holds(self.arg, value)
 
 
@@ -64,11 +72,13 @@ Guard = UrlGuard | WhereGuard
 class MemoBudget:
     """How much the element memos of one engine hold (see :func:`anonymizer.engine.compiled.walk._account`)."""
 
-    __slots__ = ("used", "plans")
+    __slots__ = ("used", "plans", "shapes")
 
     def __init__(self) -> None:
         self.used = 0
         self.plans: list[ObjPlan] = []
+        #: generated shape functions held by all positions (:mod:`anonymizer.engine.compiled.shapes`)
+        self.shapes = 0
 
 
 class Planner(Protocol):
@@ -141,7 +151,8 @@ class KeyPlan:
         static = self.static
         if static is not None:
             return static
-        outcome = tuple(guard(value) for guard in self.guards)
+        guards = self.guards
+        outcome = (guards[0](value),) if len(guards) == 1 else tuple([guard(value) for guard in guards])
         plan = self._variants.get(outcome)
         if plan is None:
             plan = self._variants[outcome] = self.parent.compiler.element(self, outcome)
@@ -153,7 +164,7 @@ class ObjPlan:
 
     __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
                  "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses",
-                 "memo_counted")  # fmt: skip
+                 "memo_counted", "shapes")  # fmt: skip
 
     def __init__(self, compiler: Planner, element: ElementPlan, *, is_root: bool) -> None:
         self.compiler = compiler
@@ -176,6 +187,8 @@ class ObjPlan:
         self.memo_hits = 0
         self.memo_misses = 0
         self.memo_counted = False
+        #: key tuple -> the walk generated for objects with exactly these keys (:mod:`.shapes`)
+        self.shapes: dict[tuple[str, ...], Any] = {}
 
     def key(self, key: str) -> Any:
         """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""

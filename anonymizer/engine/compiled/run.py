@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any
 
+from anonymizer.engine.compiled.changes import Changes
 from anonymizer.engine.kernel.offsets import date_offset
 
 __all__ = ["Run"]
-
-_HIT_KEY = itemgetter(0)
-_LABEL = itemgetter(1)
 
 
 class Run:
@@ -22,9 +19,10 @@ class Run:
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
                  patient_identifiers: Any = None) -> None:  # fmt: skip
         self.root = root
-        self.ops: set[str] = set()
-        #: the changes made since the last flush, as ``(rule hit key, operation label)`` (see :meth:`flush`)
-        self.log: list[tuple[tuple[int, str], str]] = []
+        #: the change ids of the current resource (:mod:`anonymizer.engine.compiled.changes`)
+        self.ops: set[int] = set()
+        #: the changes made since the last flush, as change ids (see :meth:`flush`)
+        self.log: list[int] = []
         #: changes that depend on more than the value and its position (the resource's date offset, the
         #: patient's identifiers, randomness): a subtree walked while this grew is not memoised
         self.volatile = 0
@@ -44,12 +42,12 @@ class Run:
     def __repr__(self) -> str:  # no values, no keys
         return f"Run(ops={sorted(self.ops)})"
 
-    def flush(self, hits: Any) -> None:
-        """Move the logged changes into the current resource's operations and the rule hits."""
+    def flush(self, changes: Changes) -> None:
+        """Move the logged changes into the current resource's operations and towards the rule hits."""
         log = self.log
         if log:
-            hits.update(map(_HIT_KEY, log))  # C loops: Counter.update and set.update over map
-            self.ops.update(map(_LABEL, log))
+            self.ops.update(log)
+            changes.record(log)
             log.clear()
 
     def offset_for(self, rule_index: int) -> Any:
@@ -57,6 +55,18 @@ class Run:
         if self.early_until is not None and rule_index <= self.early_until:
             return self._offset_early
         return self._offset_late
+
+    def offset_value(self, rule_index: int) -> int:
+        """The date-shift offset a rule with ``rule_index`` sees (as :meth:`offset_for` gives it)."""
+        if self.early_until is not None and rule_index <= self.early_until:
+            early = self._early
+            return early if early is not None else self._offset_early()
+        late = self._late
+        if late is None:
+            late = self._late = date_offset(
+                self.fixed_offset, self.prefix, self.root.get("id"), self.date_key
+            )
+        return late
 
     def _offset_early(self) -> int:
         if self._early is None:

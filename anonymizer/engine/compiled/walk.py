@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from orjson import JSONEncodeError, dumps, loads
+from orjson import Fragment, JSONEncodeError, dumps, loads
 
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
+from anonymizer.engine.compiled.shapes import shape_function
 from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
@@ -39,22 +40,25 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
     """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
     plan = compiler.root(resource["resourceType"])
     keys: Any = tuple(resource)
-    id_plan = plan.key("id") if "id" in resource else None
+    id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
     if id_plan is not None and id_plan is not SKIP:
-        owner = id_plan.element(resource["id"]).owner
+        owner = (id_plan.static or id_plan.element(resource["id"])).owner
         if owner is not None:
             run.early_until = owner  # the id's owner and the rules before it see the original id
             if keys[0] != "id" and keys[:2] != ("resourceType", "id"):  # (resourceType is passed over)
                 keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
     if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
         plan.element.op(resource, run, None)
-    _walk(resource, plan, run, keys)
+    fn = plan.shapes.get(keys)  # (_walk, inlined)
+    if fn is None:
+        fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
+    fn(resource, run)
     run.early_until = None
     _finish(compiler, resource, run, "", None)
 
 
 def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-                 parent_ops: set[str]) -> None:  # fmt: skip
+                 parent_ops: set[int]) -> None:  # fmt: skip
     outer_ops, run.ops = run.ops, set()
     plan = compiler.root(resource["resourceType"])
     if plan.element.op is not None:
@@ -65,16 +69,26 @@ def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, nam
 
 
 def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-            parent_ops: set[str] | None) -> None:  # fmt: skip
-    run.flush(compiler.hits)
-    subs, run.subs = run.subs, []
-    ops = run.ops
-    for sub, slot in subs:
-        _process_sub(compiler, sub, run, slot, ops)
+            parent_ops: set[int] | None) -> None:  # fmt: skip
+    changes = compiler.changes
+    log, ops = run.log, run.ops
+    if log:  # (Run.flush, inlined)
+        ops.update(log)
+        changes.record(log)
+        log.clear()
+    if run.subs:
+        subs, run.subs = run.subs, []
+        for sub, slot in subs:
+            _process_sub(compiler, sub, run, slot, ops)
     if parent_ops is not None:
         parent_ops |= ops
     if name != "contained":
-        add_security_labels(resource, ops)
+        if ops and "meta" not in resource:  # the common case: a new meta with the labels only
+            codings = changes.codings(ops)
+            if codings:
+                resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
+            return
+        add_security_labels(resource, changes.labels(ops))
     if "meta" in resource:
         prune_entry(resource, "meta", deep=False)
 
@@ -83,14 +97,25 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
     """Walk ``keys`` of ``obj`` (children first changed, then pruned), then prune ``obj``'s own entries.
 
     ``original`` is the object's keys before the walk (default: ``keys``): a ``_name`` holder is walked on its
-    own only when ``name`` was not there, even if pruning ``name`` has removed it since.
+    own only when ``name`` was not there, even if pruning ``name`` has removed it since. An object whose keys
+    (in this order) were seen before at this position runs the code generated for them (:mod:`.shapes`).
     """
+    if original is None:
+        fn = plan.shapes.get(keys)
+        if fn is None:
+            fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
+        fn(obj, run)
+        return
+    _walk_generic(obj, plan, run, keys, original)
+
+
+def _walk_generic(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any = None) -> None:
+    """:func:`_walk` without generated code: one table lookup per key."""
     # FHIR names never contain "_" except holders ("_birthDate") and fhir_comments: most objects have none,
     # and take this loop (the same steps as :func:`_walk_with_holders` without the holders).
     if "_" in "".join(obj):
         _walk_with_holders(obj, plan, run, keys, keys if original is None else original)
         return
-    plans = plan.keys
     inert, walkers = plan.inert, plan.walkers
     keep_meta = plan.is_root  # a resource's meta is pruned after its labels are added
     for key in keys:
@@ -110,64 +135,70 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
                 if not value and not (keep_meta and key == "meta"):
                     del obj[key]
                 continue
-        kp = plans.get(key)
-        if kp is None:
-            kp = plan.key(key)
-        if kp is SKIP:
-            continue  # resourceType (validated as a string)
-        ep = kp.static
-        if isinstance(value, list):
-            if ep is None or kp.is_resource:
-                for i, element in enumerate(value):
-                    _element(obj, value, i, element, None, kp, run)
-            else:  # the common case, inlined: one plan for every element
-                op, primitive, sub = ep.op, kp.primitive, None
-                for i, element in enumerate(value):
-                    if op is not None:
-                        new = op(element, run, obj)
-                        if new is not NOCHANGE:
-                            value[i] = element = new
-                    if primitive:
-                        if type(element) is not str and isinstance(element, _CONTAINERS):
-                            prune(element)  # not a primitive value: only pruned
-                    elif isinstance(element, dict):
-                        if sub is None:
-                            sub = ep.sub
-                        if keep_meta and op is None and sub.memo is not None:
-                            value[i] = _walk_memoised(element, sub, run)
-                        else:
-                            _walk(element, sub, run, tuple(element))
-                    elif isinstance(element, list):
-                        prune(element)
-            for element in value:
-                if element is None or (isinstance(element, _CONTAINERS) and not element):
-                    value[:] = [v for v in value if not is_empty(v)]
-                    break
-            if not value and not (keep_meta and key == "meta"):
+        _key(obj, key, value, plan, run)
+
+
+def _key(obj: dict[str, Any], key: str, value: Any, plan: ObjPlan, run: Run) -> None:
+    """One key of :func:`_walk_generic` beyond its two shortcuts (also called by generated code)."""
+    keep_meta = plan.is_root
+    kp = plan.keys.get(key)
+    if kp is None:
+        kp = plan.key(key)
+    if kp is SKIP:
+        return  # resourceType (validated as a string)
+    ep = kp.static
+    if isinstance(value, list):
+        if ep is None or kp.is_resource:
+            for i, element in enumerate(value):
+                _element(obj, value, i, element, None, kp, run)
+        else:  # the common case, inlined: one plan for every element
+            op, primitive, sub = ep.op, kp.primitive, None
+            for i, element in enumerate(value):
+                if op is not None:
+                    new = op(element, run, obj)
+                    if new is not NOCHANGE:
+                        value[i] = element = new
+                if primitive:
+                    if type(element) is not str and isinstance(element, _CONTAINERS):
+                        prune(element)  # not a primitive value: only pruned
+                elif isinstance(element, dict):
+                    if sub is None:
+                        sub = ep.sub
+                    if keep_meta and op is None and sub.memo is not None:
+                        value[i] = _walk_memoised(element, sub, run)
+                    else:
+                        _walk(element, sub, run, tuple(element))
+                elif isinstance(element, list):
+                    prune(element)
+        for element in value:
+            if element is None or (isinstance(element, _CONTAINERS) and not element):
+                value[:] = [v for v in value if not is_empty(v)]
+                break
+        if not value and not (keep_meta and key == "meta"):
+            del obj[key]
+        return
+    if kp.is_resource:
+        _element(obj, obj, key, value, None, kp, run)
+        return
+    if ep is None:
+        ep = kp.element(value)
+    op = ep.op
+    if op is not None:
+        new = op(value, run, obj)
+        if new is not NOCHANGE:
+            obj[key] = value = new
+    if value is None:
+        if not (keep_meta and key == "meta"):
+            del obj[key]
+    elif kp.primitive:
+        if type(value) is not str and isinstance(value, _CONTAINERS):
+            prune(value)  # not a primitive value: only pruned
+            if not value:
                 del obj[key]
-            continue
-        if kp.is_resource:
-            _element(obj, obj, key, value, None, kp, run)
-            continue
-        if ep is None:
-            ep = kp.element(value)
-        op = ep.op
-        if op is not None:
-            new = op(value, run, obj)
-            if new is not NOCHANGE:
-                obj[key] = value = new
-        if value is None:
-            if not (keep_meta and key == "meta"):
-                del obj[key]
-        elif kp.primitive:
-            if type(value) is not str and isinstance(value, _CONTAINERS):
-                prune(value)  # not a primitive value: only pruned
-                if not value:
-                    del obj[key]
-        elif isinstance(value, dict):
-            _walk(value, ep.sub, run, tuple(value))
-            if not value and not (keep_meta and key == "meta"):
-                del obj[key]
+    elif isinstance(value, dict):
+        _walk(value, ep.sub, run, tuple(value))
+        if not value and not (keep_meta and key == "meta"):
+            del obj[key]
 
 
 def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, Any]:
@@ -203,15 +234,23 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         after = dumps(value)
-        memo[before] = (
-            (None, tuple(log[mark:]), None) if after == before else (after, tuple(log[mark:]), loads(after))
-        )
+        # Compact copies: orjson's bytes keep their initial 4 KiB buffer whatever their length.
+        if after == before:
+            memo[_compact(before)] = (None, tuple(log[mark:]), None)
+        else:  # the result handed out when shared: its JSON text (an empty one must stay falsy: pruned)
+            text = _compact(after)
+            memo[_compact(before)] = (text, tuple(log[mark:]), Fragment(text) if value else loads(text))
         _account(plan, 2 * (len(before) + len(after)))
     misses = plan.memo_misses = plan.memo_misses + 1
     if misses >= MEMO_TRIAL and plan.memo_hits * 3 < misses:
         plan.memo = None  # values here rarely repeat (or their changes depend on the resource)
         memo.clear()
     return value
+
+
+def _compact(text: bytes) -> bytes:
+    """A copy of ``text`` that takes only its length in memory."""
+    return bytes(memoryview(text))
 
 
 def _account(plan: ObjPlan, size: int) -> None:
@@ -301,3 +340,14 @@ def _element(
         _walk(value, ep.sub, run, tuple(value))
     elif isinstance(value, list):
         prune(value)
+
+
+#: What generated shape code calls (handed to :mod:`.shapes`, which does not import this module).
+_SHAPE_NAMESPACE: dict[str, Any] = {
+    "_walk": _walk,
+    "_walk_generic": _walk_generic,
+    "_walk_memoised": _walk_memoised,
+    "_key": _key,
+    "prune": prune,
+    "is_empty": is_empty,
+}

@@ -51,6 +51,14 @@ def add_security_labels(resource: dict[str, Any], operations: set[str]) -> None:
             security.append(dict(coding))
 
 
+def security_codings(operations: set[str]) -> tuple[dict[str, str], ...]:
+    """The codings :func:`add_security_labels` adds for ``operations`` to a resource without ``meta``, in order.
+
+    Shared objects: copy them unless the result is serialised at once and never changed.
+    """
+    return _wanted(frozenset(operations))
+
+
 @lru_cache(maxsize=256)
 def _wanted(operations: frozenset[str]) -> tuple[dict[str, str], ...]:
     return tuple(coding for op, coding in LABELS if op in operations)

@@ -10,7 +10,7 @@ engine once per position it meets).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,6 +21,8 @@ from anonymizer.methods.redact import DATE_TYPES
 
 #: Entries a memo keeps before it starts again (values repeat: references, ids, dates of one patient).
 _MEMO_LIMIT = 50_000
+#: Entries all the memos of one configuration's engine keep (one memo per position): all forgotten beyond it.
+VALUE_CACHE_BUDGET = 200_000
 
 #: ``fn(value, offset) -> (new value, operation label)``; ``offset`` is called only by date shifting.
 ValueFn = Callable[[Any, Callable[[], int]], tuple[Any, str]]
@@ -35,6 +37,36 @@ class Position:
     parent_type: str
 
 
+class ValueCaches:
+    """The value memos of one :class:`OpSettings` (one engine), bounded together by :data:`VALUE_CACHE_BUDGET`."""
+
+    __slots__ = ("used", "caches")
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.caches: list[dict[Any, Any]] = []
+
+    def __repr__(self) -> str:
+        return f"ValueCaches(memos={len(self.caches)}, entries={self.used})"
+
+    def __reduce__(self) -> tuple[type[ValueCaches], tuple[()]]:
+        return (ValueCaches, ())  # pickled empty: the memos belong to the engine, rebuilt after unpickling
+
+    def new(self) -> dict[Any, Any]:
+        """A new memo counted in this budget."""
+        cache: dict[Any, Any] = {}
+        self.caches.append(cache)
+        return cache
+
+    def added(self) -> None:
+        """One entry was added to one of the memos (all are cleared beyond the budget)."""
+        self.used += 1
+        if self.used > VALUE_CACHE_BUDGET:
+            for cache in self.caches:
+                cache.clear()
+            self.used = 0
+
+
 @dataclass(frozen=True)
 class OpSettings:
     """What the per-value methods need from the configuration (keys already resolved)."""
@@ -45,6 +77,8 @@ class OpSettings:
     crypto_hash_key: str
     encrypt_key: str
     resource_types: frozenset[str]
+    #: the memos of the value functions made with these settings (bounded together)
+    caches: ValueCaches = field(default_factory=ValueCaches, compare=False, repr=False)
 
     def __repr__(self) -> str:  # keys never shown
         return f"OpSettings(as_of={self.as_of})"
@@ -65,7 +99,10 @@ def value_op(rule: RuleConfig, pos: Position, settings: OpSettings) -> ValueFn |
     if method == "cryptohash":
         if rule.extra.get("hashFormat", "hex") == "dicomUid":
             key = settings.crypto_hash_key
-            return _memo(lambda v: (crypto_hash.hash_dicom_uid(to_dotnet_string(v), key), "CRYPTOHASH"))
+            return _memo(
+                lambda v: (crypto_hash.hash_dicom_uid(to_dotnet_string(v), key), "CRYPTOHASH"),
+                settings.caches,
+            )
         return _crypto_hash(pos, settings)
     if method == "encrypt":
         key = settings.encrypt_key
@@ -82,8 +119,9 @@ def _generalize(rule: RuleConfig, pos: Position) -> ValueFn:
     return generalized
 
 
-def _memo(fn: Callable[[Any], tuple[Any, str]]) -> ValueFn:
-    cache: dict[Any, tuple[Any, str]] = {}
+def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches) -> ValueFn:
+    cache: dict[Any, tuple[Any, str]] = caches.new()
+    added = caches.added
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
         if type(value) is not str:  # 1, 1.0 and True are equal keys: only strings are cached
@@ -93,9 +131,21 @@ def _memo(fn: Callable[[Any], tuple[Any, str]]) -> ValueFn:
             if len(cache) >= _MEMO_LIMIT:
                 cache.clear()
             out = cache[value] = fn(value)
+            added()
         return out
 
+    memoised.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
     return memoised
+
+
+def value_cache(fn: ValueFn) -> dict[Any, tuple[Any, str]] | None:
+    """The memo of a value function made here (keys: string values, or ``(value, offset)`` for date shifting),
+    for callers that look results up before calling ``fn``; ``None`` when ``fn`` keeps none.
+
+    Only ``fn`` fills it (and clears it at its bound); a result found there is what ``fn`` would return.
+    """
+    cache: dict[Any, tuple[Any, str]] | None = getattr(fn, "cache", None)
+    return cache
 
 
 def _redact(pos: Position, s: OpSettings) -> ValueFn:
@@ -106,14 +156,16 @@ def _redact(pos: Position, s: OpSettings) -> ValueFn:
             lambda v: (
                 redact.redact_date(str(v), fhir_type, partial=p.partial_dates, as_of=s.as_of),
                 "REDACT",
-            )
+            ),
+            s.caches,
         )
     if pos.name == "value" and pos.parent_type == "Age":
         return lambda v, _o: (redact.redact_age(v, partial=p.partial_ages), "REDACT")
     if pos.name == "postalCode":
         restricted = p.restricted_zip_prefixes
         return _memo(
-            lambda v: redact.redact_postal_code(str(v), partial=p.partial_zip, restricted=restricted)
+            lambda v: redact.redact_postal_code(str(v), partial=p.partial_zip, restricted=restricted),
+            s.caches,
         )
     return remove
 
@@ -125,7 +177,8 @@ def remove(_value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
 
 def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
     fhir_type, partial, as_of = pos.fhir_type, s.params.partial_dates, s.as_of
-    cache: dict[tuple[str, int], tuple[Any, str]] = {}
+    cache: dict[tuple[str, int], tuple[Any, str]] = s.caches.new()
+    added = s.caches.added
 
     def shift(value: Any, offset: Callable[[], int]) -> tuple[Any, str]:
         key = (str(value), offset())
@@ -134,8 +187,10 @@ def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
             if len(cache) >= _MEMO_LIMIT:
                 cache.clear()
             out = cache[key] = date_shift.shift_date(key[0], fhir_type, key[1], partial=partial, as_of=as_of)
+            added()
         return out
 
+    shift.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
     return shift
 
 
@@ -147,5 +202,5 @@ def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
             if s.params.reference_hashing == "joinable"
             else crypto_hash.hash_reference
         )
-        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"))
-    return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"))
+        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
+    return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)

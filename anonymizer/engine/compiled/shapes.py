@@ -1,0 +1,176 @@
+"""Generated walk code per object *shape*: the keys of an object position, in the order they come.
+
+Objects at one position mostly come with the same keys in the same order (a ``Coding`` with ``system``, ``code``,
+``display``; an ``Observation`` from one exporter). For such a key tuple the walk's decisions per key are fixed
+by the plan, so :func:`shape_function` writes them out once as Python source, straight-line code per key
+(compiled with :func:`compile`, cached per :class:`~anonymizer.engine.compiled.plans.ObjPlan` and key tuple):
+
+- keys whose primitive no rule changes are checked together, in C (``itemgetter`` and a type set); a value that
+  is not a JSON scalar sends the whole object to the table-driven walk, before anything was changed;
+- an element no rule changes (only walked) is memoised or walked below, with no lookup;
+- a primitive with a fixed operation calls it directly;
+- anything else calls the table-driven code for that one key.
+
+The generated source holds only plan structure: R4 element names (validated against the model before they are
+written) and slot names; operations, plans and keys are bound as closure variables, never written as literals.
+Shapes are bounded per position and per engine; beyond the bounds objects take the table-driven walk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
+
+from orjson import JSONEncodeError, dumps, loads
+
+from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
+from anonymizer.errors import AnonymizerError
+
+__all__ = ["SHAPE_LIMIT", "SHAPE_BUDGET", "shape_function"]
+
+#: Shapes remembered per object position, and per engine (then objects take the table-driven walk).
+SHAPE_LIMIT = 64
+SHAPE_BUDGET = 20_000
+
+ShapeFn = Callable[[dict[str, Any], Any], None]
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
+_SCALARS = frozenset({str, bool, int, float})
+
+
+def shape_function(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -> ShapeFn:
+    """The walk of an object of ``plan`` with exactly ``keys`` (in this order); cached on ``plan`` when allowed.
+
+    ``namespace`` holds the walk's functions (``_walk``, ``_walk_generic``, ``_walk_memoised``, ``_key``,
+    ``prune``, ``is_empty``) that the generated code calls.
+    """
+    generic = namespace["_walk_generic"]
+    fn = _generate(plan, keys, namespace)
+    if fn is None:
+
+        def fn(obj: dict[str, Any], run: Any) -> None:
+            generic(obj, plan, run, keys)
+
+    budget = plan.compiler.memo_budget
+    if len(plan.shapes) < SHAPE_LIMIT and budget.shapes < SHAPE_BUDGET:
+        plan.shapes[keys] = fn
+        budget.shapes += 1
+    return fn
+
+
+def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -> ShapeFn | None:
+    """Source for ``keys`` of ``plan``, compiled; ``None`` when the table-driven walk must handle them."""
+    if not all(_NAME.match(key) for key in keys):
+        return None  # holders (``_x``), fhir_comments: the table-driven walk
+    try:
+        kps = [plan.key(key) for key in keys]
+    except AnonymizerError:
+        return None  # an unknown element: raised by the table-driven walk at its place
+    root = plan.is_root
+    bound: dict[str, Any] = {"plan": plan, "KEYS": keys, "NOCHANGE": NOCHANGE, "SCALARS": _SCALARS,
+                             "CONTAINERS": (dict, list)}  # fmt: skip
+    for name in ("_walk", "_walk_generic", "_walk_memoised", "_key", "prune", "is_empty"):
+        bound[name] = namespace[name]
+    inert = [key for key in keys if key in plan.inert]
+    body: list[str] = []
+    if len(inert) == 1:
+        body += [f"if obj[{inert[0]!r}].__class__ not in SCALARS:", "    _walk_generic(obj, plan, run, KEYS)",
+                 "    return"]  # fmt: skip
+    elif inert:
+        bound["INERT"] = itemgetter(*inert)
+        body += ["if not SCALARS.issuperset(map(type, INERT(obj))):", "    _walk_generic(obj, plan, run, KEYS)",
+                 "    return"]  # fmt: skip
+    for i, (key, kp) in enumerate(zip(keys, kps, strict=True)):
+        if kp is SKIP or key in plan.inert:
+            continue
+        k = repr(key)
+        ep = kp.static
+        plain = ep is not None and not kp.is_resource and not kp.holder_only
+        if plain and ep.op is None and not kp.primitive:  # an element no rule changes (only walked)
+            sub = bound[f"S{i}"] = ep.sub
+            one = (
+                _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ")
+                if root
+                else [f"    _walk(v, S{i}, run, tuple(v))"]
+            )
+            each = (
+                _memoised(f"S{i}", "e", "v[j]", sub, " " * 12)
+                if root
+                else [f"            _walk(e, S{i}, run, tuple(e))"]
+            )
+            drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
+            body += [f"v = obj[{k}]", "if v.__class__ is dict:", *one, *drop,
+                     "elif v.__class__ is list:", "    for j, e in enumerate(v):", "        if e.__class__ is dict:",
+                     *each, "        elif e.__class__ is list:", "            prune(e)", "    if not all(v):",
+                     "        v[:] = [e for e in v if not is_empty(e)]", *drop,
+                     "else:", f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
+            continue
+        if plain and ep.op is not None and kp.primitive:
+            bound[f"O{i}"] = ep.op
+            body += [f"v = obj[{k}]", "if v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)"]
+            inline = getattr(ep.op, "inline", None)
+            if inline is not None:  # a memoised value operation: look the value up here
+                bound[f"C{i}"], bound[f"I{i}"], index = inline
+                lookup = f"C{i}.get(v)" if index is None else f"C{i}.get((v, run.offset_value({index})))"
+                body += ["elif v.__class__ is str and v:", f"    f = {lookup}", "    if f is None:",
+                         f"        new = O{i}(v, run, obj)", "    else:",
+                         *(["        run.volatile += 1"] if index is not None else []),
+                         f"        log.append(I{i}[f[1]])", "        new = f[0]"]  # fmt: skip
+            body += ["else:", f"    new = O{i}(v, run, obj)"]
+            body += [
+                "if v.__class__ is not list:",
+                "    if new is not NOCHANGE:",
+                f"        obj[{k}] = v = new",
+                "    if v is None:",
+                f"        del obj[{k}]",
+                "    elif v.__class__ is not str and isinstance(v, CONTAINERS):",
+                "        prune(v)",
+                "        if not v:",
+                f"            del obj[{k}]",
+            ]
+            continue
+        body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
+    bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
+    if any("log." in line or " shared " in line for line in body):
+        body[:0] = ["log = run.log", "shared = run.shared"]
+    names = sorted(bound)
+    source = "\n".join(
+        [f"def factory({', '.join(names)}):", "    def shape(obj, run):"]
+        + [f"        {line}" for line in body or ["pass"]]
+        + ["    return shape"]
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(source, f"<shape {plan.type_path}>", "exec"), scope)  # noqa: S102 - plan structure only
+    fn: ShapeFn = scope["factory"](*(bound[name] for name in names))
+    return fn
+
+
+def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> list[str]:
+    """Lines that look ``var`` up in the memo of ``sub`` (a hit: inline) or else call ``_walk_memoised``.
+
+    The same steps as :func:`anonymizer.engine.compiled.walk._walk_memoised` on a hit; a miss (or a value JSON
+    cannot write) goes to it, which writes the value again and records the result.
+    """
+    # meta is changed later (labels): never shared
+    result = "loads(f[0])" if plan.fhir_type == "Meta" else "f[2] if shared else loads(f[0])"
+    lines = [
+        f"m = {sub}.memo",
+        "if m is not None:",
+        "    try:",
+        f"        f = m.get(dumps({var}))",
+        "    except JSONEncodeError:",
+        "        f = None",
+        "    if f is None:",
+        f"        {target} = _walk_memoised({var}, {sub}, run)",
+        "    else:",
+        f"        {sub}.memo_hits += 1",
+        "        if f[1]:",
+        "            log.extend(f[1])",
+        "        if f[0] is not None:",
+        f"            {target} = {result}",
+        "else:",
+        f"    _walk({var}, {sub}, run, tuple({var}))",
+    ]
+    return [indent + line for line in lines]
