@@ -79,7 +79,7 @@ def merge_into_table(
     records ``resource_format`` as a table property (history kept). Merging rows of one format into a table
     of the other raises :class:`ResourceFormatError`.
     """
-    existing = table_resource_format(spark, path)
+    existing = None if overwrite or _surely_missing(path) else table_resource_format(spark, path)
     view = _temp_view(rows, "rows")
     try:
         if overwrite or existing is None:
@@ -101,6 +101,15 @@ def merge_into_table(
         )
     finally:
         spark.catalog.dropTempView(view)
+
+
+def _surely_missing(path: str) -> bool:
+    """True when ``path`` is a plain path or ``file:`` URI whose folder does not exist: no table there (saves the
+    ``DESCRIBE DETAIL`` of each new table); False wherever there may be one."""
+    if zone_fs.has_scheme(path) and not path.startswith("file:"):
+        return False
+    local = zone_fs.local_path(path)
+    return local is not None and not local.exists()
 
 
 def delete_ids(spark: SparkSession, path: str, ids: list[str]) -> int:

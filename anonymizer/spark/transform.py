@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
-from anonymizer.errors import AnonymizerError
+from anonymizer.errors import (
+    AnonymizerError,
+    ConfigError,
+    InvalidInputError,
+    ProcessingError,
+    RuleNotApplicableError,
+)
 from anonymizer.spark import line_schema as ls
 
 if TYPE_CHECKING:
@@ -73,6 +79,20 @@ def _basename(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
+class _Where:
+    """``<file> line <n>`` (``<file> split@<start> line <n>`` after a file's first split), formatted only when
+    an error message needs it."""
+
+    __slots__ = ("file", "start", "number")
+
+    def __init__(self, file: str, start: int, number: int) -> None:
+        self.file, self.start, self.number = file, start, number
+
+    def __str__(self) -> str:
+        split = f" split@{self.start}" if self.start else ""
+        return f"{self.file}{split} line {self.number}"
+
+
 def _quarantine(reason: str, detail: str, raw: str, resource_type: str | None = None) -> dict[str, Any]:
     return {
         "status": ls.STATUS_QUARANTINED,
@@ -104,21 +124,26 @@ def process_line(
     options: TransformOptions,
     known_types: frozenset[str],
     patient_id: Callable[[dict[str, Any]], str | None],
-    where: str,
+    where: object,
     patient_identifiers: Any = None,
 ) -> dict[str, Any]:
     """Classify and anonymize one line; returns the transformed row's columns (without position columns).
 
+    ``where`` names the line in error messages (its ``str()``, taken only when one is raised).
+
     ``patient_identifiers`` (``PatientIdentifiers`` of the line's patient, or None) goes to the engine for
     contextual ``scrubText``.
     """
-    from anonymizer.errors import ConfigError, InvalidInputError, ProcessingError, RuleNotApplicableError
-
-    if not line.strip():
+    if not line or line.isspace():
         return _quarantine(ls.EMPTY_LINE, "blank line", line)
-    encoded_len = len(line.encode("utf-8", "surrogatepass"))
-    if encoded_len > options.max_line_bytes:
-        return _quarantine(ls.LINE_TOO_LARGE, f"{encoded_len} bytes > limit {options.max_line_bytes}", line)
+    if (
+        len(line) * 4 > options.max_line_bytes
+    ):  # (a character is at most 4 bytes: most lines need no encoding)
+        encoded_len = len(line.encode("utf-8", "surrogatepass"))
+        if encoded_len > options.max_line_bytes:
+            return _quarantine(
+                ls.LINE_TOO_LARGE, f"{encoded_len} bytes > limit {options.max_line_bytes}", line
+            )
     if "\ufffd" in line:
         # Spark's text reader replaces invalid UTF-8 with U+FFFD; a FHIR export has no reason to contain it.
         return _quarantine(ls.INVALID_UTF8, "line is not valid UTF-8", line)
@@ -175,16 +200,21 @@ def make_partition_transform(
     """
 
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import gc
+
         from anonymizer.fhir.patient import patient_id
 
+        # A reused Python worker still holds the engine of its previous task (plans and memos are reference
+        # cycles, which only a full collection frees): free it before this task's engine fills its memos.
+        gc.collect()
+
         known_types = ls.r4_resource_types()
-        names = ls.TRANSFORMED_SCHEMA.names
         counter = LineCounter()
         identifiers = identifiers_parser()
-        hints: dict[str, str | None] = {}
+        files: dict[str, tuple[str, str | None]] = {}  # path -> (file name, the type its name announces)
         for batch in batches:
             hits_before = Counter(anonymizer.rule_hits)
-            columns: dict[str, list[Any]] = {name: [] for name in names}
+            rows: list[dict[str, Any]] = []
             values = batch.column("value").to_pylist()
             paths = batch.column("source_path").to_pylist()
             starts = batch.column("split_start").to_pylist()
@@ -193,30 +223,31 @@ def make_partition_transform(
             id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else None
             for i, (value, path, start) in enumerate(zip(values, paths, starts, strict=True)):
                 number = numbers[i] if numbers is not None else counter.next(path, start)
-                source_file = _basename(path)
-                where = (
-                    f"{source_file} line {number}"
-                    if start == 0
-                    else f"{source_file} split@{start} line {number}"
-                )
+                file = files.get(path)
+                if file is None:
+                    name = _basename(path)
+                    file = files[path] = (name, type_from_file_name(name, known_types))
                 ids = identifiers(id_jsons[i]) if id_jsons is not None else None
+                where = _Where(file[0], start, number)
                 row = process_line(
-                    value or "", anonymizer, source_file, options, known_types, patient_id, where, ids
+                    value or "", anonymizer, file[0], options, known_types, patient_id, where, ids
                 )
-                if row.get("resource_type") is None:
-                    if path not in hints:
-                        hints[path] = type_from_file_name(source_file, known_types)
-                    row["resource_type"] = hints[path]
-                row["source_file"] = path
-                row["split_start"] = start
-                row["line_in_split"] = number
-                if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
-                    row["raw_line"] = base64.b64encode(
-                        row["raw_line"].encode("utf-8", "surrogatepass")
-                    ).decode("ascii")
-                for name in names:
-                    columns[name].append(row.get(name))
-            if columns["status"]:
+                if row["status"] != ls.STATUS_OK:
+                    # Positions only where the quarantine needs them (output rows are written without them).
+                    if row.get("resource_type") is None:
+                        row["resource_type"] = file[1]
+                    row["source_file"] = path
+                    row["split_start"] = start
+                    row["line_in_split"] = number
+                    if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
+                        row["raw_line"] = base64.b64encode(
+                            row["raw_line"].encode("utf-8", "surrogatepass")
+                        ).decode("ascii")
+                elif row["resource_type"] is None:
+                    row["resource_type"] = file[1]
+                rows.append(row)
+            columns = {name: [row.get(name) for row in rows] for name in ls.TRANSFORMED_SCHEMA.names}
+            if rows:
                 columns["rule_hits_json"][0] = _hits_json(anonymizer.rule_hits - hits_before)
             yield pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
 
