@@ -47,9 +47,9 @@ class ExpressionCompiler:
         self.model = r4()
         self.tree = NodeTree(resource_type, set())
 
-    def new_pass(self) -> None:
-        """Start a compilation pass with the opaque nodes learned so far."""
-        self.tree = NodeTree(self.resource_type, self.tree.opaque)
+    def new_pass(self, tree: NodeTree | None = None) -> None:
+        """Start a compilation pass with the opaque nodes learned so far (or in ``tree``, shared by views)."""
+        self.tree = tree or NodeTree(self.resource_type, self.tree.opaque)
 
     # -- entry points -------------------------------------------------------------------------------------------
     def root_scope(self) -> Scope:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef
-from anonymizer.views.errors import ViewDefinitionError
+from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
-from anonymizer.views.runner import evaluation_errors, json_resources, view_frame
+from anonymizer.views.runner import evaluation_errors, json_resources, shared_rows, shared_view, view_frame
 from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
@@ -110,23 +110,92 @@ def materialize(
     ``mode`` overwrite replaces each table; merge replaces only the rows of the resources in the zone's
     tables (see :mod:`anonymizer.views.merge`). Either way each table changes in one commit or not at all.
     """
-    from delta.tables import DeltaTable
-
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     if mode == "merge":
         for view in views:
             resource_key_column(view)  # refuse before anything is written
     out: list[Materialized] = []
-    for view in views:
-        target = f"{views_path(output or zone)}/{view.name}"
-        source, present = source_frame(view, zone, spark)
-        frame = view_frame(view, source)
-        if mode == "merge" and DeltaTable.isDeltaTable(spark, target):
-            fingerprint = table_properties(spark, target).get(FINGERPRINT_PROPERTY)
-            frame = merged_frame(view, frame, source, target, fingerprint, spark)
-        out.append(Materialized(view.name, target, write_view(view, frame, target, spark), present))
+    shared = _SharedParses(views)
+    try:
+        for view in views:
+            target = f"{views_path(output or zone)}/{view.name}"
+            source, present = source_frame(view, zone, spark)
+            frame = shared.frame(view, source) if present else None
+            own = frame is None
+            try:
+                rows = view_frame(view, source) if frame is None else frame
+                written = write_view(view, _merged(view, rows, source, target, mode, spark), target, spark)
+            except ViewEvaluationError:
+                if own:
+                    raise
+                # Another view sharing the parse may be the one that failed: this view on its own.
+                shared.drop(view.resource)
+                frame = _merged(view, view_frame(view, source), source, target, mode, spark)
+                written = write_view(view, frame, target, spark)
+            out.append(Materialized(view.name, target, written, present))
+            shared.done(view)
+    finally:
+        shared.close()
     return out
+
+
+def _merged(
+    view: ViewDef, frame: DataFrame, source: DataFrame, target: str, mode: str, spark: SparkSession
+) -> DataFrame:
+    """The rows to write: ``frame``, or in merge mode with an existing table, the merged rows."""
+    from delta.tables import DeltaTable
+
+    if mode == "merge" and DeltaTable.isDeltaTable(spark, target):
+        fingerprint = table_properties(spark, target).get(FINGERPRINT_PROPERTY)
+        return merged_frame(view, frame, source, target, fingerprint, spark)
+    return frame
+
+
+class _SharedParses:
+    """Per resource type read by several views: one parse for all of them, its rows cached while they are written.
+
+    A view's frame is its column of :func:`~anonymizer.views.runner.shared_rows` over the type's source table,
+    persisted on first use and released once the type's last view is written. When evaluation fails, the type
+    falls back to one parse per view (:meth:`drop`), so a failure is reported by the view that fails.
+    """
+
+    def __init__(self, views: list[ViewDef]) -> None:
+        self.groups: dict[str, list[ViewDef]] = {}
+        for view in views:
+            self.groups.setdefault(view.resource, []).append(view)
+        self.pending = {rtype: len(group) for rtype, group in self.groups.items()}
+        self.cached: dict[str, DataFrame] = {}
+        self.dropped: set[str] = set()
+
+    def frame(self, view: ViewDef, source: DataFrame) -> DataFrame | None:
+        """The view's rows from the shared parse of ``source`` (None: alone on its type, or its type fell back)."""
+        group = self.groups[view.resource]
+        if len(group) < 2 or view.resource in self.dropped:
+            return None
+        rows = self.cached.get(view.resource)
+        if rows is None:
+            rows = self.cached[view.resource] = shared_rows(group, source).persist()
+        return shared_view(rows, group.index(view))
+
+    def drop(self, rtype: str) -> None:
+        """Stop sharing the parse of ``rtype`` (its remaining views run one by one)."""
+        self.dropped.add(rtype)
+        rows = self.cached.pop(rtype, None)
+        if rows is not None:
+            rows.unpersist()
+
+    def done(self, view: ViewDef) -> None:
+        """``view`` is written: release its type's cached rows after the type's last view."""
+        self.pending[view.resource] -= 1
+        if self.pending[view.resource] == 0 and view.resource in self.cached:
+            self.cached.pop(view.resource).unpersist()
+
+    def close(self) -> None:
+        """Release every cached parse (after a failure)."""
+        for rows in self.cached.values():
+            rows.unpersist()
+        self.cached.clear()
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
+from anonymizer.views.parsed_nodes import NodeTree
 from anonymizer.views.sql_text import fresh, ident, let, quote
 from anonymizer.views.sql_values import Scope, Value, elements, to_bool, to_coll, to_text
 from anonymizer.views.types import convert, mismatch_message
@@ -37,6 +38,36 @@ class CompiledView:
     rows: str
 
 
+@dataclass(frozen=True)
+class SharedCompiled:
+    """Several views of one resource type over one parse: shared ``root_schema``/``root``, per view ``where``/``rows``."""
+
+    root_schema: str
+    root: str
+    views: list[tuple[str, str]]
+
+
+def compile_shared(views: list[ViewDef]) -> SharedCompiled:
+    """Compile views of the same resource type over one shared parse (the union of the keys they read).
+
+    The views share one node tree per pass, so a key one view reads as text is text for all of them; passes
+    repeat until no parsed node had to become text. Raises ViewDefinitionError like :meth:`RowsCompiler.compiled`.
+    """
+    if not views or len({v.resource for v in views}) != 1:
+        raise ValueError("compile_shared needs views of one resource type")
+    compilers = [RowsCompiler(v) for v in views]
+    opaque: set[tuple[str, ...]] = set()
+    for _ in range(MAX_PASSES):
+        tree = NodeTree(views[0].resource, opaque)
+        parts = [c.compile_pass(tree) for c in compilers]
+        tree.settle()
+        if not tree.dirty:
+            return SharedCompiled(tree.root_schema(), tree.root_definition("_resource"), parts)
+    raise RuntimeError(  # pragma: no cover - bounded by the number of nodes views can name
+        f"views {[v.name for v in views]} did not compile to a stable schema"
+    )
+
+
 class RowsCompiler:
     """Compiles one view."""
 
@@ -52,17 +83,15 @@ class RowsCompiler:
         Compiles until no parsed node had to become text (each pass turns at least one more node to text).
         """
         if self._compiled is None:
-            for _ in range(MAX_PASSES):
-                self.exprs.new_pass()
-                where, rows = self._where(), self._select(self.view.root, self.exprs.root_scope())
-                tree = self.exprs.tree
-                tree.settle()
-                if not tree.dirty:
-                    break
-            else:  # pragma: no cover - bounded by the number of nodes a view can name
-                raise RuntimeError(f"view {self.view.name!r} did not compile to a stable schema")
-            self._compiled = CompiledView(tree.root_schema(), tree.root_definition("_resource"), where, rows)
+            shared = compile_shared([self.view])
+            where, rows = shared.views[0]
+            self._compiled = CompiledView(shared.root_schema, shared.root, where, rows)
         return self._compiled
+
+    def compile_pass(self, tree: NodeTree) -> tuple[str, str]:
+        """One compilation pass over ``tree`` (possibly shared with other views): the SQL of ``where`` and rows."""
+        self.exprs.new_pass(tree)
+        return self._where(), self._select(self.view.root, self.exprs.root_scope())
 
     def rows(self) -> str:
         """SQL of the view's rows over the columns ``_resource``, ``_root`` and the parsed node columns."""

@@ -14,7 +14,7 @@ from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
 from anonymizer.views.parsed_nodes import RAW, UNPARSED
-from anonymizer.views.rows_sql import RowsCompiler
+from anonymizer.views.rows_sql import compile_shared
 from anonymizer.views.sql_text import quote
 from anonymizer.views.validate import parse_view
 
@@ -38,21 +38,44 @@ def json_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
 
 
 def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFrame:
-    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`).
+    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
+    return _generate(resources, [_as_view(view)], shared=False)
 
-    Parse, ``_root``, filter and rows are one generator expression, evaluated once per resource: as separate
+
+def shared_rows(views: list[ViewDef], resources: DataFrame) -> DataFrame:
+    """Rows of several views of one resource type from one parse of each resource.
+
+    One row per resource with a column ``_v<i>`` per view (``array<struct>`` of view ``i``'s rows of that
+    resource, NULL when it does not pass the view's filter); ``shared_view(frame, i)`` explodes one of them.
+    """
+    return _generate(resources, views, shared=True)
+
+
+def shared_view(frame: DataFrame, index: int) -> DataFrame:
+    """View ``index``'s rows out of :func:`shared_rows`."""
+    from pyspark.sql import functions as F
+
+    return frame.select(F.expr(f"inline(_v{index})"))
+
+
+def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> DataFrame:
+    """The views' rows: one ``inline`` generator per resource over one parse shared by the views.
+
+    Parse, ``_root``, filters and rows are one generator expression, evaluated once per resource: as separate
     projections Spark would store ``_root`` in its binary row format, which the (interpreted) higher-order
     functions then read field by field at a high cost, and a separate filter would be pushed below the parse
     and parse the resource a second time.
     """
     from pyspark.sql import functions as F
 
-    compiled = RowsCompiler(_as_view(view)).compiled()
+    compiled = compile_shared(views)
+    general = [f"IF(coalesce({where}, false), {rows}, NULL)" for where, rows in compiled.views]
+    fields = ", ".join(f"'_v{i}', {rows}" for i, rows in enumerate(general))
+    generated = f"array(named_struct({fields}))" if shared else general[0]
     options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
     parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
-    rows = f"IF(coalesce({compiled.where}, false), {compiled.rows}, NULL)"
-    root = f"element_at(transform(array({compiled.root}), _root -> {rows}), 1)"
     try:
+        root = f"element_at(transform(array({compiled.root}), _root -> {generated}), 1)"
         return resources.select(F.expr(f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"))
     except Exception as exc:
         # Spark 3.5's analyzer resolves one level of nested lambdas per iteration; a deep view (``repeat``) in
@@ -61,7 +84,7 @@ def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFram
             raise
     parsed = resources.select("_resource", F.expr(parse).alias(RAW))
     with_root = parsed.select("_resource", F.expr(compiled.root).alias("_root"))
-    return with_root.select(F.expr(f"inline({rows})"))
+    return with_root.select(F.expr(f"inline({generated})"))
 
 
 @contextmanager

@@ -172,3 +172,33 @@ def test_compiled_sql_needs_no_python_and_no_jvm_access() -> None:
     source = "\n".join(p.read_text() for p in Path(views_package.__file__).parent.glob("*.py"))
     for forbidden in (".rdd", "sparkContext", "_jvm", "broadcast(", "udf(", "pandas_udf", "mapInArrow"):
         assert forbidden not in source, forbidden
+
+
+def test_views_of_one_type_share_a_parse_and_a_failing_one_fails_alone(spark: Any, tmp_path: Path) -> None:
+    from delta.tables import DeltaTable
+
+    zone = _zone(spark, tmp_path, variant=False)
+    genders = _view(
+        name="genders", select=[{"column": [{"name": "gender", "path": "gender", "type": "code"}]}]
+    )
+    written = materialize([parse_view(VIEW), parse_view(genders)], zone, spark)
+    assert [(w.name, w.rows) for w in written] == [("people", 2), ("genders", 2)]
+    people = sorted(tuple(r) for r in spark.read.format("delta").load(f"{zone}/views/people").collect())
+    assert people == sorted(tuple(r) for r in run(VIEW, zone, spark).collect())
+    assert sorted(r[0] for r in spark.read.format("delta").load(f"{zone}/views/genders").collect()) == [
+        "female",
+        "male",
+    ]
+
+    # The second view fails on pk-2's two given names: the first is still written from its own parse.
+    broken = _view(
+        name="given", select=[{"column": [{"name": "given", "path": "name.given", "type": "string"}]}]
+    )
+    output = str(tmp_path / "out")
+    with pytest.raises(ViewEvaluationError, match="'given' column 'given': multiple values"):
+        materialize([parse_view(VIEW), parse_view(broken)], zone, spark, output=output)
+    assert sorted(r["id"] for r in spark.read.format("delta").load(f"{output}/views/people").collect()) == [
+        "pk-1",
+        "pk-2",
+    ]
+    assert not DeltaTable.isDeltaTable(spark, f"{output}/views/given")
