@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
-from anonymizer.verify import identifier_checks, precision_checks
+from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import Blob, value_keys
 from anonymizer.verify.changes import leaf_values, security_codes
 from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
+from anonymizer.verify.resource_scan import OutputScanner, reference_scan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -147,11 +148,12 @@ def _output_partition(
     # The filter travels in the function's closure (no broadcast variables under Spark Connect).
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         keys_of = filtered_keys(bloom)
+        scanner = OutputScanner(keys_of, promises, as_of, zip_exempt)
         for batch in batches:
-            yield from _batches(records(batch, keys_of))
+            yield from _batches(records(batch, keys_of, scanner))
 
     def records(
-        batch: pa.RecordBatch, keys_of: Callable[[str | float], list[tuple[str, str]]]
+        batch: pa.RecordBatch, keys_of: Callable[[str | float], list[tuple[str, str]]], scanner: OutputScanner
     ) -> Iterator[Record]:
         rows: Counter[str] = Counter()
         leaves: Counter[tuple[str, str, bytes]] = Counter()
@@ -167,21 +169,25 @@ def _output_partition(
             resource = _parse(text)
             if resource is None:
                 continue
-            found = {(k, n, path) for path, value in _values(resource) for k, n in keys_of(value)}
-            for kind, norm, path in found:
+            own_type = resource.get("resourceType")
+            person = rtype in PERSON_TYPES or patient_key is not None
+            if isinstance(own_type, str):
+                scan = scanner.scan(resource, person=person, searched_only=view)
+            else:  # never written by the engine: the reference functions, whose paths start "Unknown"/"None"
+                scan = reference_scan(
+                    resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
+                )
+            for kind, norm, path in scan.candidates:
                 yield {"rec": "cand", "uid": uid, "rtype": rtype, "path": path, "kind": kind, "norm": norm}
             if view:
                 continue
-            own_type = resource.get("resourceType")
-            if isinstance(own_type, str):
-                for (path, digest), n in leaf_values(resource).items():
-                    leaves[(own_type, path, digest)] += n
+            for (path, digest), n in scan.leaves.items():
+                leaves[(str(own_type), path, digest)] += n
             for code in security_codes(resource):
                 labels[(rtype, code)] += 1
-            if rtype in PERSON_TYPES or patient_key is not None:
-                for (check, path), n in precision_checks.check_resource(resource, promises, as_of).items():
-                    findings[("precision", check, rtype, path)] += n
-            for (check, path), n in identifier_checks.check_resource(resource, promises, zip_exempt).items():
+            for (check, path), n in scan.precision.items():
+                findings[("precision", check, rtype, path)] += n
+            for (check, path), n in scan.ident.items():
                 findings[("ident", check, rtype, path)] += n
         for rtype, n in rows.items():
             yield {"rec": "rows", "rtype": rtype, "n": n}
@@ -193,12 +199,6 @@ def _output_partition(
             yield {"rec": rec, "rtype": rtype, "path": path, "kind": check, "n": n}
 
     return run
-
-
-def _values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float]]:
-    from anonymizer.verify.candidates import resource_values
-
-    return resource_values(resource)
 
 
 def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, str]]]:
