@@ -24,9 +24,9 @@ import pyarrow as pa
 from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import Blob, value_keys
-from anonymizer.verify.changes import leaf_values, security_codes
+from anonymizer.verify.changes import security_codes
 from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
-from anonymizer.verify.resource_scan import OutputScanner, reference_scan
+from anonymizer.verify.resource_scan import Digests, OutputScanner, reference_scan, source_values
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -46,8 +46,11 @@ _SCHEMA = pa.schema(
      for name in _FIELDS]
 )  # fmt: skip
 _BATCH_ROWS = 5000
+#: Counters are summed over a whole partition and emitted when they hold this many keys (and at its end).
+_FLUSH_KEYS = 200_000
 _MEMO_MAX = 200_000
-Record = dict[str, Any]
+#: One record: the values of :data:`_FIELDS`, in order.
+Record = tuple[Any, ...]
 
 
 def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
@@ -55,10 +58,18 @@ def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
     for record in records:
         chunk.append(record)
         if len(chunk) >= _BATCH_ROWS:
-            yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+            yield _to_batch(chunk)
             chunk = []
     if chunk:
-        yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+        yield _to_batch(chunk)
+
+
+def _to_batch(chunk: list[Record]) -> pa.RecordBatch:
+    columns = zip(*chunk, strict=True)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(column, type=field.type) for column, field in zip(columns, _SCHEMA, strict=True)],
+        schema=_SCHEMA,
+    )
 
 
 def _parse(text: str | None) -> dict[str, Any] | None:
@@ -81,40 +92,52 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
 
     known = r4_resource_types()
     hints: dict[str, str] = {}
+    digests = Digests()
 
-    def records(batch: pa.RecordBatch) -> Iterator[Record]:
-        leaves: Counter[tuple[str, str, bytes]] = Counter()
-        decades: Counter[str] = Counter()
-        harvested: set[tuple[str, ...]] = set()
-        for file, line in zip(
-            batch.column("file").to_pylist(), batch.column("line").to_pylist(), strict=True
-        ):
-            resource = _parse(line)
-            rtype = resource.get("resourceType") if resource is not None else None
-            if isinstance(rtype, str) and rtype in known:
-                rid = resource.get("id") if resource else None
-                yield {"rec": "line", "rtype": rtype, "norm": None if rid is None else _scalar_text(rid)}
-            else:
-                if file not in hints:
-                    hints[file] = type_from_file_name(file.rstrip("/").rsplit("/", 1)[-1], known) or NO_TYPE
-                yield {"rec": "line", "rtype": hints[file]}
-            if resource is None or not isinstance(rtype, str):
-                continue
-            for (path, digest), n in leaf_values(resource).items():
-                leaves[(rtype, path, digest)] += n
-            if is_person_linked(resource):
-                decades.update(precision_checks.date_decades(resource))
-                harvested.update(harvest_resource(resource))
+    leaves: Counter[tuple[str, str, bytes]] = Counter()
+    decades: Counter[str] = Counter()
+    harvested: set[tuple[str, ...]] = set()
+
+    def flush() -> Iterator[Record]:
         for (rtype, path, digest), n in leaves.items():
-            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
+            yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
         for decade, n in decades.items():
-            yield {"rec": "decade", "norm": decade, "n": n}
+            yield ("decade", None, None, None, decade, None, None, None, n, None)
         for kind, norm, category, label, src_type, src_path in harvested:
-            yield {"rec": "harvest", "rtype": src_type, "path": src_path, "kind": kind, "norm": norm,
-                   "category": category, "label": label}  # fmt: skip
+            yield ("harvest", src_type, src_path, kind, norm, category, label, None, None, None)
+        leaves.clear()
+        decades.clear()
+        harvested.clear()
 
-    for batch in batches:
-        yield from _batches(records(batch))
+    def records() -> Iterator[Record]:
+        for batch in batches:
+            files, lines = batch.column("file").to_pylist(), batch.column("line").to_pylist()
+            for file, line in zip(files, lines, strict=True):
+                resource = _parse(line)
+                rtype = resource.get("resourceType") if resource is not None else None
+                if isinstance(rtype, str) and rtype in known:
+                    rid = resource.get("id") if resource else None
+                    norm = None if rid is None else _scalar_text(rid)
+                    yield ("line", rtype, None, None, norm, None, None, None, None, None)
+                else:
+                    if file not in hints:
+                        name = file.rstrip("/").rsplit("/", 1)[-1]
+                        hints[file] = type_from_file_name(name, known) or NO_TYPE
+                    yield ("line", hints[file], None, None, None, None, None, None, None, None)
+                if resource is None or not isinstance(rtype, str):
+                    continue
+                person = is_person_linked(resource)
+                values, dates = source_values(resource, digests, decades=person)
+                for (path, digest), n in values.items():
+                    leaves[(rtype, path, digest)] += n
+                if person:
+                    decades.update(dates)
+                    harvested.update(harvest_resource(resource))
+            if len(leaves) + len(harvested) > _FLUSH_KEYS:
+                yield from flush()
+        yield from flush()
+
+    yield from _batches(records())
 
 
 def _scalar_text(value: Any) -> str:
@@ -148,55 +171,63 @@ def _output_partition(
     # The filter travels in the function's closure (no broadcast variables under Spark Connect).
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         keys_of = filtered_keys(bloom)
-        scanner = OutputScanner(keys_of, promises, as_of, zip_exempt)
-        for batch in batches:
-            yield from _batches(records(batch, keys_of, scanner))
+        yield from _batches(records(batches, keys_of, OutputScanner(keys_of, promises, as_of, zip_exempt)))
 
     def records(
-        batch: pa.RecordBatch, keys_of: Callable[[str | float], list[tuple[str, str]]], scanner: OutputScanner
+        batches: Iterator[pa.RecordBatch],
+        keys_of: Callable[[str | float], list[tuple[str, str]]],
+        scanner: OutputScanner,
     ) -> Iterator[Record]:
         rows: Counter[str] = Counter()
         leaves: Counter[tuple[str, str, bytes]] = Counter()
         labels: Counter[tuple[str, str]] = Counter()
         findings: Counter[tuple[str, str, str, str]] = Counter()
-        columns = [
-            batch.column(name).to_pylist() for name in ("uid", "rtype", "patient_key", "run_id", "json")
-        ]
-        for uid, rtype, patient_key, row_run, text in zip(*columns, strict=True):
-            view = rtype.startswith(VIEW_TYPE_PREFIX)
-            if not view and (run_id is None or row_run == run_id):
-                rows[rtype] += 1
-            resource = _parse(text)
-            if resource is None:
-                continue
-            own_type = resource.get("resourceType")
-            person = rtype in PERSON_TYPES or patient_key is not None
-            if isinstance(own_type, str):
-                scan = scanner.scan(resource, person=person, searched_only=view)
-            else:  # never written by the engine: the reference functions, whose paths start "Unknown"/"None"
-                scan = reference_scan(
-                    resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
-                )
-            for kind, norm, path in scan.candidates:
-                yield {"rec": "cand", "uid": uid, "rtype": rtype, "path": path, "kind": kind, "norm": norm}
-            if view:
-                continue
-            for (path, digest), n in scan.leaves.items():
-                leaves[(str(own_type), path, digest)] += n
-            for code in security_codes(resource):
-                labels[(rtype, code)] += 1
-            for (check, path), n in scan.precision.items():
-                findings[("precision", check, rtype, path)] += n
-            for (check, path), n in scan.ident.items():
-                findings[("ident", check, rtype, path)] += n
-        for rtype, n in rows.items():
-            yield {"rec": "rows", "rtype": rtype, "n": n}
-        for (rtype, path, digest), n in leaves.items():
-            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
-        for (rtype, code), n in labels.items():
-            yield {"rec": "label", "rtype": rtype, "norm": code, "n": n}
-        for (rec, check, rtype, path), n in findings.items():
-            yield {"rec": rec, "rtype": rtype, "path": path, "kind": check, "n": n}
+
+        def flush() -> Iterator[Record]:
+            for rtype, n in rows.items():
+                yield ("rows", rtype, None, None, None, None, None, None, n, None)
+            for (rtype, path, digest), n in leaves.items():
+                yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
+            for (rtype, code), n in labels.items():
+                yield ("label", rtype, None, None, code, None, None, None, n, None)
+            for (rec, check, rtype, path), n in findings.items():
+                yield (rec, rtype, path, check, None, None, None, None, n, None)
+            for counter in (rows, leaves, labels, findings):
+                counter.clear()
+
+        for batch in batches:
+            names = ("uid", "rtype", "patient_key", "run_id", "json")
+            columns = [batch.column(name).to_pylist() for name in names]
+            for uid, rtype, patient_key, row_run, text in zip(*columns, strict=True):
+                view = rtype.startswith(VIEW_TYPE_PREFIX)
+                if not view and (run_id is None or row_run == run_id):
+                    rows[rtype] += 1
+                resource = _parse(text)
+                if resource is None:
+                    continue
+                own_type = resource.get("resourceType")
+                person = rtype in PERSON_TYPES or patient_key is not None
+                if isinstance(own_type, str):
+                    scan = scanner.scan(resource, person=person, searched_only=view)
+                else:  # never written by the engine: the reference functions (paths start "Unknown"/"None")
+                    scan = reference_scan(
+                        resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
+                    )
+                for kind, norm, path in scan.candidates:
+                    yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                if view:
+                    continue
+                for (path, digest), n in scan.leaves.items():
+                    leaves[(str(own_type), path, digest)] += n
+                for code in security_codes(resource):
+                    labels[(rtype, code)] += 1
+                for (check, path), n in scan.precision.items():
+                    findings[("precision", check, rtype, path)] += n
+                for (check, path), n in scan.ident.items():
+                    findings[("ident", check, rtype, path)] += n
+            if len(leaves) > _FLUSH_KEYS:
+                yield from flush()
+        yield from flush()
 
     return run
 

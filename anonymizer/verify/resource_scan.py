@@ -28,7 +28,7 @@ from anonymizer.verify.identifier_checks import (
     _UID,
     EXEMPT_UID_ROOTS,
 )
-from anonymizer.verify.precision_checks import Promises, _check_object, _check_string
+from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_object, _check_string
 
 #: Values up to this length are memoised (longer ones are mostly unique narrative text).
 MEMO_CHARS = 256
@@ -79,7 +79,7 @@ class OutputScanner:
         self.promises = promises
         self.as_of = as_of
         self.zip_exempt = zip_exempt
-        self._digests = _Memo()
+        self.digests = Digests()
         self._strings = _Memo()  # (path, value) -> precision keys of the string
         self._idents = _Memo()  # (value, free text) -> identifier checks of the string
         self._free = _Memo()  # path -> is free text
@@ -103,16 +103,6 @@ class OutputScanner:
         )
         ctx.walk_dict(resource, root, searched=True, leafed=True)
         return out
-
-    def digest(self, value: Any) -> bytes:
-        """:func:`value_digest`, memoised per type and value."""
-        if isinstance(value, str) and len(value) > MEMO_CHARS:
-            return value_digest(value)
-        key = (value.__class__, value)
-        found = self._digests.get(key)
-        if found is None:
-            found = self._digests.put(key, value_digest(value))
-        return found
 
     def free_text(self, path: str) -> bool:
         """:func:`is_free_text_path`, memoised per path."""
@@ -204,7 +194,7 @@ class _Context:
                 self.visit(element, path, key, searched=searched, leafed=leafed)
         elif value is not None:
             if leafed and self.leaves:
-                self.out.leaves[(path, self.s.digest(value))] += 1
+                self.out.leaves[(path, self.s.digests.of(value))] += 1
             if searched and isinstance(value, float) and not value.is_integer():
                 for kind, norm in self.s.keys_of(value):
                     self.out.candidates.add((kind, norm, path))
@@ -212,7 +202,7 @@ class _Context:
     def _string(self, value: str, path: str, key: str, *, searched: bool, leafed: bool) -> None:
         s, out = self.s, self.out
         if leafed and self.leaves:
-            out.leaves[(path, s.digest(value))] += 1
+            out.leaves[(path, s.digests.of(value))] += 1
         if self.person:
             for found in s.precision_keys(value, path, key):
                 out.precision[found] += 1
@@ -231,7 +221,7 @@ class _Context:
         """An element named ``data``: the attachment is decoded once for the precision and candidate checks."""
         s, out = self.s, self.out
         if leafed and self.leaves:
-            out.leaves[(path, s.digest(value))] += 1
+            out.leaves[(path, s.digests.of(value))] += 1
         attachment = searched and ("contentType" in obj or "url" in obj or "size" in obj or "title" in obj)
         text = None
         if self.person or attachment:
@@ -271,3 +261,47 @@ def reference_scan(
         out.precision = precision_checks.check_resource(resource, promises, as_of)
     out.ident = identifier_checks.check_resource(resource, promises, zip_exempt)
     return out
+
+
+class Digests(_Memo):
+    """:func:`value_digest` memoised per type and value (short strings and every other primitive)."""
+
+    def of(self, value: Any) -> bytes:
+        """The digest of ``value``."""
+        if isinstance(value, str) and len(value) > MEMO_CHARS:
+            return value_digest(value)
+        key = (value.__class__, value)
+        found = self.get(key)
+        if found is None:
+            found = self.put(key, value_digest(value))
+        return found
+
+
+def source_values(
+    resource: dict[str, Any], digests: Digests, *, decades: bool
+) -> tuple[Counter[tuple[str, bytes]], Counter[str]]:
+    """One walk of a landing resource: :func:`~anonymizer.verify.changes.leaf_values` (with ``digests``) and, when
+    ``decades``, :func:`~anonymizer.verify.precision_checks.date_decades`."""
+    leaves: Counter[tuple[str, bytes]] = Counter()
+    found: Counter[str] = Counter()
+    match = _DATE_VALUE_RE.match
+
+    def visit(obj: Any, path: str, leafed: bool) -> None:
+        if isinstance(obj, str):
+            if leafed:
+                leaves[(path, digests.of(obj))] += 1
+            if decades and len(obj) >= 4 and obj[:4].isdigit():
+                date_match = match(obj)
+                if date_match:
+                    found[f"{date_match.group(1)[:3]}0s"] += 1
+        elif isinstance(obj, dict):
+            for key, value in obj.items():
+                visit(value, f"{path}.{key}", leafed and key != "resourceType")
+        elif isinstance(obj, list):
+            for element in obj:
+                visit(element, path, leafed)
+        elif obj is not None and leafed:
+            leaves[(path, digests.of(obj))] += 1
+
+    visit(resource, str(resource.get("resourceType", "Unknown")), True)
+    return leaves, found
