@@ -236,7 +236,9 @@ def _human_name(name: dict[str, Any], path: str) -> Iterator[_Item]:
 
 
 def _is_address(obj: dict[str, Any]) -> bool:
-    return ("line" in obj or "city" in obj or "postalCode" in obj or "district" in obj) and "family" not in obj
+    return (
+        "line" in obj or "city" in obj or "postalCode" in obj or "district" in obj
+    ) and "family" not in obj
 
 
 def _address(addr: dict[str, Any], path: str) -> Iterator[_Item]:

@@ -26,7 +26,7 @@ from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import Blob, value_keys
 from anonymizer.verify.changes import security_codes
 from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
-from anonymizer.verify.resource_scan import Digests, OutputScanner, reference_scan, source_values
+from anonymizer.verify.resource_scan import Digests, Memo, OutputScanner, reference_scan, source_values
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -48,7 +48,6 @@ _SCHEMA = pa.schema(
 _BATCH_ROWS = 5000
 #: Counters are summed over a whole partition and emitted when they hold this many keys (and at its end).
 _FLUSH_KEYS = 200_000
-_MEMO_MAX = 200_000
 #: One record: the values of :data:`_FIELDS`, in order.
 Record = tuple[Any, ...]
 
@@ -234,16 +233,18 @@ def _output_partition(
 
 def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, str]]]:
     """``value -> keys that may be harvested`` with a per-partition memo of short values."""
-    memo: dict[str | float, list[tuple[str, str]]] = {}
+    memo = Memo()
+
+    def passing(value: str | float) -> list[tuple[str, str]]:
+        return [key for key in value_keys(value) if key in bloom]
 
     def keys_of(value: str | float) -> list[tuple[str, str]]:
         cached = memo.get(value)
         if cached is None:
-            cached = [key for key in value_keys(value) if key in bloom]
             if isinstance(value, float) or (len(value) <= 256 and not isinstance(value, Blob)):
-                if len(memo) > _MEMO_MAX:
-                    memo.clear()
-                memo[value] = cached
+                cached = memo.miss(value, passing, value)
+            else:
+                cached = passing(value)
         return cached
 
     return keys_of

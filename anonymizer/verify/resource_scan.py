@@ -42,14 +42,25 @@ def value_digest(value: Any) -> bytes:
     return hashlib.blake2b(orjson.dumps(value), digest_size=8).digest()
 
 
-class _Memo(dict[Any, Any]):
-    """A dict cleared when it grows past :data:`_MEMO_MAX` entries (a per-worker memo)."""
+class Memo(dict[Any, Any]):
+    """A per-worker memo of two generations: when the current one holds :data:`_MEMO_MAX` entries it becomes the
+    old one, and an old entry asked for again is brought back, so values that repeat survive a flood of unique ones
+    (ids). Look up with ``get``; on a miss call :meth:`miss`."""
 
-    def put(self, key: Any, value: Any) -> Any:
-        if len(self) > _MEMO_MAX:
+    def __init__(self) -> None:
+        super().__init__()
+        self._old: dict[Any, Any] = {}
+
+    def miss(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
+        """The old generation's value for ``key``, else ``compute(*args)``; remembered and returned."""
+        found = self._old.get(key)
+        if found is None:
+            found = compute(*args)
+        if len(self) >= _MEMO_MAX:
+            self._old = dict(self)
             self.clear()
-        self[key] = value
-        return value
+        self[key] = found
+        return found
 
 
 class Scan:
@@ -80,9 +91,9 @@ class OutputScanner:
         self.as_of = as_of
         self.zip_exempt = zip_exempt
         self.digests = Digests()
-        self._strings = _Memo()  # (path, value) -> precision keys of the string
-        self._idents = _Memo()  # (value, free text) -> identifier checks of the string
-        self._free = _Memo()  # path -> is free text
+        self._strings = Memo()  # (path, value) -> precision keys of the string
+        self._idents = Memo()  # (value, free text) -> identifier checks of the string
+        self._free = Memo()  # path -> is free text
 
     def scan(self, resource: dict[str, Any], *, person: bool, searched_only: bool = False) -> Scan:
         """Every check's output for one resource (its ``resourceType`` a string). ``person``: run the precision checks (a row about an
@@ -108,7 +119,7 @@ class OutputScanner:
         """:func:`is_free_text_path`, memoised per path."""
         found = self._free.get(path)
         if found is None:
-            found = self._free.put(path, is_free_text_path(path))
+            found = self._free.miss(path, is_free_text_path, path)
         return found
 
     def precision_keys(self, value: str, path: str, key: str) -> tuple[tuple[str, str], ...]:
@@ -118,7 +129,7 @@ class OutputScanner:
         memo_key = (path, value)
         found = self._strings.get(memo_key)
         if found is None:
-            found = self._strings.put(memo_key, self._precision_keys(value, path, key))
+            found = self._strings.miss(memo_key, self._precision_keys, value, path, key)
         return found
 
     def _precision_keys(self, value: str, path: str, key: str) -> tuple[tuple[str, str], ...]:
@@ -133,7 +144,7 @@ class OutputScanner:
         memo_key = (value, free)
         found = self._idents.get(memo_key)
         if found is None:
-            found = self._idents.put(memo_key, _ident_checks(value, free))
+            found = self._idents.miss(memo_key, _ident_checks, value, free)
         return found
 
 
@@ -263,7 +274,7 @@ def reference_scan(
     return out
 
 
-class Digests(_Memo):
+class Digests(Memo):
     """:func:`value_digest` memoised per type and value (short strings and every other primitive)."""
 
     def of(self, value: Any) -> bytes:
@@ -273,7 +284,7 @@ class Digests(_Memo):
         key = (value.__class__, value)
         found = self.get(key)
         if found is None:
-            found = self.put(key, value_digest(value))
+            found = self.miss(key, value_digest, value)
         return found
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from anonymizer.verify import resource_scan
 from anonymizer.verify.candidates import value_keys
 from anonymizer.verify.precision_checks import Promises
 from anonymizer.verify.resource_scan import OutputScanner, reference_scan
@@ -73,7 +74,11 @@ def _all_keys(value: str | float) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("promises", PROMISES, ids=lambda p: f"{p.dates}-{p.zip}")
-def test_one_walk_equals_the_reference_walks(promises: Promises) -> None:
+@pytest.mark.parametrize("memo_max", [200_000, 50], ids=["memo", "small-memo"])
+def test_one_walk_equals_the_reference_walks(
+    promises: Promises, memo_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resource_scan, "_MEMO_MAX", memo_max)  # 50: the generations turn over many times
     scanner = OutputScanner(_all_keys, promises, AS_OF, frozenset({"Organization"}))
     resources = _sample_resources()
     assert len(resources) > 100
