@@ -133,23 +133,30 @@ _Item = tuple[str, str, str, str, str]
 def _walk_object(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
     yield from _classify(obj, rtype, path)
     for key, value in obj.items():
-        child = f"{path}.{key}"
         if key == "resourceType":
             continue
+        child = f"{path}.{key}"
         if key == "id" and path == rtype and isinstance(value, str):
             yield ("compact", nz.compact_key(value), "R", "resource id", child)
             continue
-        for element in value if isinstance(value, list) else [value]:
-            if isinstance(element, dict):
-                if key == "contained" or key == "resource":
-                    continue  # contained resources are harvested by their own type when linked
-                yield from _walk_object(element, rtype, child)
-            elif isinstance(element, str):
-                yield from _dates(key, element, child)
+        if isinstance(value, str):
+            if len(value) >= 10 and value[:4].isdigit():
+                yield from _dates(key, value, child)
+        elif isinstance(value, dict):
+            if key != "contained" and key != "resource":
+                yield from _walk_object(value, rtype, child)
+        elif isinstance(value, list):
+            for element in value:
+                if isinstance(element, dict):
+                    if key == "contained" or key == "resource":
+                        continue  # contained resources are harvested by their own type when linked
+                    yield from _walk_object(element, rtype, child)
+                elif isinstance(element, str) and len(element) >= 10 and element[:4].isdigit():
+                    yield from _dates(key, element, child)
 
 
 def _dates(key: str, value: str, path: str) -> Iterator[_Item]:
-    date = nz.date_key(value) if len(value) >= 10 and value[:4].isdigit() else None
+    date = nz.date_key(value)
     if date:
         label = "birth or death date" if key in ("birthDate", "deceasedDateTime") else "other full date"
         yield ("date", date, "C", label, path)
@@ -161,11 +168,14 @@ def _classify(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
         yield from _human_name(obj, path)
     elif _is_address(obj):
         yield from _address(obj, path)
-    elif obj.get("system") in _CONTACT_SYSTEMS and isinstance(obj.get("value"), str):
-        yield from _contact_point(obj["system"], obj["value"], path)
-    elif isinstance(obj.get("value"), str) and ("system" in obj or "type" in obj or "assigner" in obj):
-        yield from _identifier(obj, path)
-    if isinstance(obj.get("display"), str) and _is_person_reference(obj, path):
+    else:
+        value = obj.get("value")
+        if isinstance(value, str):
+            if obj.get("system") in _CONTACT_SYSTEMS:
+                yield from _contact_point(obj["system"], value, path)
+            elif "system" in obj or "type" in obj or "assigner" in obj:
+                yield from _identifier(obj, path)
+    if "display" in obj and isinstance(obj["display"], str) and _is_person_reference(obj, path):
         yield ("words", _name_key(obj["display"]), "A", "name in reference display", path + ".display")
     url = obj.get("url")
     if isinstance(url, str):
@@ -181,19 +191,19 @@ def _classify(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
             )
         elif "contentType" in obj or "data" in obj or "size" in obj:  # Attachment.url
             yield ("whole", nz.whole_key(url), "N", "attachment URL", path + ".url")
-    content_type = str(obj.get("contentType") or "").lower()
-    if isinstance(obj.get("data"), str) and (
-        content_type.startswith(_MEDIA_TYPES) or path.endswith(".photo")
-    ):
-        yield ("blob", nz.blob_key(obj["data"]), "Q", "photograph or image", path + ".data")
-    for key in _DEVICE_ID_KEYS & obj.keys():
-        if isinstance(obj[key], str):
-            yield from _id_keys(obj[key], "M", "device identifier", f"{path}.{key}")
-    if isinstance(obj.get("subscriberId"), str):
+    if "data" in obj and isinstance(obj["data"], str):
+        content_type = str(obj.get("contentType") or "").lower()
+        if content_type.startswith(_MEDIA_TYPES) or path.endswith(".photo"):
+            yield ("blob", nz.blob_key(obj["data"]), "Q", "photograph or image", path + ".data")
+    if not _DEVICE_ID_KEYS.isdisjoint(obj):
+        for key in _DEVICE_ID_KEYS & obj.keys():
+            if isinstance(obj[key], str):
+                yield from _id_keys(obj[key], "M", "device identifier", f"{path}.{key}")
+    if "subscriberId" in obj and isinstance(obj["subscriberId"], str):
         yield from _id_keys(
             obj["subscriberId"], "I", "health plan beneficiary number", path + ".subscriberId"
         )
-    if path.endswith("FamilyMemberHistory") and isinstance(obj.get("name"), str):
+    if "name" in obj and path.endswith("FamilyMemberHistory") and isinstance(obj["name"], str):
         yield ("words", _name_key(obj["name"]), "A", "relative's name", path + ".name")
 
 
@@ -226,7 +236,9 @@ def _human_name(name: dict[str, Any], path: str) -> Iterator[_Item]:
 
 
 def _is_address(obj: dict[str, Any]) -> bool:
-    return any(k in obj for k in ("line", "city", "postalCode", "district")) and "family" not in obj
+    return (
+        "line" in obj or "city" in obj or "postalCode" in obj or "district" in obj
+    ) and "family" not in obj
 
 
 def _address(addr: dict[str, Any], path: str) -> Iterator[_Item]:

@@ -24,8 +24,10 @@ from collections.abc import Iterator
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
-# Digit groups separated by at most one separator character (or a closing+space pair like ") ").
-_DIGIT_RUN_RE = re.compile(r"(?<![A-Za-z0-9])\d+(?:(?:[-./ ]|\) ?|\()?\d+)*(?![A-Za-z0-9])")
+# Digit groups separated by one separator character (or a closing+space pair like ") "). The separator is not
+# optional: ``\d+(?:sep?\d+)*`` matches the same text but backtracks exponentially on a long digit run followed
+# by a letter (a hexadecimal hash).
+_DIGIT_RUN_RE = re.compile(r"(?<![A-Za-z0-9])\d+(?:(?:[-./ ]|\) ?|\()\d+)*(?![A-Za-z0-9])")
 _DIGIT_GROUP_RE = re.compile(r"\d+")
 _ZIP_RE = re.compile(r"(?<![\w.\-/])(\d{5})(?:-\d{4})?(?![\-.]?\d)(?!\w)")
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
@@ -39,6 +41,8 @@ MAX_NGRAM = 6
 
 def fold(text: str) -> str:
     """Lower-case and strip accents (``Castañeda`` -> ``castaneda``)."""
+    if text.isascii():  # NFKD leaves ASCII as it is, and no ASCII character is combining
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
-from anonymizer.verify import identifier_checks, precision_checks
+from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import Blob, value_keys
-from anonymizer.verify.changes import leaf_values, security_codes
+from anonymizer.verify.changes import security_codes
 from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
+from anonymizer.verify.resource_scan import Digests, Memo, OutputScanner, reference_scan, source_values
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -45,8 +46,10 @@ _SCHEMA = pa.schema(
      for name in _FIELDS]
 )  # fmt: skip
 _BATCH_ROWS = 5000
-_MEMO_MAX = 200_000
-Record = dict[str, Any]
+#: Counters are summed over a whole partition and emitted when they hold this many keys (and at its end).
+_FLUSH_KEYS = 200_000
+#: One record: the values of :data:`_FIELDS`, in order.
+Record = tuple[Any, ...]
 
 
 def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
@@ -54,10 +57,18 @@ def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
     for record in records:
         chunk.append(record)
         if len(chunk) >= _BATCH_ROWS:
-            yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+            yield _to_batch(chunk)
             chunk = []
     if chunk:
-        yield pa.RecordBatch.from_pylist(chunk, schema=_SCHEMA)
+        yield _to_batch(chunk)
+
+
+def _to_batch(chunk: list[Record]) -> pa.RecordBatch:
+    columns = zip(*chunk, strict=True)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(column, type=field.type) for column, field in zip(columns, _SCHEMA, strict=True)],
+        schema=_SCHEMA,
+    )
 
 
 def _parse(text: str | None) -> dict[str, Any] | None:
@@ -80,40 +91,52 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
 
     known = r4_resource_types()
     hints: dict[str, str] = {}
+    digests = Digests()
 
-    def records(batch: pa.RecordBatch) -> Iterator[Record]:
-        leaves: Counter[tuple[str, str, bytes]] = Counter()
-        decades: Counter[str] = Counter()
-        harvested: set[tuple[str, ...]] = set()
-        for file, line in zip(
-            batch.column("file").to_pylist(), batch.column("line").to_pylist(), strict=True
-        ):
-            resource = _parse(line)
-            rtype = resource.get("resourceType") if resource is not None else None
-            if isinstance(rtype, str) and rtype in known:
-                rid = resource.get("id") if resource else None
-                yield {"rec": "line", "rtype": rtype, "norm": None if rid is None else _scalar_text(rid)}
-            else:
-                if file not in hints:
-                    hints[file] = type_from_file_name(file.rstrip("/").rsplit("/", 1)[-1], known) or NO_TYPE
-                yield {"rec": "line", "rtype": hints[file]}
-            if resource is None or not isinstance(rtype, str):
-                continue
-            for (path, digest), n in leaf_values(resource).items():
-                leaves[(rtype, path, digest)] += n
-            if is_person_linked(resource):
-                decades.update(precision_checks.date_decades(resource))
-                harvested.update(harvest_resource(resource))
+    leaves: Counter[tuple[str, str, bytes]] = Counter()
+    decades: Counter[str] = Counter()
+    harvested: set[tuple[str, ...]] = set()
+
+    def flush() -> Iterator[Record]:
         for (rtype, path, digest), n in leaves.items():
-            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
+            yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
         for decade, n in decades.items():
-            yield {"rec": "decade", "norm": decade, "n": n}
+            yield ("decade", None, None, None, decade, None, None, None, n, None)
         for kind, norm, category, label, src_type, src_path in harvested:
-            yield {"rec": "harvest", "rtype": src_type, "path": src_path, "kind": kind, "norm": norm,
-                   "category": category, "label": label}  # fmt: skip
+            yield ("harvest", src_type, src_path, kind, norm, category, label, None, None, None)
+        leaves.clear()
+        decades.clear()
+        harvested.clear()
 
-    for batch in batches:
-        yield from _batches(records(batch))
+    def records() -> Iterator[Record]:
+        for batch in batches:
+            files, lines = batch.column("file").to_pylist(), batch.column("line").to_pylist()
+            for file, line in zip(files, lines, strict=True):
+                resource = _parse(line)
+                rtype = resource.get("resourceType") if resource is not None else None
+                if isinstance(rtype, str) and rtype in known:
+                    rid = resource.get("id") if resource else None
+                    norm = None if rid is None else _scalar_text(rid)
+                    yield ("line", rtype, None, None, norm, None, None, None, None, None)
+                else:
+                    if file not in hints:
+                        name = file.rstrip("/").rsplit("/", 1)[-1]
+                        hints[file] = type_from_file_name(name, known) or NO_TYPE
+                    yield ("line", hints[file], None, None, None, None, None, None, None, None)
+                if resource is None or not isinstance(rtype, str):
+                    continue
+                person = is_person_linked(resource)
+                values, dates = source_values(resource, digests, decades=person)
+                for (path, digest), n in values.items():
+                    leaves[(rtype, path, digest)] += n
+                if person:
+                    decades.update(dates)
+                    harvested.update(harvest_resource(resource))
+            if len(leaves) + len(harvested) > _FLUSH_KEYS:
+                yield from flush()
+        yield from flush()
+
+    yield from _batches(records())
 
 
 def _scalar_text(value: Any) -> str:
@@ -147,72 +170,81 @@ def _output_partition(
     # The filter travels in the function's closure (no broadcast variables under Spark Connect).
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         keys_of = filtered_keys(bloom)
-        for batch in batches:
-            yield from _batches(records(batch, keys_of))
+        yield from _batches(records(batches, keys_of, OutputScanner(keys_of, promises, as_of, zip_exempt)))
 
     def records(
-        batch: pa.RecordBatch, keys_of: Callable[[str | float], list[tuple[str, str]]]
+        batches: Iterator[pa.RecordBatch],
+        keys_of: Callable[[str | float], list[tuple[str, str]]],
+        scanner: OutputScanner,
     ) -> Iterator[Record]:
         rows: Counter[str] = Counter()
         leaves: Counter[tuple[str, str, bytes]] = Counter()
         labels: Counter[tuple[str, str]] = Counter()
         findings: Counter[tuple[str, str, str, str]] = Counter()
-        columns = [
-            batch.column(name).to_pylist() for name in ("uid", "rtype", "patient_key", "run_id", "json")
-        ]
-        for uid, rtype, patient_key, row_run, text in zip(*columns, strict=True):
-            view = rtype.startswith(VIEW_TYPE_PREFIX)
-            if not view and (run_id is None or row_run == run_id):
-                rows[rtype] += 1
-            resource = _parse(text)
-            if resource is None:
-                continue
-            found = {(k, n, path) for path, value in _values(resource) for k, n in keys_of(value)}
-            for kind, norm, path in found:
-                yield {"rec": "cand", "uid": uid, "rtype": rtype, "path": path, "kind": kind, "norm": norm}
-            if view:
-                continue
-            own_type = resource.get("resourceType")
-            if isinstance(own_type, str):
-                for (path, digest), n in leaf_values(resource).items():
-                    leaves[(own_type, path, digest)] += n
-            for code in security_codes(resource):
-                labels[(rtype, code)] += 1
-            if rtype in PERSON_TYPES or patient_key is not None:
-                for (check, path), n in precision_checks.check_resource(resource, promises, as_of).items():
+
+        def flush() -> Iterator[Record]:
+            for rtype, n in rows.items():
+                yield ("rows", rtype, None, None, None, None, None, None, n, None)
+            for (rtype, path, digest), n in leaves.items():
+                yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
+            for (rtype, code), n in labels.items():
+                yield ("label", rtype, None, None, code, None, None, None, n, None)
+            for (rec, check, rtype, path), n in findings.items():
+                yield (rec, rtype, path, check, None, None, None, None, n, None)
+            for counter in (rows, leaves, labels, findings):
+                counter.clear()
+
+        for batch in batches:
+            names = ("uid", "rtype", "patient_key", "run_id", "json")
+            columns = [batch.column(name).to_pylist() for name in names]
+            for uid, rtype, patient_key, row_run, text in zip(*columns, strict=True):
+                view = rtype.startswith(VIEW_TYPE_PREFIX)
+                if not view and (run_id is None or row_run == run_id):
+                    rows[rtype] += 1
+                resource = _parse(text)
+                if resource is None:
+                    continue
+                own_type = resource.get("resourceType")
+                person = rtype in PERSON_TYPES or patient_key is not None
+                if isinstance(own_type, str):
+                    scan = scanner.scan(resource, person=person, searched_only=view)
+                else:  # never written by the engine: the reference functions (paths start "Unknown"/"None")
+                    scan = reference_scan(
+                        resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
+                    )
+                for kind, norm, path in scan.candidates:
+                    yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                if view:
+                    continue
+                for (path, digest), n in scan.leaves.items():
+                    leaves[(str(own_type), path, digest)] += n
+                for code in security_codes(resource):
+                    labels[(rtype, code)] += 1
+                for (check, path), n in scan.precision.items():
                     findings[("precision", check, rtype, path)] += n
-            for (check, path), n in identifier_checks.check_resource(resource, promises, zip_exempt).items():
-                findings[("ident", check, rtype, path)] += n
-        for rtype, n in rows.items():
-            yield {"rec": "rows", "rtype": rtype, "n": n}
-        for (rtype, path, digest), n in leaves.items():
-            yield {"rec": "leaf", "rtype": rtype, "path": path, "digest": digest, "n": n}
-        for (rtype, code), n in labels.items():
-            yield {"rec": "label", "rtype": rtype, "norm": code, "n": n}
-        for (rec, check, rtype, path), n in findings.items():
-            yield {"rec": rec, "rtype": rtype, "path": path, "kind": check, "n": n}
+                for (check, path), n in scan.ident.items():
+                    findings[("ident", check, rtype, path)] += n
+            if len(leaves) > _FLUSH_KEYS:
+                yield from flush()
+        yield from flush()
 
     return run
 
 
-def _values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float]]:
-    from anonymizer.verify.candidates import resource_values
-
-    return resource_values(resource)
-
-
 def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, str]]]:
     """``value -> keys that may be harvested`` with a per-partition memo of short values."""
-    memo: dict[str | float, list[tuple[str, str]]] = {}
+    memo = Memo()
+
+    def passing(value: str | float) -> list[tuple[str, str]]:
+        return [key for key in value_keys(value) if key in bloom]
 
     def keys_of(value: str | float) -> list[tuple[str, str]]:
         cached = memo.get(value)
         if cached is None:
-            cached = [key for key in value_keys(value) if key in bloom]
             if isinstance(value, float) or (len(value) <= 256 and not isinstance(value, Blob)):
-                if len(memo) > _MEMO_MAX:
-                    memo.clear()
-                memo[value] = cached
+                cached = memo.miss(value, passing, value)
+            else:
+                cached = passing(value)
         return cached
 
     return keys_of
