@@ -73,6 +73,7 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                              "CONTAINERS": (dict, list)}  # fmt: skip
     for name in ("_walk", "_walk_generic", "_walk_memoised", "_key", "prune", "is_empty"):
         bound[name] = namespace[name]
+    bound.update(_shape=shape_function, NAMESPACE=namespace)  # (_walk, inlined: the shape of a sub-object)
     inert = [key for key in keys if key in plan.inert]
     body: list[str] = []
     if len(inert) == 1:
@@ -93,12 +94,12 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             one = (
                 _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ")
                 if root
-                else [f"    _walk(v, S{i}, run, tuple(v))"]
+                else [f"    (S{i}.shapes.get(k := tuple(v)) or _shape(S{i}, k, NAMESPACE))(v, run)"]
             )
             each = (
                 _memoised(f"S{i}", "e", "v[j]", sub, " " * 12)
                 if root
-                else [f"            _walk(e, S{i}, run, tuple(e))"]
+                else [f"            (S{i}.shapes.get(k := tuple(e)) or _shape(S{i}, k, NAMESPACE))(e, run)"]
             )
             drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
             body += [f"v = obj[{k}]", "if v.__class__ is dict:", *one, *drop,
@@ -113,7 +114,12 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             inline = getattr(ep.op, "inline", None)
             if inline is not None:  # a memoised value operation: look the value up here
                 bound[f"C{i}"], bound[f"I{i}"], index = inline
-                lookup = f"C{i}.get(v)" if index is None else f"C{i}.get((v, run.offset_value({index})))"
+                lookup = (
+                    f"C{i}.get(v)"
+                    if index is None
+                    else f"C{i}.get((v, run.late if run.late is not None and (run.early_until is None or"
+                    f" run.early_until < {index}) else run.offset_value({index})))"  # (Run.offset_value, inlined)
+                )
                 body += ["elif v.__class__ is str and v:", f"    f = {lookup}", "    if f is None:",
                          f"        new = O{i}(v, run, obj)", "    else:",
                          *(["        run.volatile += 1"] if index is not None else []),
