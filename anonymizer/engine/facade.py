@@ -59,6 +59,7 @@ class Anonymizer:
         )
         self._choice: EngineChoice = choose_engine(config.rules, r4(), compiled=compiled)
         self._resource_scope = config.parameters.date_shift_scope not in ("file", "folder", "patient")
+        self._resource_types = r4().resource_types
 
     @classmethod
     def from_config_file(
@@ -189,6 +190,14 @@ class Anonymizer:
         except orjson.JSONDecodeError:
             raise InvalidInputError("The input FHIR resource JSON is invalid: not valid JSON") from None
         # The result is serialised at once and never handed out: it may share objects with earlier results.
+        if resource.__class__ is dict and self._resource_scope:  # the common case (_anonymize, inlined)
+            original_type = resource.get("resourceType")
+            if original_type.__class__ is str and original_type in self._resource_types:
+                try:
+                    self._engine.process(resource, None, None, shared_results=True)
+                except ProcessingError:
+                    self._skip(resource, original_type, False)
+                return orjson.dumps(resource).decode("utf-8")
         out = self._anonymize(resource, source_file, source_folder, None, False, True)  # not raising, shared
         return orjson.dumps(out).decode("utf-8")
 
@@ -201,11 +210,15 @@ class Anonymizer:
             prefix = None if self._resource_scope else self._prefix(resource, source_file, source_folder)
             self._engine.process(resource, prefix, patient_identifiers, shared_results=shared)
         except ProcessingError:
-            if raising or self.processing_errors != "skip" or not isinstance(original_type, str):
-                raise
-            resource.clear()  # nothing half-processed stays in the caller's dict
-            resource.update(self.empty_resource(original_type))
+            self._skip(resource, original_type, raising)
         return resource
+
+    def _skip(self, resource: dict[str, Any], original_type: Any, raising: bool) -> None:
+        """Handle the :class:`ProcessingError` being raised: ``skip`` empties ``resource``, else it is re-raised."""
+        if raising or self.processing_errors != "skip" or not isinstance(original_type, str):
+            raise  # noqa: PLE0704 - called from an ``except`` block only
+        resource.clear()  # nothing half-processed stays in the caller's dict
+        resource.update(self.empty_resource(original_type))
 
     def _prefix(
         self, resource: dict[str, Any], source_file: str | None, source_folder: str | None

@@ -12,7 +12,7 @@ from typing import Any
 
 from anonymizer.engine.kernel.labels import Hits, security_codings
 
-__all__ = ["Changes", "LabelIds"]
+__all__ = ["PENDING_LIMIT", "Changes", "LabelIds"]
 
 #: Logged changes held before they are counted into the rule hits (bounded memory).
 PENDING_LIMIT = 65_536
@@ -47,7 +47,8 @@ class Changes:
         self._ids: dict[tuple[HitKey, str], int] = {}
         #: logged changes not yet counted into :attr:`hits`
         self.pending: list[int] = []
-        self._codings: dict[frozenset[int], tuple[dict[str, str], ...]] = {}
+        #: a set of change ids -> the codings of its labels (see :meth:`codings`)
+        self.coded: dict[frozenset[int], tuple[dict[str, str], ...]] = {}
 
     def __repr__(self) -> str:
         return f"Changes(ids={len(self.entries)}, pending={len(self.pending)})"
@@ -85,12 +86,12 @@ class Changes:
         entries = self.entries
         return {entries[change][1] for change in changes}
 
-    def codings(self, changes: set[int]) -> tuple[dict[str, str], ...]:
+    def codings(self, changes: set[int] | frozenset[int]) -> tuple[dict[str, str], ...]:
         """:func:`~anonymizer.engine.kernel.labels.security_codings` of the labels of ``changes`` (cached)."""
         key = frozenset(changes)
-        codings = self._codings.get(key)
+        codings = self.coded.get(key)
         if codings is None:
-            if len(self._codings) >= CODINGS_LIMIT:
-                self._codings.clear()
-            codings = self._codings[key] = security_codings(self.labels(key))
+            if len(self.coded) >= CODINGS_LIMIT:
+                self.coded.clear()
+            codings = self.coded[key] = security_codings(self.labels(key))
         return codings

@@ -45,6 +45,8 @@ class CompiledEngine:
         shared_results: bool = False,
     ) -> None:
         """Anonymize a validated top-level resource in place, and prune what was emptied."""
-        run = Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers)
-        run.shared = shared_results
-        process_resource(self.compiler, resource, run)
+        process_resource(
+            self.compiler,
+            resource,
+            Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers, shared_results),
+        )

@@ -164,7 +164,7 @@ class ObjPlan:
 
     __slots__ = ("compiler", "element", "type_path", "fhir_type", "path", "states", "owner", "owner_path",
                  "consumed_by", "is_root", "keys", "inert", "walkers", "memo", "memo_hits", "memo_misses",
-                 "memo_counted", "shapes")  # fmt: skip
+                 "memo_counted", "shapes", "starts")  # fmt: skip
 
     def __init__(self, compiler: Planner, element: ElementPlan, *, is_root: bool) -> None:
         self.compiler = compiler
@@ -189,6 +189,8 @@ class ObjPlan:
         self.memo_counted = False
         #: key tuple -> the walk generated for objects with exactly these keys (:mod:`.shapes`)
         self.shapes: dict[tuple[str, ...], Any] = {}
+        #: a resource's key tuple -> (its walk, the rule index that sees the original id): see walk.process_resource
+        self.starts: dict[tuple[str, ...], tuple[Any, int | None]] = {}
 
     def key(self, key: str) -> Any:
         """The :class:`KeyPlan` of ``key`` (or :data:`SKIP`); raises for an element R4 does not define."""

@@ -14,10 +14,10 @@ class Run:
     """State of one top-level ``anonymize`` call."""
 
     __slots__ = ("root", "ops", "log", "volatile", "shared", "subs", "prefix", "date_key", "fixed_offset", "id_before",
-                 "early_until", "_early", "_late", "patient_identifiers")  # fmt: skip
+                 "early_until", "_early", "late", "patient_identifiers")  # fmt: skip
 
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
-                 patient_identifiers: Any = None) -> None:  # fmt: skip
+                 patient_identifiers: Any = None, shared: bool = False) -> None:  # fmt: skip
         self.root = root
         #: the change ids of the current resource (:mod:`anonymizer.engine.compiled.changes`)
         self.ops: set[int] = set()
@@ -27,7 +27,7 @@ class Run:
         #: patient's identifiers, randomness): a subtree walked while this grew is not memoised
         self.volatile = 0
         #: the result is serialised at once: memoised elements may be shared objects (see Engine.process)
-        self.shared = False
+        self.shared = shared
         self.subs: list[tuple[dict[str, Any], str]] = []
         self.prefix = prefix
         self.date_key = date_key
@@ -36,7 +36,8 @@ class Run:
         #: during the root's own walk, rules up to this index saw the id before its owning rule changed it
         self.early_until: int | None = None
         self._early: int | None = None
-        self._late: int | None = None
+        #: the offset of rules after the id's owner, once known (read inline by generated code, see .shapes)
+        self.late: int | None = None
         self.patient_identifiers = patient_identifiers
 
     def __repr__(self) -> str:  # no values, no keys
@@ -61,11 +62,9 @@ class Run:
         if self.early_until is not None and rule_index <= self.early_until:
             early = self._early
             return early if early is not None else self._offset_early()
-        late = self._late
+        late = self.late
         if late is None:
-            late = self._late = date_offset(
-                self.fixed_offset, self.prefix, self.root.get("id"), self.date_key
-            )
+            late = self.late = date_offset(self.fixed_offset, self.prefix, self.root.get("id"), self.date_key)
         return late
 
     def _offset_early(self) -> int:
@@ -74,9 +73,9 @@ class Run:
         return self._early
 
     def _offset_late(self) -> int:
-        if self._late is None:
-            self._late = self._offset(self.root.get("id"))
-        return self._late
+        if self.late is None:
+            self.late = self._offset(self.root.get("id"))
+        return self.late
 
     def _offset(self, rid: Any) -> int:
         return date_offset(self.fixed_offset, self.prefix, rid, self.date_key)

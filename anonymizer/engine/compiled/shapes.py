@@ -38,6 +38,8 @@ ShapeFn = Callable[[dict[str, Any], Any], None]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 _SCALARS = frozenset({str, bool, int, float})
+#: A memo miss in generated code.
+_MISS = object()
 
 
 def shape_function(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -> ShapeFn:
@@ -73,6 +75,9 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                              "CONTAINERS": (dict, list)}  # fmt: skip
     for name in ("_walk", "_walk_generic", "_walk_memoised", "_key", "prune", "is_empty"):
         bound[name] = namespace[name]
+    bound.update(
+        _shape=shape_function, NAMESPACE=namespace, MISS=_MISS
+    )  # (_walk, inlined: the shape of a sub-object)
     inert = [key for key in keys if key in plan.inert]
     body: list[str] = []
     if len(inert) == 1:
@@ -93,12 +98,12 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             one = (
                 _memoised(f"S{i}", "v", f"obj[{k}] = v", sub, "    ")
                 if root
-                else [f"    _walk(v, S{i}, run, tuple(v))"]
+                else [f"    (S{i}.shapes.get(k := tuple(v)) or _shape(S{i}, k, NAMESPACE))(v, run)"]
             )
             each = (
                 _memoised(f"S{i}", "e", "v[j]", sub, " " * 12)
                 if root
-                else [f"            _walk(e, S{i}, run, tuple(e))"]
+                else [f"            (S{i}.shapes.get(k := tuple(e)) or _shape(S{i}, k, NAMESPACE))(e, run)"]
             )
             drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
             body += [f"v = obj[{k}]", "if v.__class__ is dict:", *one, *drop,
@@ -109,18 +114,25 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             continue
         if plain and ep.op is not None and kp.primitive:
             bound[f"O{i}"] = ep.op
-            body += [f"v = obj[{k}]", "if v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)"]
+            body.append(f"v = obj[{k}]")
             inline = getattr(ep.op, "inline", None)
-            if inline is not None:  # a memoised value operation: look the value up here
+            if inline is not None:  # a memoised value operation: look the value up here (a string result)
                 bound[f"C{i}"], bound[f"I{i}"], index = inline
-                lookup = f"C{i}.get(v)" if index is None else f"C{i}.get((v, run.offset_value({index})))"
-                body += ["elif v.__class__ is str and v:", f"    f = {lookup}", "    if f is None:",
-                         f"        new = O{i}(v, run, obj)", "    else:",
-                         *(["        run.volatile += 1"] if index is not None else []),
-                         f"        log.append(I{i}[f[1]])", "        new = f[0]"]  # fmt: skip
-            body += ["else:", f"    new = O{i}(v, run, obj)"]
+                lookup = (
+                    f"C{i}.get(v)"
+                    if index is None
+                    else f"C{i}.get((v, run.late if run.late is not None and (run.early_until is None or"
+                    f" run.early_until < {index}) else run.offset_value({index})))"  # (Run.offset_value, inlined)
+                )
+                body += [f"if v.__class__ is str and v and (f := {lookup}) is not None and (new := f[0]).__class__ is str:",
+                         *(["    run.volatile += 1"] if index is not None else []),
+                         f"    log.append(I{i}[f[1]])", f"    obj[{k}] = new", "elif v.__class__ is list:"]  # fmt: skip
+            else:
+                body.append("if v.__class__ is list:")
             body += [
-                "if v.__class__ is not list:",
+                f"    _key(obj, {k}, v, plan, run)",
+                "else:",  # (a miss, or a result that is not a string: the operation does it all again)
+                f"    new = O{i}(v, run, obj)",
                 "    if new is not NOCHANGE:",
                 f"        obj[{k}] = v = new",
                 "    if v is None:",
@@ -133,7 +145,7 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             continue
         body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
     bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
-    if any("log." in line or " shared " in line for line in body):
+    if any("log." in line or "log +=" in line or " shared " in line for line in body):
         body[:0] = ["log = run.log", "shared = run.shared"]
     names = sorted(bound)
     source = "\n".join(
@@ -154,23 +166,23 @@ def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> li
     cannot write) goes to it, which writes the value again and records the result.
     """
     # meta is changed later (labels): never shared
-    result = "loads(f[0])" if plan.fhir_type == "Meta" else "f[2] if shared else loads(f[0])"
+    result = "loads(out)" if plan.fhir_type == "Meta" else "result if shared else loads(out)"
     lines = [
         f"m = {sub}.memo",
         "if m is not None:",
         "    try:",
-        f"        f = m.get(dumps({var}))",
-        "    except JSONEncodeError:",
-        "        f = None",
-        "    if f is None:",
+        f"        out, entries, result = m[dumps({var})]",
+        "    except (KeyError, JSONEncodeError):",  # a miss (rare once warm), or a value JSON cannot write
+        "        out = MISS",  # (handled outside: no exception raised below may carry the key as context)
+        "    if out is MISS:",
         f"        {target} = _walk_memoised({var}, {sub}, run)",
         "    else:",
         f"        {sub}.memo_hits += 1",
-        "        if f[1]:",
-        "            log.extend(f[1])",
-        "        if f[0] is not None:",
+        "        if entries:",
+        "            log += entries",
+        "        if out is not None:",
         f"            {target} = {result}",
-        "else:",
-        f"    _walk({var}, {sub}, run, tuple({var}))",
+        "else:",  # the memo was dropped: the shape's walk (_walk, inlined)
+        f"    ({sub}.shapes.get(k := tuple({var})) or _shape({sub}, k, NAMESPACE))({var}, run)",
     ]
     return [indent + line for line in lines]

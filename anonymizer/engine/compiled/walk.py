@@ -17,10 +17,11 @@ from typing import Any
 
 from orjson import Fragment, JSONEncodeError, dumps, loads
 
+from anonymizer.engine.compiled.changes import PENDING_LIMIT
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.compiled.shapes import shape_function
+from anonymizer.engine.compiled.shapes import SHAPE_LIMIT, shape_function
 from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
@@ -40,21 +41,61 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
     """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
     plan = compiler.root(resource["resourceType"])
     keys: Any = tuple(resource)
-    id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
-    if id_plan is not None and id_plan is not SKIP:
-        owner = (id_plan.static or id_plan.element(resource["id"])).owner
-        if owner is not None:
-            run.early_until = owner  # the id's owner and the rules before it see the original id
-            if keys[0] != "id" and keys[:2] != ("resourceType", "id"):  # (resourceType is passed over)
-                keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
+    start = plan.starts.get(keys)
+    if start is None:
+        start = _start(plan, keys, resource)
+    fn, owner = start
     if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
         plan.element.op(resource, run, None)
-    fn = plan.shapes.get(keys)  # (_walk, inlined)
+    if owner is None:
+        fn(resource, run)
+    else:
+        run.early_until = owner  # the id's owner and the rules before it see the original id
+        fn(resource, run)
+        run.early_until = None
+    log = run.log
+    if run.subs or "meta" in resource:
+        _finish(compiler, resource, run, "", None)
+    elif log:  # the common case (_finish, inlined): a new meta with the labels only (run.ops stays unused)
+        changes = compiler.changes
+        pending = changes.pending  # (Changes.record, inlined)
+        pending.extend(log)
+        if len(pending) >= PENDING_LIMIT:
+            changes.sync()
+        ops = frozenset(log)
+        log.clear()
+        codings = changes.coded.get(ops)
+        if codings is None:
+            codings = changes.codings(ops)
+        if codings:
+            resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
+
+
+def _start(plan: ObjPlan, keys: tuple[str, ...], resource: dict[str, Any]) -> tuple[Any, int | None]:
+    """The generated walk of a resource with ``keys`` and the rule index that sees its original id (or None).
+
+    Kept per key tuple when it does not depend on the id's value and the walk itself is kept.
+    """
+    owner = None
+    fixed = True
+    id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
+    if id_plan is not None and id_plan is not SKIP:
+        fixed = id_plan.static is not None
+        owner = (id_plan.static or id_plan.element(resource["id"])).owner
+        if owner is not None and keys[0] != "id" and keys[:2] != ("resourceType", "id"):
+            keys_in = keys
+            keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
+        else:
+            keys_in = keys
+    else:
+        keys_in = keys
+    fn = plan.shapes.get(keys)
     if fn is None:
         fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
-    fn(resource, run)
-    run.early_until = None
-    _finish(compiler, resource, run, "", None)
+    start = (fn, owner)
+    if fixed and plan.shapes.get(keys) is fn and len(plan.starts) < SHAPE_LIMIT:
+        plan.starts[keys_in] = start
+    return start
 
 
 def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
