@@ -104,6 +104,12 @@ def _zone(spark: Any, root: Path, *, variant: bool) -> str:
 
 @pytest.mark.parametrize("variant", [False, True], ids=["json", "variant"])
 def test_run_over_both_storage_formats(spark: Any, tmp_path: Path, variant: bool) -> None:
+    from anonymizer.spark.resource_format import supports_variant
+
+    if variant and not supports_variant(spark):
+        pytest.skip(
+            "this Spark has no parse_json (Spark 3.5): VARIANT storage is refused there (tests/matrix)"
+        )
     zone = _zone(spark, tmp_path, variant=variant)
     rows = sorted(run(VIEW, zone, spark).collect())
     assert [tuple(r) for r in rows] == [("pk-1", 1970), ("pk-2", None)]
