@@ -25,8 +25,8 @@ from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import Blob, value_keys
 from anonymizer.verify.changes import security_codes
-from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
-from anonymizer.verify.resource_scan import Digests, Memo, OutputScanner, reference_scan, source_values
+from anonymizer.verify.harvest import PERSON_TYPES
+from anonymizer.verify.resource_scan import Memo, OutputScanner, reference_scan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -88,25 +88,21 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
     from anonymizer.spark.line_schema import r4_resource_types
     from anonymizer.spark.transform import type_from_file_name
     from anonymizer.verify.counts import NO_TYPE
+    from anonymizer.verify.source_scan import SourceScanner
 
     known = r4_resource_types()
     hints: dict[str, str] = {}
-    digests = Digests()
-
-    leaves: Counter[tuple[str, str, bytes]] = Counter()
-    decades: Counter[str] = Counter()
-    harvested: set[tuple[str, ...]] = set()
+    scanner = SourceScanner()
 
     def flush() -> Iterator[Record]:
+        leaves, decades = scanner.drain()
         for (rtype, path, digest), n in leaves.items():
             yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
         for decade, n in decades.items():
             yield ("decade", None, None, None, decade, None, None, None, n, None)
-        for kind, norm, category, label, src_type, src_path in harvested:
+        for kind, norm, category, label, src_type, src_path in scanner.harvested:
             yield ("harvest", src_type, src_path, kind, norm, category, label, None, None, None)
-        leaves.clear()
-        decades.clear()
-        harvested.clear()
+        scanner.harvested.clear()
 
     def records() -> Iterator[Record]:
         for batch in batches:
@@ -123,16 +119,9 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
                         name = file.rstrip("/").rsplit("/", 1)[-1]
                         hints[file] = type_from_file_name(name, known) or NO_TYPE
                     yield ("line", hints[file], None, None, None, None, None, None, None, None)
-                if resource is None or not isinstance(rtype, str):
-                    continue
-                person = is_person_linked(resource)
-                values, dates = source_values(resource, digests, decades=person)
-                for (path, digest), n in values.items():
-                    leaves[(rtype, path, digest)] += n
-                if person:
-                    decades.update(dates)
-                    harvested.update(harvest_resource(resource))
-            if len(leaves) + len(harvested) > _FLUSH_KEYS:
+                if resource is not None and isinstance(rtype, str):
+                    scanner.scan(resource)
+            if scanner.pending() > _FLUSH_KEYS:
                 yield from flush()
         yield from flush()
 
