@@ -126,3 +126,22 @@ def test_the_edge_cases_exercise_the_special_shapes() -> None:
     assert not any(h[1] == "hidden" for h in harvested[0])
     labels = {h[3] for h in harvested[0] if h[1] == "ab12345678"}
     assert labels == {"other contact"}
+
+
+def test_the_exemption_walk_gives_resource_values_at_the_places() -> None:
+    """``leak_audit.place_values`` (the walk down to the exemptable places only) equals ``resource_values`` there."""
+    from anonymizer.verify.candidates import resource_values
+    from anonymizer.verify.leak_audit import _leading_paths, place_values
+
+    resources = _sample_resources()
+    every = {(r["resourceType"], path) for r in resources for path, _ in resource_values(r)}
+    for places in [every, {p for i, p in enumerate(sorted(every)) if i % 7 == 0}]:
+        leading = _leading_paths(frozenset(places))
+        compared = 0
+        for resource in resources:
+            rtype = resource["resourceType"]
+            want = [(p, v) for p, v in resource_values(resource) if (rtype, p) in places]
+            got = [(p, v) for p, v in place_values(resource, rtype, leading) if (rtype, p) in places]
+            assert got == want
+            compared += len(want)
+        assert compared > 1000
