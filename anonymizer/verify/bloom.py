@@ -8,6 +8,7 @@ driver only ever sees the bit array (no values).
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +57,27 @@ class KeyBloom:
 
 
 def build_bloom(keys: DataFrame, count: int) -> KeyBloom:
-    """Build the filter from a DataFrame of ``(kind, norm)`` rows: one partial filter per partition, OR-ed here."""
+    """Build the filter from a DataFrame of ``(kind, norm)`` rows (duplicates allowed): one partial filter per
+    partition, cut into 64-bit words; Spark ORs the words per position (one job) and the driver reads one filter."""
+    from pyspark.sql import functions as F
+
     from anonymizer.verify.row_map import map_rows
 
     size = KeyBloom.sized_for(count).size
+    length = (size + 7) // 8
+    padded = -(-length // 8) * 8
 
-    def partial(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[bytes]]:
+    def partial(rows: Iterator[dict[str, Any]]) -> Iterator[tuple[int, int]]:
         bloom = KeyBloom(size)
         for row in rows:
             bloom.add(row["kind"], row["norm"])
-        yield (bytes(bloom.bits),)
+        bits = bytes(bloom.bits) + bytes(padded - length)
+        for index, word in enumerate(struct.iter_unpack("<q", bits)):
+            if word[0]:
+                yield (index, word[0])
 
-    merged = KeyBloom(size)
-    for row in map_rows(keys.select("kind", "norm"), partial, "bits binary").toLocalIterator():
-        merged.merge(KeyBloom(size, bytearray(row["bits"])))
-    return merged
+    words = map_rows(keys.select("kind", "norm"), partial, "i long, w long")
+    merged = bytearray(padded)
+    for row in words.groupBy("i").agg(F.expr("bit_or(w)").alias("w")).collect():
+        struct.pack_into("<q", merged, row["i"] * 8, row["w"])
+    return KeyBloom(size, merged[:length])

@@ -91,18 +91,28 @@ def run_changes(source: DataFrame, output: DataFrame, summary: RunSummary | None
             F.coalesce("n_out", F.lit(0)).alias("n_out"),
         )
     )
-    totals = (
-        both.groupBy("rtype", "path")
-        .agg(
-            F.sum("n_src").alias("n_src"),
-            F.sum("n_out").alias("n_out"),
-            F.sum(F.least("n_src", "n_out")).alias("kept"),
-        )
+    totals = both.groupBy("rtype", "path").agg(
+        F.sum("n_src").alias("n_src"),
+        F.sum("n_out").alias("n_out"),
+        F.sum(F.least("n_src", "n_out")).alias("kept"),
+    )
+    label_rows = (
+        output.where(F.col("rec") == "label")
+        .groupBy("rtype", "norm")
+        .agg(F.sum("n").alias("n_src"))
+        .select("rtype", F.col("norm").alias("path"), "n_src", F.lit(0).cast("long").alias("n_out"),
+                F.lit(0).cast("long").alias("kept"))
+    )  # fmt: skip
+    # One job for both: a path's totals (``label`` false) and a security label's count (``label`` true).
+    collected = (
+        totals.withColumn("label", F.lit(False))
+        .unionByName(label_rows.withColumn("label", F.lit(True)))
         .collect()
     )
+    totals_rows = [r for r in collected if not r["label"]]
     paths = []
     status_counts: Counter[str] = Counter()
-    for row in sorted(totals, key=lambda r: (r["rtype"], r["path"])):
+    for row in sorted(totals_rows, key=lambda r: (r["rtype"], r["path"])):
         rtype, path = row["rtype"], row["path"]
         n_src, n_out, kept = int(row["n_src"]), int(row["n_out"]), int(row["kept"])
         status = _status(n_src, n_out, kept)
@@ -111,9 +121,9 @@ def run_changes(source: DataFrame, output: DataFrame, summary: RunSummary | None
                       "kept": kept, "changed_or_removed": n_src - kept, "added": n_out - kept,
                       "status": status})  # fmt: skip
     labels: dict[str, dict[str, int]] = {}
-    label_rows = output.where(F.col("rec") == "label").groupBy("rtype", "norm").agg(F.sum("n").alias("n"))
-    for row in label_rows.collect():
-        labels.setdefault(row["rtype"], {})[row["norm"]] = int(row["n"])
+    for row in sorted(collected, key=lambda r: (r["rtype"], r["path"])):
+        if row["label"]:
+            labels.setdefault(row["rtype"], {})[row["path"]] = int(row["n_src"])
     return ChangesResult(paths, labels, _rule_hits(summary), dict(status_counts))
 
 

@@ -78,17 +78,20 @@ def source_counts(records: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     from pyspark.sql import functions as F
 
     lines = records.where(F.col("rec") == "line").select(F.col("rtype").alias("t"), F.col("norm").alias("id"))
-    per_type = {r["t"]: int(r["count"]) for r in lines.groupBy("t").count().collect()}
-    dup_rows = (
-        lines.where(F.col("id").isNotNull() & (F.col("t") != NO_TYPE))
-        .groupBy("t", "id")
+    # One job: lines per (type, id), then per type their sum and the lines beyond the first of each known id.
+    repeated = F.col("id").isNotNull() & (F.col("t") != NO_TYPE) & (F.col("count") > 1)
+    rows = (
+        lines.groupBy("t", "id")
         .count()
-        .where(F.col("count") > 1)
         .groupBy("t")
-        .agg(F.sum(F.col("count") - 1).alias("dups"))
+        .agg(
+            F.sum("count").alias("lines"),
+            F.sum(F.when(repeated, F.col("count") - 1).otherwise(0)).alias("dups"),
+        )
         .collect()
     )
-    return per_type, {r["t"]: int(r["dups"]) for r in dup_rows}
+    per_type = {r["t"]: int(r["lines"]) for r in rows}
+    return per_type, {r["t"]: int(r["dups"]) for r in rows if r["dups"]}
 
 
 def output_counts(records: DataFrame) -> dict[str, int]:

@@ -16,14 +16,24 @@ harvested from (``Patient.name`` ...) when
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from anonymizer.text.common_words import COMMON_WORD, COMMON_WORDS, MIN_ALONE_TOKEN, SHORT_TOKEN
+from anonymizer.verify import normalize as nz
 from anonymizer.verify.bloom import KeyBloom, build_bloom
-from anonymizer.verify.candidates import is_free_text_path, resource_values
+from anonymizer.verify.candidates import (
+    SKIPPED_KEYS,
+    Blob,
+    _is_attachment,
+    decode_attachment,
+    is_free_text_path,
+)
 from anonymizer.verify.passes import filtered_keys
 from anonymizer.verify.row_map import map_rows
 from anonymizer.views.audit import VIEW_TYPE_PREFIX
@@ -66,6 +76,7 @@ class LeakAuditResult:
 def _source_candidate_partition(places: frozenset[tuple[str, str]], bloom: KeyBloom) -> Any:
     """Match keys the source holds at the exemptable places (type and path) only."""
     types = frozenset(t for t, _ in places)
+    leading = _leading_paths(places)
 
     def run(lines: Any) -> Any:
         keys_of = filtered_keys(bloom)
@@ -79,7 +90,7 @@ def _source_candidate_partition(places: frozenset[tuple[str, str]], bloom: KeyBl
             rtype = resource["resourceType"]
             found = {
                 (k, n, path)
-                for path, value in resource_values(resource)
+                for path, value in place_values(resource, rtype, leading)
                 if (rtype, path) in places
                 for k, n in keys_of(value)
             }
@@ -87,6 +98,41 @@ def _source_candidate_partition(places: frozenset[tuple[str, str]], bloom: KeyBl
                 yield (rtype, kind, norm, path)
 
     return run
+
+
+def _leading_paths(places: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    """Every (type, path) that leads to a place, the places included: the exemption walk goes down those only."""
+    return frozenset(
+        (rtype, ".".join(parts[:n]))
+        for rtype, path in places
+        for parts in [path.split(".")]
+        for n in range(2, len(parts) + 1)
+    )
+
+
+def place_values(
+    resource: dict[str, Any], rtype: str, leading: frozenset[tuple[str, str]]
+) -> Iterator[tuple[str, str | float]]:
+    """:func:`~anonymizer.verify.candidates.resource_values` of the elements on the ``leading`` paths only."""
+
+    def walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                child = f"{path}.{key}"
+                if key in SKIPPED_KEYS or (rtype, child) not in leading:
+                    continue
+                if key == "data" and isinstance(value, str) and _is_attachment(obj):
+                    text = decode_attachment(value, obj.get("contentType"))
+                    yield child, text if text is not None else Blob(nz.blob_key(value))
+                    continue
+                yield from walk(value, child)
+        elif isinstance(obj, list):
+            for element in obj:
+                yield from walk(element, path)
+        elif isinstance(obj, str) or (isinstance(obj, float) and not obj.is_integer()):
+            yield path, obj
+
+    yield from walk(resource, rtype)
 
 
 @dataclass
@@ -114,16 +160,37 @@ def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
     if not audit_dates:
         harvested = harvested.where(F.col("kind") != "date")
     harvested = harvested.distinct().persist()
-    stats = harvested.groupBy("category", "label").agg(F.countDistinct("norm").alias("n")).collect()
-    counts: dict[str, dict[str, int]] = {}
-    for row in stats:
-        counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
+    # One job for the three aggregates (distinct values per category and label, the places, the distinct keys).
+    empty = F.lit(None).cast("string")
+    per_label = (
+        harvested.groupBy("category", "label")
+        .agg(F.countDistinct("norm").alias("n"))
+        .select(F.lit("label").alias("what"), "category", "label", empty.alias("src_type"),
+                empty.alias("src_path"), "n")
+    )  # fmt: skip
     # Identifier locations (type + path, never values) may be collected: they mark sensitive output paths.
-    sensitive = {
-        (r["src_type"], r["src_path"]) for r in harvested.select("src_type", "src_path").distinct().collect()
-    }
-    distinct_keys = harvested.select("kind", "norm").distinct()
-    return Harvest(harvested, counts, sensitive, build_bloom(distinct_keys, distinct_keys.count()))
+    places = (
+        harvested.select("src_type", "src_path")
+        .distinct()
+        .select(F.lit("place").alias("what"), empty.alias("category"), empty.alias("label"), "src_type",
+                "src_path", F.lit(0).cast("long").alias("n"))
+    )  # fmt: skip
+    keys = harvested.select("kind", "norm").distinct().agg(F.count(F.lit(1)).alias("n"))
+    keys = keys.select(F.lit("keys").alias("what"), empty.alias("category"), empty.alias("label"),
+                       empty.alias("src_type"), empty.alias("src_path"), "n")  # fmt: skip
+    counts: dict[str, dict[str, int]] = {}
+    sensitive: set[tuple[str, str]] = set()
+    distinct_keys = 0
+    rows = per_label.unionByName(places).unionByName(keys).collect()
+    for row in sorted(rows, key=lambda r: (r["what"], r["category"] or "", r["label"] or "")):
+        if row["what"] == "label":
+            counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
+        elif row["what"] == "place":
+            sensitive.add((row["src_type"], row["src_path"]))
+        else:
+            distinct_keys = int(row["n"])
+    # A key added twice sets the same bits: the filter reads the harvested rows as they are (no second distinct).
+    return Harvest(harvested, counts, sensitive, build_bloom(harvested, distinct_keys))
 
 
 def run_leak_audit(
@@ -174,7 +241,8 @@ def _classify(
 ) -> LeakAuditResult:
     from pyspark.sql import functions as F
 
-    locations = [(r["rtype"], r["path"]) for r in per_hit.select("rtype", "path").distinct().collect()]
+    per_location = per_hit.groupBy("rtype", "path").count().collect()
+    locations = [(r["rtype"], r["path"]) for r in per_location]
     # A view row has no counterpart in the source and its columns are named by the view: never exempt.
     outside = [
         (t, p)
@@ -199,10 +267,12 @@ def _classify(
         )
     if exemptable:
         types = sorted({t for t, _ in exemptable})
-        hit_keys = per_hit.select("kind", "norm").distinct()
-        bloom = build_bloom(hit_keys, hit_keys.count())
-        # Only the lines of those types reach Python (a superset by text; Python checks the parsed type).
-        typed = source_lines.where(F.col("line").rlike('"resourceType"\\s*:\\s*"(' + "|".join(types) + ')"'))
+        # Sized for the hits (at least their distinct keys); a key added twice sets the same bits.
+        bloom = build_bloom(per_hit, sum(int(r["count"]) for r in per_location))
+        # Only the lines of those types reach Python: a line of type T holds the text "T" (a superset; Python
+        # checks the parsed type). A plain substring search costs the JVM much less than a regex per line.
+        holds_type = [F.col("line").contains(f'"{t}"') for t in types]
+        typed = source_lines.where(functools.reduce(operator.or_, holds_type))
         src = map_rows(
             typed.select("line"),
             _source_candidate_partition(frozenset(exemptable), bloom),
