@@ -28,6 +28,8 @@ class CompiledEngine:
         self._date_key = settings.date_shift_key
         self._fixed_offset = settings.params.date_shift_fixed_offset
         self.compiler = PlanCompiler(programs(rules), model, settings, hits)
+        #: the run state :meth:`process_shared` reuses (replaced by a new one when a call fails)
+        self._run = self._shared_run({})
 
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
@@ -50,3 +52,25 @@ class CompiledEngine:
             resource,
             Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers, shared_results),
         )
+
+    def process_shared(self, resource: dict[str, Any]) -> None:
+        """``process(resource, None, None, shared_results=True)`` (resource scope, the result serialised at once).
+
+        One :class:`Run` serves every call: what a finished walk leaves in it is reset here (its log and resources
+        found inside are emptied by the walk; ``volatile`` is only compared within a call).
+        """
+        run = self._run
+        run.root = resource
+        run.id_before = resource.get("id")
+        run._early = None
+        run.late = None
+        try:
+            process_resource(self.compiler, resource, run)
+        except BaseException:
+            self._run = self._shared_run({})  # the failed walk may have left anything in it
+            raise
+        if run.ops:
+            run.ops = set()
+
+    def _shared_run(self, resource: dict[str, Any]) -> Run:
+        return Run(resource, None, self._date_key, self._fixed_offset, None, True)

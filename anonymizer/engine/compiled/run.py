@@ -6,6 +6,7 @@ from typing import Any
 
 from anonymizer.engine.compiled.changes import Changes
 from anonymizer.engine.kernel.offsets import date_offset
+from anonymizer.methods.date_shift import offset_days
 
 __all__ = ["Run"]
 
@@ -63,8 +64,16 @@ class Run:
             early = self._early
             return early if early is not None else self._offset_early()
         late = self.late
-        if late is None:
-            late = self.late = date_offset(self.fixed_offset, self.prefix, self.root.get("id"), self.date_key)
+        if late is None:  # (date_offset, inlined)
+            late = self.fixed_offset
+            if late is None:
+                prefix = self.prefix
+                if prefix is None:
+                    prefix = self.root.get("id")
+                    if prefix.__class__ is not str:
+                        prefix = prefix if isinstance(prefix, str) else ""
+                late = offset_days(prefix, self.date_key)
+            self.late = late
         return late
 
     def _offset_early(self) -> int:

@@ -58,15 +58,16 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
         _finish(compiler, resource, run, "", None)
     elif log:  # the common case (_finish, inlined): a new meta with the labels only (run.ops stays unused)
         changes = compiler.changes
-        pending = changes.pending  # (Changes.record, inlined)
-        pending.extend(log)
+        done = tuple(log)  # the same changes in the same order, mostly, for resources of one shape
+        log.clear()
+        entry = changes.logs.get(done)
+        if entry is None:
+            entry = changes.log_entry(done)
+        pending = changes.pending  # (Changes.record, inlined: the entry stands for its changes)
+        pending.append(entry)
         if len(pending) >= PENDING_LIMIT:
             changes.sync()
-        ops = frozenset(log)
-        log.clear()
-        codings = changes.coded.get(ops)
-        if codings is None:
-            codings = changes.codings(ops)
+        codings = entry.codings
         if codings:
             resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
 
