@@ -408,7 +408,7 @@ def test_memoised_elements_give_the_same_output_hits_and_labels() -> None:
                 _run(tree, resource)
             )
     assert fast.rule_hits == tree.rule_hits
-    hits = [p.memo_hits for root in fast._engine.compiler._roots.values() for p in _sub_plans(root)]
+    hits = [p.memo_hits for root in fast._engine.compiler.roots.values() for p in _sub_plans(root)]
     assert sum(hits) > len(resources), "elements repeat in this sample: the memo must be used"
 
 

@@ -47,11 +47,13 @@ class LogEntry:
     (:attr:`Changes.logs`) and queues this entry in :attr:`Changes.pending` instead of every change id.
     """
 
-    __slots__ = ("changes", "codings")
+    __slots__ = ("changes", "codings", "meta")
 
     def __init__(self, changes: tuple[int, ...], codings: tuple[dict[str, str], ...]) -> None:
         self.changes = changes
         self.codings = codings
+        #: ``{"security": [codings]}``, made once for results serialised at once (never changed afterwards)
+        self.meta: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"LogEntry(changes={len(self.changes)})"

@@ -28,6 +28,7 @@ class CompiledEngine:
         self._date_key = settings.date_shift_key
         self._fixed_offset = settings.params.date_shift_fixed_offset
         self.compiler = PlanCompiler(programs(rules), model, settings, hits)
+        self._offsets: dict[str, int] = {}
         #: the run state :meth:`process_shared` reuses (replaced by a new one when a call fails)
         self._run = self._shared_run({})
 
@@ -50,7 +51,15 @@ class CompiledEngine:
         process_resource(
             self.compiler,
             resource,
-            Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers, shared_results),
+            Run(
+                resource,
+                prefix,
+                self._date_key,
+                self._fixed_offset,
+                patient_identifiers,
+                shared_results,
+                self._offsets,
+            ),
         )
 
     def process_shared(self, resource: dict[str, Any]) -> None:
@@ -73,4 +82,4 @@ class CompiledEngine:
             run.ops = set()
 
     def _shared_run(self, resource: dict[str, Any]) -> Run:
-        return Run(resource, None, self._date_key, self._fixed_offset, None, True)
+        return Run(resource, None, self._date_key, self._fixed_offset, None, True, self._offsets)

@@ -10,15 +10,19 @@ from anonymizer.methods.date_shift import offset_days
 
 __all__ = ["Run"]
 
+#: Offsets remembered per engine (by prefix: the resource id in resource scope).
+OFFSETS_LIMIT = 65_536
+
 
 class Run:
     """State of one top-level ``anonymize`` call."""
 
     __slots__ = ("root", "ops", "log", "volatile", "shared", "subs", "prefix", "date_key", "fixed_offset", "id_before",
-                 "early_until", "_early", "late", "patient_identifiers")  # fmt: skip
+                 "early_until", "_early", "late", "patient_identifiers", "offsets")  # fmt: skip
 
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
-                 patient_identifiers: Any = None, shared: bool = False) -> None:  # fmt: skip
+                 patient_identifiers: Any = None, shared: bool = False,
+                 offsets: dict[str, int] | None = None) -> None:  # fmt: skip
         self.root = root
         #: the change ids of the current resource (:mod:`anonymizer.engine.compiled.changes`)
         self.ops: set[int] = set()
@@ -40,6 +44,8 @@ class Run:
         #: the offset of rules after the id's owner, once known (read inline by generated code, see .shapes)
         self.late: int | None = None
         self.patient_identifiers = patient_identifiers
+        #: prefix -> its offset (the engine's, shared by its runs: ``date_key`` is fixed per engine)
+        self.offsets: dict[str, int] = {} if offsets is None else offsets
 
     def __repr__(self) -> str:  # no values, no keys
         return f"Run(ops={sorted(self.ops)})"
@@ -72,7 +78,12 @@ class Run:
                     prefix = self.root.get("id")
                     if prefix.__class__ is not str:
                         prefix = prefix if isinstance(prefix, str) else ""
-                late = offset_days(prefix, self.date_key)
+                offsets = self.offsets
+                late = offsets.get(prefix)
+                if late is None:
+                    if len(offsets) >= OFFSETS_LIMIT:
+                        offsets.clear()
+                    late = offsets[prefix] = offset_days(prefix, self.date_key)
             self.late = late
         return late
 

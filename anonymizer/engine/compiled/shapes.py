@@ -143,6 +143,15 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                 f"            del obj[{k}]",
             ]
             continue
+        if ep is None and kp.guards and not kp.primitive and not kp.is_resource and not kp.holder_only:
+            # A complex element whose plan depends on its value (a where() or extension('url') guard): the plan
+            # for this value, then the shape of its object when the plan has no operation on it (_key, inlined).
+            bound[f"E{i}"] = kp.element
+            drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
+            body += [f"v = obj[{k}]", f"if v.__class__ is dict and (e := E{i}(v)).op is None:",
+                     "    s = e.sub", "    (s.shapes.get(k := tuple(v)) or _shape(s, k, NAMESPACE))(v, run)", *drop,
+                     "else:", f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
+            continue
         body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
     bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
     if any("log." in line or "log +=" in line or " shared " in line for line in body):

@@ -39,7 +39,10 @@ MEMO_BUDGET = 32_000_000
 
 def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
     """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
-    plan = compiler.root(resource["resourceType"])
+    resource_type = resource["resourceType"]
+    plan = compiler.roots.get(resource_type)
+    if plan is None:
+        plan = compiler.root(resource_type)
     keys: Any = tuple(resource)
     start = plan.starts.get(keys)
     if start is None:
@@ -67,9 +70,14 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
         pending.append(entry)
         if len(pending) >= PENDING_LIMIT:
             changes.sync()
-        codings = entry.codings
-        if codings:
-            resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
+        if entry.codings:
+            if run.shared:  # the labels of this log as a meta object, shared by results serialised at once
+                meta = entry.meta
+                if meta is None:
+                    meta = entry.meta = {"security": list(entry.codings)}
+                resource["meta"] = meta
+            else:
+                resource["meta"] = {"security": [dict(c) for c in entry.codings]}
 
 
 def _start(plan: ObjPlan, keys: tuple[str, ...], resource: dict[str, Any]) -> tuple[Any, int | None]:
