@@ -149,13 +149,15 @@ class Anonymizer:
         return build_engine(self._choice, self.config.rules, r4(), self._settings, self._rule_hits)
 
     @cached_property
-    def _process_shared(self) -> Callable[[dict[str, Any]], None]:
-        """``_engine.process(resource, None, None, shared_results=True)``: resource scope, shared results."""
+    def _process_shared(self) -> Callable[[dict[str, Any], str], None]:
+        """``(resource, its checked resource type)`` -> ``_engine.process(resource, None, None,
+        shared_results=True)``: resource scope, the result serialised at once."""
         engine = self._engine
-        fast: Callable[[dict[str, Any]], None] | None = getattr(engine, "process_shared", None)
-        if fast is not None:
+        make = getattr(engine, "shared_processor", None)
+        if make is not None:
+            fast: Callable[[dict[str, Any], str], None] = make()
             return fast
-        return lambda resource: engine.process(resource, None, None, shared_results=True)
+        return lambda resource, _type: engine.process(resource, None, None, shared_results=True)
 
     def empty_resource(self, resource_type: str) -> dict[str, Any]:
         """Microsoft's ``skip`` output: the resource type and a REDACTED label, nothing else."""
@@ -205,7 +207,7 @@ class Anonymizer:
             original_type = resource.get("resourceType")
             if original_type.__class__ is str and original_type in self._resource_types:
                 try:
-                    self._process_shared(resource)
+                    self._process_shared(resource, original_type)
                 except ProcessingError:
                     self._skip(resource, original_type, False)
                 return orjson.dumps(resource).decode("utf-8")

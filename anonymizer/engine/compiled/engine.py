@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from anonymizer.config import RuleConfig
 from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.program import programs
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.compiled.walk import process_resource
+from anonymizer.engine.compiled.walk import process_resource, shared_processor
 from anonymizer.engine.kernel.labels import Hits
 from anonymizer.engine.kernel.values import OpSettings
 from anonymizer.fhir.model import TypeModel
@@ -29,8 +30,6 @@ class CompiledEngine:
         self._fixed_offset = settings.params.date_shift_fixed_offset
         self.compiler = PlanCompiler(programs(rules), model, settings, hits)
         self._offsets: dict[str, int] = {}
-        #: the run state :meth:`process_shared` reuses (replaced by a new one when a call fails)
-        self._run = self._shared_run({})
 
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
@@ -62,24 +61,10 @@ class CompiledEngine:
             ),
         )
 
-    def process_shared(self, resource: dict[str, Any]) -> None:
-        """``process(resource, None, None, shared_results=True)`` (resource scope, the result serialised at once).
-
-        One :class:`Run` serves every call: what a finished walk leaves in it is reset here (its log and resources
-        found inside are emptied by the walk; ``volatile`` is only compared within a call).
-        """
-        run = self._run
-        run.root = resource
-        run.id_before = resource.get("id")
-        run._early = None
-        run.late = None
-        try:
-            process_resource(self.compiler, resource, run)
-        except BaseException:
-            self._run = self._shared_run({})  # the failed walk may have left anything in it
-            raise
-        if run.ops:
-            run.ops = set()
-
-    def _shared_run(self, resource: dict[str, Any]) -> Run:
-        return Run(resource, None, self._date_key, self._fixed_offset, None, True, self._offsets)
+    def shared_processor(self) -> Callable[[dict[str, Any], str], None]:
+        """``process(resource, None, None, shared_results=True)`` as one function of ``(resource, resource_type)``
+        (resource scope; the result serialised at once), for a resource whose type the caller checked."""
+        return shared_processor(
+            self.compiler,
+            lambda: Run({}, None, self._date_key, self._fixed_offset, None, True, self._offsets),
+        )

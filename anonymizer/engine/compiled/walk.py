@@ -13,6 +13,7 @@ seen; resources inside use the container's final id, as they are processed after
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orjson import Fragment, JSONEncodeError, dumps, loads
@@ -26,7 +27,7 @@ from anonymizer.engine.kernel.labels import add_security_labels
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 
-__all__ = ["process_resource"]
+__all__ = ["process_resource", "shared_processor"]
 
 _CONTAINERS = (dict, list)
 #: Remembered element results per position before its memo starts again; misses before a position is judged;
@@ -78,6 +79,68 @@ def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run)
                 resource["meta"] = meta
             else:
                 resource["meta"] = {"security": [dict(c) for c in entry.codings]}
+
+
+def shared_processor(
+    compiler: PlanCompiler, new_run: Callable[[], Run]
+) -> Callable[[dict[str, Any], str], None]:
+    """:func:`process_resource` for results serialised at once (shared), with one :class:`Run` for every call.
+
+    The returned ``process(resource, resource_type)`` takes a top-level resource whose ``resourceType`` (an R4
+    resource type) was checked by the caller. What a finished walk leaves in the run is reset (its log and the
+    resources found inside are emptied by the walk; ``volatile`` is only compared within a call); after a failure
+    the next call gets a new run from ``new_run``.
+    """
+    roots, changes = compiler.roots, compiler.changes
+    logs, pending = changes.logs, changes.pending  # (emptied in place, never replaced)
+    run = new_run()
+
+    def process(resource: dict[str, Any], resource_type: str) -> None:
+        nonlocal run
+        r = run
+        r.root = resource
+        r.id_before = resource.get("id")
+        r._early = None
+        r.late = None
+        try:  # (process_resource, inlined)
+            plan = roots.get(resource_type) or compiler.root(resource_type)
+            keys: Any = tuple(resource)
+            start = plan.starts.get(keys)
+            if start is None:
+                start = _start(plan, keys, resource)
+            fn, owner = start
+            if plan.element.op is not None:
+                plan.element.op(resource, r, None)
+            if owner is None:
+                fn(resource, r)
+            else:
+                r.early_until = owner
+                fn(resource, r)
+                r.early_until = None
+            log = r.log
+            if r.subs or "meta" in resource:
+                _finish(compiler, resource, r, "", None)
+                if r.ops:
+                    r.ops = set()
+            elif log:
+                done = tuple(log)
+                log.clear()
+                entry = logs.get(done)
+                if entry is None:
+                    entry = changes.log_entry(done)
+                pending.append(entry)
+                if len(pending) >= PENDING_LIMIT:
+                    changes.sync()
+                if entry.codings:
+                    meta = entry.meta
+                    if meta is None:
+                        meta = entry.meta = {"security": list(entry.codings)}
+                    resource["meta"] = meta
+        except BaseException:
+            run = new_run()  # the failed walk may have left anything in the run
+            raise
+
+    return process
 
 
 def _start(plan: ObjPlan, keys: tuple[str, ...], resource: dict[str, Any]) -> tuple[Any, int | None]:
