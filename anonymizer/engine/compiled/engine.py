@@ -7,9 +7,9 @@ from typing import Any
 
 from anonymizer.config import RuleConfig
 from anonymizer.engine.compiled.compiler import PlanCompiler
+from anonymizer.engine.compiled.process import process_resource, shared_processor
 from anonymizer.engine.compiled.program import programs
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.compiled.walk import process_resource, shared_processor
 from anonymizer.engine.kernel.labels import Hits
 from anonymizer.engine.kernel.values import OpSettings
 from anonymizer.fhir.model import TypeModel
