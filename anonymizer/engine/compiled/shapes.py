@@ -79,6 +79,7 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         _shape=shape_function, NAMESPACE=namespace, MISS=_MISS
     )  # (_walk, inlined: the shape of a sub-object)
     inert = [key for key in keys if key in plan.inert]
+    offsets: dict[int, int] = {}  # rule index of a date shift -> its inline lookups here
     body: list[str] = []
     if len(inert) == 1:
         body += [f"if obj[{inert[0]!r}].__class__ not in SCALARS:", "    _walk_generic(obj, plan, run, KEYS)",
@@ -118,11 +119,12 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             inline = getattr(ep.op, "inline", None)
             if inline is not None:  # a memoised value operation: look the value up here (a string result)
                 bound[f"C{i}"], bound[f"I{i}"], index = inline
+                if index is not None:
+                    offsets[index] = offsets.get(index, 0) + 1
                 lookup = (
                     f"C{i}.get(v)"
                     if index is None
-                    else f"C{i}.get((v, run.late if run.late is not None and (run.early_until is None or"
-                    f" run.early_until < {index}) else run.offset_value({index})))"  # (Run.offset_value, inlined)
+                    else f"C{i}.get((v, {{OFFSET{index}}}))"  # (Run.offset_value, inlined; see below)
                 )
                 body += [f"if v.__class__ is str and v and (f := {lookup}) is not None and (new := f[0]).__class__ is str:",
                          *(["    run.volatile += 1"] if index is not None else []),
@@ -154,8 +156,19 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             continue
         body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
     bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
-    if any("log." in line or "log +=" in line or " shared " in line for line in body):
-        body[:0] = ["log = run.log", "shared = run.shared"]
+    preamble = [f"o{index} = None" for index in sorted(offsets) if offsets[index] > 1]
+    if any("log." in line or "log +=" in line for line in body):
+        preamble.append("log = run.log")
+    if any(" shared " in line for line in body):
+        preamble.append("shared = run.shared")
+    body[:0] = preamble
+    for index, count in offsets.items():  # the offset a date rule sees: read once per call when read twice
+        read = (
+            f"run.late if run.late is not None and (run.early_until is None or run.early_until < {index})"
+            f" else run.offset_value({index})"
+        )
+        expression = f"(o{index} if o{index} is not None else (o{index} := {read}))" if count > 1 else read
+        body = [line.replace(f"{{OFFSET{index}}}", expression) for line in body]
     names = sorted(bound)
     source = "\n".join(
         [f"def factory({', '.join(names)}):", "    def shape(obj, run):"]
