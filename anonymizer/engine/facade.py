@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import copy
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -119,6 +120,7 @@ class Anonymizer:
         self.rule_hits  # noqa: B018 - count pending changes before the engine is dropped
         state = self.__dict__.copy()
         state.pop("_engine", None)  # plans and memos: rebuilt after unpickling
+        state.pop("_process_shared", None)  # (bound to the engine)
         return state
 
     @property
@@ -145,6 +147,17 @@ class Anonymizer:
     @cached_property
     def _engine(self) -> Engine:
         return build_engine(self._choice, self.config.rules, r4(), self._settings, self._rule_hits)
+
+    @cached_property
+    def _process_shared(self) -> Callable[[dict[str, Any], str], None]:
+        """``(resource, its checked resource type)`` -> ``_engine.process(resource, None, None,
+        shared_results=True)``: resource scope, the result serialised at once."""
+        engine = self._engine
+        make = getattr(engine, "shared_processor", None)
+        if make is not None:
+            fast: Callable[[dict[str, Any], str], None] = make()
+            return fast
+        return lambda resource, _type: engine.process(resource, None, None, shared_results=True)
 
     def empty_resource(self, resource_type: str) -> dict[str, Any]:
         """Microsoft's ``skip`` output: the resource type and a REDACTED label, nothing else."""
@@ -194,7 +207,7 @@ class Anonymizer:
             original_type = resource.get("resourceType")
             if original_type.__class__ is str and original_type in self._resource_types:
                 try:
-                    self._engine.process(resource, None, None, shared_results=True)
+                    self._process_shared(resource, original_type)
                 except ProcessingError:
                     self._skip(resource, original_type, False)
                 return orjson.dumps(resource).decode("utf-8")

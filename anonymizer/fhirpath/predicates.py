@@ -107,48 +107,61 @@ def _generate(tree: Node) -> Predicate:
     """One Python function for the whole argument (straight-line code, no call per comparison).
 
     Every comparison is evaluated (as FHIRPath evaluates both sides of ``and``/``or``): any value outside what
-    the comparisons answer with certainty raises :class:`Undecided`, whatever the other comparisons give.
+    the comparisons answer with certainty raises :class:`Undecided`, whatever the other comparisons give. So each
+    member is read, and checked against the kinds of literal it is compared with, once, before any comparison.
     Members and literals are bound as arguments of the generated code, never written into it.
     """
     constants: list[Any] = []
     lines = ["if type(value) is not dict:", "    raise Undecided", "get = value.get"]
+    members: dict[str, str] = {}  # member -> the variable holding its value
+    kinds: dict[str, set[str]] = {}
+    comparisons: list[str] = []
 
     def constant(value: Any) -> str:
         constants.append(value)
         return f"c{len(constants) - 1}"
 
+    def read(node: Node) -> None:
+        if node[0] in ("or", "and"):
+            read(node[1])
+            read(node[2])
+            return
+        kind, member = node[0], node[1]
+        if member not in members:
+            members[member] = f"m{len(members)}"
+            lines.append(f"{members[member]} = get({constant(member)})")
+        kinds.setdefault(member, set()).add(kind)
+
     def emit(node: Node) -> str:
         if node[0] in ("or", "and"):
             a, b = emit(node[1]), emit(node[2])
-            n = len(lines)
+            n = len(comparisons)
             win, lose = ("True", "False") if node[0] == "or" else ("False", "True")
-            lines.append(
+            comparisons.append(
                 f"r{n} = {win} if {a} is {win} or {b} is {win} else "
                 f"({lose} if {a} is {lose} and {b} is {lose} else None)"
             )
             return f"r{n}"
-        kind, member, op, literal = node
-        n = len(lines)
-        x = f"x{n}"
-        lines.append(f"{x} = get({constant(member)})")
-        check = (
-            f"{x}.__class__ is not str or not {x}"
-            if kind == "str"
-            else (f"{x}.__class__ is not int and {x}.__class__ is not float")
-        )
-        lines.extend(
-            [
-                f"if {x} is None:",
-                f"    r{n} = None",
-                f"elif {check}:",
-                "    raise Undecided",
-                "else:",
-                f"    r{n} = {x} {op if op != '=' else '=='} {constant(literal)}",
-            ]
+        _kind, member, op, literal = node
+        n = len(comparisons)
+        x = members[member]
+        comparisons.append(
+            f"r{n} = None if {x} is None else {x} {op if op != '=' else '=='} {constant(literal)}"
         )
         return f"r{n}"
 
+    read(tree)
+    for member, x in members.items():
+        for kind in sorted(kinds[member]):
+            check = (
+                f"{x}.__class__ is not str or not {x}"
+                if kind == "str"
+                else f"{x}.__class__ is not int and {x}.__class__ is not float"
+            )
+            lines.append(f"if {x} is not None and ({check}):")
+            lines.append("    raise Undecided")
     result = emit(tree)
+    lines.extend(comparisons)
     names = [f"c{i}" for i in range(len(constants))]
     source = "\n".join(
         [f"def factory(Undecided, {', '.join(names)}):", "    def predicate(value):"]

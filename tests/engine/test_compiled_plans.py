@@ -408,7 +408,7 @@ def test_memoised_elements_give_the_same_output_hits_and_labels() -> None:
                 _run(tree, resource)
             )
     assert fast.rule_hits == tree.rule_hits
-    hits = [p.memo_hits for root in fast._engine.compiler._roots.values() for p in _sub_plans(root)]
+    hits = [p.memo_hits for root in fast._engine.compiler.roots.values() for p in _sub_plans(root)]
     assert sum(hits) > len(resources), "elements repeat in this sample: the memo must be used"
 
 
@@ -445,3 +445,44 @@ def test_memos_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None
     assert budget.plans and budget.used <= 5_000
     held = sum(len(k) + len(v[0] or b"") for p in budget.plans if p.memo for k, v in p.memo.items())
     assert held <= 5_000
+
+
+def test_logs_counted_per_resource_give_the_same_hits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule hits and labels through ``anonymize_json`` (a resource's whole log queued as one cached entry) match
+    the node-tree engine: with the entry cache overflowing, a log too long to cache, and hits read in between."""
+    from anonymizer.engine.compiled import changes
+
+    monkeypatch.setattr(changes, "LOGS_LIMIT", 3)
+    config = _shipped("ms-r4-configuration-sample.json")
+    rule = [r["path"] for r in config["fhirPathRules"]].index("Observation.component.value")
+    fast, tree = _pair(config)
+    resources = [r for r in _sample_resources(per_file=6) if r["resourceType"] != "Patient"]
+    long = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"},
+            "component": [{"code": {"text": "c"}, "valueString": f"v{i}"} for i in range(changes.LOG_MAX + 5)]}  # fmt: skip
+    resources.insert(len(resources) // 2, long)
+    for round_ in range(2):
+        for resource in resources:
+            assert orjson.loads(fast.anonymize_json(orjson.dumps(resource))) == orjson.loads(
+                _run(tree, resource)
+            )
+        if round_ == 0:
+            assert fast.rule_hits == tree.rule_hits  # read while entries are cached
+    assert fast.rule_hits == tree.rule_hits
+    assert fast.rule_hits[(rule, "redact")] >= 2 * (changes.LOG_MAX + 5)
+
+
+def test_a_failed_call_leaves_nothing_in_the_next_one() -> None:
+    """``anonymize_json`` reuses its run state; after a resource that fails half-way the next output is the
+    same as from a fresh engine, and so are the rule hits."""
+    config = _shipped("ms-r4-configuration-sample.json")
+    used = Anonymizer.from_config(config, as_of=AS_OF, base_dir=ROOT / "configs")
+    fresh = Anonymizer.from_config(config, as_of=AS_OF, base_dir=ROOT / "configs")
+    resources = _sample_resources(per_file=4)
+    broken = copy.deepcopy(next(r for r in resources if r["resourceType"] == "Encounter"))
+    broken["period"] = {"start": "2020-01-01", "nonsense": 1}  # an unknown element, after dates and ids
+    with pytest.raises(AnonymizerError, match="unknown element"):
+        used.anonymize_json(orjson.dumps(broken))
+    for resource in resources:
+        line = orjson.dumps(resource)
+        assert used.anonymize_json(line) == fresh.anonymize_json(line)
+    assert used.rule_hits == fresh.rule_hits  # nothing of the failed call is counted

@@ -12,12 +12,15 @@ from typing import Any
 
 from anonymizer.engine.kernel.labels import Hits, security_codings
 
-__all__ = ["PENDING_LIMIT", "Changes", "LabelIds"]
+__all__ = ["PENDING_LIMIT", "Changes", "LabelIds", "LogEntry"]
 
 #: Logged changes held before they are counted into the rule hits (bounded memory).
 PENDING_LIMIT = 65_536
-#: Cached label sets (per set of change ids).
+#: Cached label sets (per set of change ids), and cached logs of whole resources (per tuple of change ids).
 CODINGS_LIMIT = 4_096
+LOGS_LIMIT = 4_096
+#: The longest resource log cached as an entry (longer ones are queued as change ids).
+LOG_MAX = 64
 
 HitKey = tuple[int, str]
 
@@ -37,6 +40,25 @@ class LabelIds(dict[str, int]):
         return change
 
 
+class LogEntry:
+    """The changes a whole resource logged (in walk order) and the codings of their labels.
+
+    Resources of one shape mostly log the same changes in the same order: the walk looks its log up as a tuple
+    (:attr:`Changes.logs`) and queues this entry in :attr:`Changes.pending` instead of every change id.
+    """
+
+    __slots__ = ("changes", "codings", "meta")
+
+    def __init__(self, changes: tuple[int, ...], codings: tuple[dict[str, str], ...]) -> None:
+        self.changes = changes
+        self.codings = codings
+        #: ``{"security": [codings]}``, made once for results serialised at once (never changed afterwards)
+        self.meta: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"LogEntry(changes={len(self.changes)})"
+
+
 class Changes:
     """The change ids of one engine, the rule hits they add up to, and the labels of a set of them."""
 
@@ -45,8 +67,11 @@ class Changes:
         #: change id -> (rule hit key, operation label)
         self.entries: list[tuple[HitKey, str]] = []
         self._ids: dict[tuple[HitKey, str], int] = {}
-        #: logged changes not yet counted into :attr:`hits`
-        self.pending: list[int] = []
+        #: logged changes not yet counted into :attr:`hits`: change ids, or a :class:`LogEntry` for all of
+        #: its changes (counted in the order they came, so rule hits are inserted in the same order)
+        self.pending: list[int | LogEntry] = []
+        #: a resource's log as a tuple -> its entry (see :meth:`log_entry`)
+        self.logs: dict[tuple[int, ...], LogEntry] = {}
         #: a set of change ids -> the codings of its labels (see :meth:`codings`)
         self.coded: dict[frozenset[int], tuple[dict[str, str], ...]] = {}
 
@@ -77,9 +102,27 @@ class Changes:
         """Count the pending changes into the rule hits."""
         if self.pending:
             entries, hits = self.entries, self.hits
-            for change, n in Counter(self.pending).items():
-                hits[entries[change][0]] += n
+            for item, n in Counter(self.pending).items():
+                if item.__class__ is int:
+                    hits[entries[item][0]] += n
+                else:
+                    for change in item.changes:  # type: ignore[union-attr]
+                        hits[entries[change][0]] += n
             self.pending.clear()
+
+    def log_entry(self, log: tuple[int, ...]) -> LogEntry:
+        """The entry of a resource's whole ``log`` (cached; :meth:`codings` of its set of changes)."""
+        entry = self.logs.get(log)
+        if entry is None:
+            codings = self.codings(frozenset(log))
+            if len(log) > LOG_MAX:  # queued as change ids, not cached: an entry that counts nothing
+                self.pending.extend(log)
+                return LogEntry((), codings)
+            if len(self.logs) >= LOGS_LIMIT:
+                self.sync()  # no entry outside the cache stays pending: at most LOGS_LIMIT short tuples held
+                self.logs.clear()
+            entry = self.logs[log] = LogEntry(log, codings)
+        return entry
 
     def labels(self, changes: Any) -> set[str]:
         """The operation labels of a set of change ids."""

@@ -49,11 +49,11 @@ class PlanCompiler:
         self.model = model
         self.settings = settings
         self.changes = Changes(hits)
-        self._roots: dict[str, ObjPlan] = {}
+        self.roots: dict[str, ObjPlan] = {}
         self.memo_budget = MemoBudget()
 
     def __repr__(self) -> str:
-        return f"PlanCompiler(rules={len(self.programs)}, types={len(self._roots)})"
+        return f"PlanCompiler(rules={len(self.programs)}, types={len(self.roots)})"
 
     def rule(self, index: int) -> RuleProgram:
         """The program of the rule with configuration index ``index``."""
@@ -62,7 +62,7 @@ class PlanCompiler:
     # -- plans ----------------------------------------------------------------------------------------
     def root(self, resource_type: str) -> ObjPlan:
         """The plan of a resource of ``resource_type`` (built on first use)."""
-        plan = self._roots.get(resource_type)
+        plan = self.roots.get(resource_type)
         if plan is None:
             start = frozenset(
                 (p, b, 0, 0)
@@ -75,7 +75,7 @@ class PlanCompiler:
             element = ElementPlan(
                 self, position, resource_type, resource_type, states, matched, resource_type, None
             )
-            plan = self._roots[resource_type] = ObjPlan(self, element, is_root=True)
+            plan = self.roots[resource_type] = ObjPlan(self, element, is_root=True)
         return plan
 
     def key(self, parent: ObjPlan, key: str) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from anonymizer.config import RuleConfig
 from anonymizer.engine.compiled.compiler import PlanCompiler
+from anonymizer.engine.compiled.process import process_resource, shared_processor
 from anonymizer.engine.compiled.program import programs
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.compiled.walk import process_resource
 from anonymizer.engine.kernel.labels import Hits
 from anonymizer.engine.kernel.values import OpSettings
 from anonymizer.fhir.model import TypeModel
@@ -28,6 +29,7 @@ class CompiledEngine:
         self._date_key = settings.date_shift_key
         self._fixed_offset = settings.params.date_shift_fixed_offset
         self.compiler = PlanCompiler(programs(rules), model, settings, hits)
+        self._offsets: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"CompiledEngine({self.compiler!r})"
@@ -48,5 +50,21 @@ class CompiledEngine:
         process_resource(
             self.compiler,
             resource,
-            Run(resource, prefix, self._date_key, self._fixed_offset, patient_identifiers, shared_results),
+            Run(
+                resource,
+                prefix,
+                self._date_key,
+                self._fixed_offset,
+                patient_identifiers,
+                shared_results,
+                self._offsets,
+            ),
+        )
+
+    def shared_processor(self) -> Callable[[dict[str, Any], str], None]:
+        """``process(resource, None, None, shared_results=True)`` as one function of ``(resource, resource_type)``
+        (resource scope; the result serialised at once), for a resource whose type the caller checked."""
+        return shared_processor(
+            self.compiler,
+            lambda: Run({}, None, self._date_key, self._fixed_offset, None, True, self._offsets),
         )

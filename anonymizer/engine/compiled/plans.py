@@ -189,7 +189,7 @@ class ObjPlan:
         self.memo_counted = False
         #: key tuple -> the walk generated for objects with exactly these keys (:mod:`.shapes`)
         self.shapes: dict[tuple[str, ...], Any] = {}
-        #: a resource's key tuple -> (its walk, the rule index that sees the original id): see walk.process_resource
+        #: a resource's key tuple -> (its walk, the rule index that sees the original id): see process.process_resource
         self.starts: dict[tuple[str, ...], tuple[Any, int | None]] = {}
 
     def key(self, key: str) -> Any:

@@ -6,18 +6,23 @@ from typing import Any
 
 from anonymizer.engine.compiled.changes import Changes
 from anonymizer.engine.kernel.offsets import date_offset
+from anonymizer.methods.date_shift import offset_days
 
 __all__ = ["Run"]
+
+#: Offsets remembered per engine (by prefix: the resource id in resource scope).
+OFFSETS_LIMIT = 65_536
 
 
 class Run:
     """State of one top-level ``anonymize`` call."""
 
     __slots__ = ("root", "ops", "log", "volatile", "shared", "subs", "prefix", "date_key", "fixed_offset", "id_before",
-                 "early_until", "_early", "late", "patient_identifiers")  # fmt: skip
+                 "early_until", "_early", "late", "patient_identifiers", "offsets")  # fmt: skip
 
     def __init__(self, root: dict[str, Any], prefix: str | None, date_key: str, fixed_offset: int | None,
-                 patient_identifiers: Any = None, shared: bool = False) -> None:  # fmt: skip
+                 patient_identifiers: Any = None, shared: bool = False,
+                 offsets: dict[str, int] | None = None) -> None:  # fmt: skip
         self.root = root
         #: the change ids of the current resource (:mod:`anonymizer.engine.compiled.changes`)
         self.ops: set[int] = set()
@@ -39,6 +44,8 @@ class Run:
         #: the offset of rules after the id's owner, once known (read inline by generated code, see .shapes)
         self.late: int | None = None
         self.patient_identifiers = patient_identifiers
+        #: prefix -> its offset (the engine's, shared by its runs: ``date_key`` is fixed per engine)
+        self.offsets: dict[str, int] = {} if offsets is None else offsets
 
     def __repr__(self) -> str:  # no values, no keys
         return f"Run(ops={sorted(self.ops)})"
@@ -63,8 +70,21 @@ class Run:
             early = self._early
             return early if early is not None else self._offset_early()
         late = self.late
-        if late is None:
-            late = self.late = date_offset(self.fixed_offset, self.prefix, self.root.get("id"), self.date_key)
+        if late is None:  # (date_offset, inlined)
+            late = self.fixed_offset
+            if late is None:
+                prefix = self.prefix
+                if prefix is None:
+                    prefix = self.root.get("id")
+                    if prefix.__class__ is not str:
+                        prefix = prefix if isinstance(prefix, str) else ""
+                offsets = self.offsets
+                late = offsets.get(prefix)
+                if late is None:
+                    if len(offsets) >= OFFSETS_LIMIT:
+                        offsets.clear()
+                    late = offsets[prefix] = offset_days(prefix, self.date_key)
+            self.late = late
         return late
 
     def _offset_early(self) -> int:

@@ -8,7 +8,10 @@ by the plan, so :func:`shape_function` writes them out once as Python source, st
 - keys whose primitive no rule changes are checked together, in C (``itemgetter`` and a type set); a value that
   is not a JSON scalar sends the whole object to the table-driven walk, before anything was changed;
 - an element no rule changes (only walked) is memoised or walked below, with no lookup;
-- a primitive with a fixed operation calls it directly;
+- a primitive with a fixed operation calls it directly (a memoised one is looked up inline; a date rule's offset
+  is read once per call);
+- a complex element whose plan depends on its value (``where(...)``, ``extension('url')``) gets its plan from the
+  guards, then the shape of its object is called directly;
 - anything else calls the table-driven code for that one key.
 
 The generated source holds only plan structure: R4 element names (validated against the model before they are
@@ -79,6 +82,7 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         _shape=shape_function, NAMESPACE=namespace, MISS=_MISS
     )  # (_walk, inlined: the shape of a sub-object)
     inert = [key for key in keys if key in plan.inert]
+    offsets: dict[int, int] = {}  # rule index of a date shift -> its inline lookups here
     body: list[str] = []
     if len(inert) == 1:
         body += [f"if obj[{inert[0]!r}].__class__ not in SCALARS:", "    _walk_generic(obj, plan, run, KEYS)",
@@ -118,11 +122,12 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             inline = getattr(ep.op, "inline", None)
             if inline is not None:  # a memoised value operation: look the value up here (a string result)
                 bound[f"C{i}"], bound[f"I{i}"], index = inline
+                if index is not None:
+                    offsets[index] = offsets.get(index, 0) + 1
                 lookup = (
                     f"C{i}.get(v)"
                     if index is None
-                    else f"C{i}.get((v, run.late if run.late is not None and (run.early_until is None or"
-                    f" run.early_until < {index}) else run.offset_value({index})))"  # (Run.offset_value, inlined)
+                    else f"C{i}.get((v, {{OFFSET{index}}}))"  # (Run.offset_value, inlined; see below)
                 )
                 body += [f"if v.__class__ is str and v and (f := {lookup}) is not None and (new := f[0]).__class__ is str:",
                          *(["    run.volatile += 1"] if index is not None else []),
@@ -143,10 +148,30 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                 f"            del obj[{k}]",
             ]
             continue
+        if ep is None and kp.guards and not kp.primitive and not kp.is_resource and not kp.holder_only:
+            # A complex element whose plan depends on its value (a where() or extension('url') guard): the plan
+            # for this value, then the shape of its object when the plan has no operation on it (_key, inlined).
+            bound[f"E{i}"] = kp.element
+            drop = [] if root and key == "meta" else ["    if not v:", f"        del obj[{k}]"]
+            body += [f"v = obj[{k}]", f"if v.__class__ is dict and (e := E{i}(v)).op is None:",
+                     "    s = e.sub", "    (s.shapes.get(k := tuple(v)) or _shape(s, k, NAMESPACE))(v, run)", *drop,
+                     "else:", f"    _key(obj, {k}, v, plan, run)"]  # fmt: skip
+            continue
         body.append(f"_key(obj, {k}, obj[{k}], plan, run)")
     bound.update(dumps=dumps, loads=loads, JSONEncodeError=JSONEncodeError)
-    if any("log." in line or "log +=" in line or " shared " in line for line in body):
-        body[:0] = ["log = run.log", "shared = run.shared"]
+    preamble = [f"o{index} = None" for index in sorted(offsets) if offsets[index] > 1]
+    if any("log." in line or "log +=" in line for line in body):
+        preamble.append("log = run.log")
+    if any(" shared " in line for line in body):
+        preamble.append("shared = run.shared")
+    body[:0] = preamble
+    for index, count in offsets.items():  # the offset a date rule sees: read once per call when read twice
+        read = (
+            f"run.late if run.late is not None and (run.early_until is None or run.early_until < {index})"
+            f" else run.offset_value({index})"
+        )
+        expression = f"(o{index} if o{index} is not None else (o{index} := {read}))" if count > 1 else read
+        body = [line.replace(f"{{OFFSET{index}}}", expression) for line in body]
     names = sorted(bound)
     source = "\n".join(
         [f"def factory({', '.join(names)}):", "    def shape(obj, run):"]

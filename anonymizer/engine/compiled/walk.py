@@ -1,14 +1,8 @@
-"""Apply compiled plans to a resource: one walk over its JSON, changing values in place.
+"""Apply compiled plans to the objects of a resource: one walk over its JSON, changing values in place.
 
 The walk mirrors the node-tree engine exactly: every key is validated against the R4 model, a primitive's
-``_name`` holder is walked as the primitive's children, resources inside the resource (``contained``, Bundle
-entries) are processed after their container with their own plans, labels are added per resource (not to
-contained ones) and pass up to the container.
-
-Ordering: Microsoft's engine runs rule by rule, so a date-shift rule in resource scope sees the resource ``id``
-as the rules *before* it left it (the sample config hashes ``Resource.id`` first, so the offset comes from the
-hashed id). The walk therefore applies the root's ``id`` first and gives each date rule the id it would have
-seen; resources inside use the container's final id, as they are processed after it.
+``_name`` holder is walked as the primitive's children, resources found inside the resource (``contained``,
+Bundle entries) are queued on the run for :mod:`.process`, which handles whole resources and their labels.
 """
 
 from __future__ import annotations
@@ -17,16 +11,13 @@ from typing import Any
 
 from orjson import Fragment, JSONEncodeError, dumps, loads
 
-from anonymizer.engine.compiled.changes import PENDING_LIMIT
-from anonymizer.engine.compiled.compiler import PlanCompiler
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.engine.compiled.run import Run
-from anonymizer.engine.compiled.shapes import SHAPE_LIMIT, shape_function
-from anonymizer.engine.kernel.labels import add_security_labels
+from anonymizer.engine.compiled.shapes import shape_function
 from anonymizer.engine.kernel.resources import resource_type_of
 from anonymizer.fhir.prune import is_empty, prune, prune_entry, prune_holders
 
-__all__ = ["process_resource"]
+__all__ = ["MEMO_BUDGET", "MEMO_LIMIT", "SHAPE_NAMESPACE", "walk_object"]
 
 _CONTAINERS = (dict, list)
 #: Remembered element results per position before its memo starts again; misses before a position is judged;
@@ -35,103 +26,6 @@ MEMO_LIMIT = 50_000
 MEMO_TRIAL = 2_000
 MEMO_MAX_TEXT = 4_096
 MEMO_BUDGET = 32_000_000
-
-
-def process_resource(compiler: PlanCompiler, resource: dict[str, Any], run: Run) -> None:
-    """Anonymize a top-level resource and everything inside it, and prune what was emptied."""
-    plan = compiler.root(resource["resourceType"])
-    keys: Any = tuple(resource)
-    start = plan.starts.get(keys)
-    if start is None:
-        start = _start(plan, keys, resource)
-    fn, owner = start
-    if plan.element.op is not None:  # a rule on the resource itself that refuses it (generalize)
-        plan.element.op(resource, run, None)
-    if owner is None:
-        fn(resource, run)
-    else:
-        run.early_until = owner  # the id's owner and the rules before it see the original id
-        fn(resource, run)
-        run.early_until = None
-    log = run.log
-    if run.subs or "meta" in resource:
-        _finish(compiler, resource, run, "", None)
-    elif log:  # the common case (_finish, inlined): a new meta with the labels only (run.ops stays unused)
-        changes = compiler.changes
-        pending = changes.pending  # (Changes.record, inlined)
-        pending.extend(log)
-        if len(pending) >= PENDING_LIMIT:
-            changes.sync()
-        ops = frozenset(log)
-        log.clear()
-        codings = changes.coded.get(ops)
-        if codings is None:
-            codings = changes.codings(ops)
-        if codings:
-            resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
-
-
-def _start(plan: ObjPlan, keys: tuple[str, ...], resource: dict[str, Any]) -> tuple[Any, int | None]:
-    """The generated walk of a resource with ``keys`` and the rule index that sees its original id (or None).
-
-    Kept per key tuple when it does not depend on the id's value and the walk itself is kept.
-    """
-    owner = None
-    fixed = True
-    id_plan = (plan.keys.get("id") or plan.key("id")) if "id" in resource else None
-    if id_plan is not None and id_plan is not SKIP:
-        fixed = id_plan.static is not None
-        owner = (id_plan.static or id_plan.element(resource["id"])).owner
-        if owner is not None and keys[0] != "id" and keys[:2] != ("resourceType", "id"):
-            keys_in = keys
-            keys = ("id", *(k for k in keys if k != "id"))  # the id first: later rules see it changed
-        else:
-            keys_in = keys
-    else:
-        keys_in = keys
-    fn = plan.shapes.get(keys)
-    if fn is None:
-        fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
-    start = (fn, owner)
-    if fixed and plan.shapes.get(keys) is fn and len(plan.starts) < SHAPE_LIMIT:
-        plan.starts[keys_in] = start
-    return start
-
-
-def _process_sub(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-                 parent_ops: set[int]) -> None:  # fmt: skip
-    outer_ops, run.ops = run.ops, set()
-    plan = compiler.root(resource["resourceType"])
-    if plan.element.op is not None:
-        plan.element.op(resource, run, None)
-    _walk(resource, plan, run, tuple(resource))
-    _finish(compiler, resource, run, name, parent_ops)
-    run.ops = outer_ops
-
-
-def _finish(compiler: PlanCompiler, resource: dict[str, Any], run: Run, name: str,
-            parent_ops: set[int] | None) -> None:  # fmt: skip
-    changes = compiler.changes
-    log, ops = run.log, run.ops
-    if log:  # (Run.flush, inlined)
-        ops.update(log)
-        changes.record(log)
-        log.clear()
-    if run.subs:
-        subs, run.subs = run.subs, []
-        for sub, slot in subs:
-            _process_sub(compiler, sub, run, slot, ops)
-    if parent_ops is not None:
-        parent_ops |= ops
-    if name != "contained":
-        if ops and "meta" not in resource:  # the common case: a new meta with the labels only
-            codings = changes.codings(ops)
-            if codings:
-                resource["meta"] = {"security": list(codings) if run.shared else [dict(c) for c in codings]}
-            return
-        add_security_labels(resource, changes.labels(ops))
-    if "meta" in resource:
-        prune_entry(resource, "meta", deep=False)
 
 
 def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any = None) -> None:
@@ -144,7 +38,7 @@ def _walk(obj: dict[str, Any], plan: ObjPlan, run: Run, keys: Any, original: Any
     if original is None:
         fn = plan.shapes.get(keys)
         if fn is None:
-            fn = shape_function(plan, keys, _SHAPE_NAMESPACE)
+            fn = shape_function(plan, keys, SHAPE_NAMESPACE)
         fn(obj, run)
         return
     _walk_generic(obj, plan, run, keys, original)
@@ -384,7 +278,7 @@ def _element(
 
 
 #: What generated shape code calls (handed to :mod:`.shapes`, which does not import this module).
-_SHAPE_NAMESPACE: dict[str, Any] = {
+SHAPE_NAMESPACE: dict[str, Any] = {
     "_walk": _walk,
     "_walk_generic": _walk_generic,
     "_walk_memoised": _walk_memoised,
@@ -392,3 +286,6 @@ _SHAPE_NAMESPACE: dict[str, Any] = {
     "prune": prune,
     "is_empty": is_empty,
 }
+
+#: The walk of an object with its keys (for :mod:`.process`).
+walk_object = _walk
