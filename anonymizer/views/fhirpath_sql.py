@@ -137,7 +137,13 @@ class ExpressionCompiler:
                     return Value(f"_root.{field}", "coll", child_type, child_path, node)
                 # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
                 # of structs (no lambda) is the same as transforming each element to its field.
-                return Value(f"flatten(({source.sql}).{field})", "coll", child_type, child_path, node)
+                element = only_element(source)
+                if element is not None:
+                    # One element at most: its field (Spark evaluates ``flatten`` element by element, at a cost).
+                    sql = f"coalesce(({element}).{field}, flatten(({source.sql}).{field}))"
+                else:
+                    sql = f"flatten(({source.sql}).{field})"
+                return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
             parent.use(key, as_text=True)
         if at_root:
