@@ -227,7 +227,8 @@ class RowsCompiler:
 def _single_text_column(text: str, target: str, mismatch: str, many: str) -> str:
     """A non-collection column whose collection is ``split_value(text)``, without lambdas.
 
-    The same as the general form: no element is NULL, one is converted, several raise ``many``. Only a text that
+    The same as the general form: no element is NULL, one is converted, several raise ``many``. The common case
+    (a text that does not start like a JSON array) is tested first, reading the text twice; only a text that
     starts like a JSON array is split; ``sort_array`` (descending) puts the NULL elements of the parsed array
     last, so a second non-NULL element means several values.
     """
@@ -235,8 +236,9 @@ def _single_text_column(text: str, target: str, mismatch: str, many: str) -> str
     ordered = f"sort_array({parsed}, false)"
     first = f"try_element_at({ordered}, 1)"
     return (
-        f"CASE WHEN {text} IS NULL THEN CAST(NULL AS {target}) "
-        f"WHEN left({text}, 1) <> '[' OR {parsed} IS NULL THEN CAST({convert(text, target, mismatch)} AS {target}) "
+        f"CASE WHEN left({text}, 1) <> '[' THEN CAST({convert(text, target, mismatch)} AS {target}) "
+        f"WHEN {text} IS NULL THEN CAST(NULL AS {target}) "
+        f"WHEN {parsed} IS NULL THEN CAST({convert(text, target, mismatch)} AS {target}) "
         f"WHEN try_element_at({ordered}, 2) IS NOT NULL THEN {many} "
         f"ELSE CAST({convert(first, target, mismatch)} AS {target}) END"
     )
