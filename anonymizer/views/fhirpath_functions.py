@@ -106,7 +106,8 @@ def _slice(start: int, length: int | None = None) -> Callable[..., Value]:
         coll = elements(src)
         x, j = fresh("x"), fresh("j")
         sql = f"slice({coll}, {start}, {length})" if length else f"filter({coll}, ({x}, {j}) -> {j} > 0)"
-        return replace(src, sql=sql, kind="coll")
+        one = (sql, f"try_element_at({coll}, {start})") if length == 1 else None
+        return replace(src, sql=sql, kind="coll", one=one)
 
     return fn
 

@@ -31,6 +31,7 @@ from anonymizer.views.sql_values import (
     capitalised,
     elements,
     is_numeric,
+    only_element,
     to_bool,
     to_coll,
     to_num,
@@ -58,9 +59,9 @@ class ExpressionCompiler:
 
     def element_scope(self, element: str, like: Value, row_index: str) -> Scope:
         """The scope of one element (a lambda variable) of collection ``like``."""
-        return Scope(
-            Value(f"array({element})", "coll", like.fhir_type, like.type_path, like.node), row_index, False
-        )
+        sql = f"array({element})"
+        value = Value(sql, "coll", like.fhir_type, like.type_path, like.node, one=(sql, element))
+        return Scope(value, row_index, False)
 
     def compile(self, node: object, scope: Scope) -> Value:
         """Compile one AST node in ``scope``."""
@@ -79,9 +80,9 @@ class ExpressionCompiler:
         if isinstance(node, Index):
             source = self.compile(node.source, scope)
             if isinstance(node.index, Literal) and node.index.kind == "integer":
-                return replace(
-                    source, sql=f"slice({elements(source)}, {int(node.index.value) + 1}, 1)", kind="coll"
-                )
+                coll, position = elements(source), int(node.index.value) + 1
+                sql = f"slice({coll}, {position}, 1)"
+                return replace(source, sql=sql, kind="coll", one=(sql, f"try_element_at({coll}, {position})"))
             return self._index(source, self.compile(node.index, scope))
         if isinstance(node, Negate):
             return Value(f"(-{to_num(self.compile(node.operand, scope))})", "num", "decimal")
@@ -134,19 +135,30 @@ class ExpressionCompiler:
                 field = ident(keys[0])
                 if at_root:
                     return Value(f"_root.{field}", "coll", child_type, child_path, node)
-                m = fresh("m")
-                sql = f"flatten(transform({source.sql}, {m} -> {m}.{field}))"
+                # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
+                # of structs (no lambda) is the same as transforming each element to its field.
+                element = only_element(source)
+                if element is not None:
+                    # One element at most: its field (Spark evaluates ``flatten`` element by element, at a cost).
+                    sql = f"coalesce(({element}).{field}, flatten(({source.sql}).{field}))"
+                else:
+                    sql = f"flatten(({source.sql}).{field})"
                 return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
             parent.use(key, as_text=True)
         if at_root:
             parts = [split_value(f"_root.{ident(k)}") for k in keys]
             body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
-            return Value(body, "coll", child_type, child_path)
+            text = (body, f"_root.{ident(keys[0])}") if len(keys) == 1 else None
+            return Value(body, "coll", child_type, child_path, text=text)
         m = fresh("m")
         parts = [split_value(f"{m}.{ident(k)}") for k in keys]
         body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
-        return Value(f"flatten(transform({source.sql}, {m} -> {body}))", "coll", child_type, child_path)
+        sql = f"flatten(transform({source.sql}, {m} -> {body}))"
+        # At most one element: the collection is that element's member split (none when there is no element).
+        element = only_element(source)
+        text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
+        return Value(sql, "coll", child_type, child_path, text=text)
 
     def _structured(self, fhir_type: str) -> bool:
         """Whether elements of this type are parsed into structs (complex data types and backbone elements)."""

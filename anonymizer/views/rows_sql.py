@@ -15,8 +15,8 @@ from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
 from anonymizer.views.parsed_nodes import NodeTree
-from anonymizer.views.sql_text import fresh, ident, let, quote
-from anonymizer.views.sql_values import Scope, Value, elements, to_bool, to_coll, to_text
+from anonymizer.views.sql_text import fresh, ident, let, quote, text_array
+from anonymizer.views.sql_values import Scope, Value, elements, member_text, to_bool, to_coll, to_text
 from anonymizer.views.types import convert, mismatch_message
 
 REPEAT_DEPTH = 32
@@ -210,6 +210,9 @@ class RowsCompiler:
         many = quote(
             f"[views] view {self.view.name!r} column {column.name!r}: multiple values (the column is not a collection) in resource "
         )
+        text = member_text(value)
+        if text is not None:
+            return _single_text_column(text, target, mismatch, f"raise_error(concat({many}, {RESOURCE_ID}))")
         return let(
             to_coll(value),
             lambda c: (
@@ -219,6 +222,26 @@ class RowsCompiler:
             ),
             prefix="col",
         )
+
+
+def _single_text_column(text: str, target: str, mismatch: str, many: str) -> str:
+    """A non-collection column whose collection is ``split_value(text)``, without lambdas.
+
+    The same as the general form: no element is NULL, one is converted, several raise ``many``. The common case
+    (a text that does not start like a JSON array) is tested first, reading the text twice; only a text that
+    starts like a JSON array is split; ``sort_array`` (descending) puts the NULL elements of the parsed array
+    last, so a second non-NULL element means several values.
+    """
+    parsed = text_array(text)
+    ordered = f"sort_array({parsed}, false)"
+    first = f"try_element_at({ordered}, 1)"
+    return (
+        f"CASE WHEN left({text}, 1) <> '[' THEN CAST({convert(text, target, mismatch)} AS {target}) "
+        f"WHEN {text} IS NULL THEN CAST(NULL AS {target}) "
+        f"WHEN {parsed} IS NULL THEN CAST({convert(text, target, mismatch)} AS {target}) "
+        f"WHEN try_element_at({ordered}, 2) IS NOT NULL THEN {many} "
+        f"ELSE CAST({convert(first, target, mismatch)} AS {target}) END"
+    )
 
 
 def _product(parts: list[tuple[str, list[ColumnDef]]]) -> str:

@@ -33,6 +33,22 @@ def split_value(value: str) -> str:
     return f"CASE WHEN {value} IS NULL THEN {EMPTY} WHEN left({value}, 1) = '[' THEN {array} ELSE array({value}) END"
 
 
+def text_array(value: str) -> str:
+    """``value`` (a JSON member's text starting with ``[``) parsed as an array of element texts (NULL if not JSON)."""
+    return f"from_json({value}, 'array<string>')"
+
+
+def first_text(value: str) -> str:
+    """The first element of ``split_value(value)`` (NULL when it has none), without a lambda.
+
+    ``array_except`` with ``[NULL]`` keeps the non-NULL elements in their order (duplicates dropped, which does
+    not change the first one).
+    """
+    parsed = text_array(value)
+    firsts = f"try_element_at(array_except({parsed}, array(CAST(NULL AS STRING))), 1)"
+    return f"CASE WHEN left({value}, 1) <> '[' OR {parsed} IS NULL THEN {value} ELSE {firsts} END"
+
+
 def as_map(element: str) -> str:
     """An element's JSON object as ``map<string,string>`` (NULL for primitives)."""
     return f"from_json({element}, 'map<string,string>')"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anonymizer.views.parsed_nodes import Node
-from anonymizer.views.sql_text import EMPTY, fresh
+from anonymizer.views.sql_text import EMPTY, first_text, fresh
 
 ROOT = "array(_root)"
 NUMERIC_TYPES = frozenset({"decimal", "integer", "positiveInt", "unsignedInt", "integer64"})
@@ -37,7 +37,11 @@ _STRING_TYPES = frozenset(
 class Value:
     """A compiled expression: ``kind`` coll (array<string>) | bool | num | str; ``fhir_type``/``type_path`` if known.
 
-    With ``node``, a collection is an array of the node's parsed structs instead of element texts.
+    With ``node``, a collection is an array of the node's parsed structs instead of element texts. ``text``
+    (sql, t): while ``sql`` is still this value's SQL, the collection is ``split_value(t)`` (one member's JSON
+    text), so a single value can be read from ``t`` without lambdas. ``one`` (sql, e): while ``sql`` is still this
+    value's SQL, the collection has at most one element, ``e`` (NULL when empty): ``first()``, ``[i]``, a
+    ``forEach`` element.
     """
 
     sql: str
@@ -45,6 +49,18 @@ class Value:
     fhir_type: str | None = None
     type_path: str | None = None
     node: Node | None = None
+    text: tuple[str, str] | None = None
+    one: tuple[str, str] | None = None
+
+
+def member_text(v: Value) -> str | None:
+    """The JSON text ``t`` the collection ``v`` is ``split_value`` of (None when unknown; see :class:`Value`)."""
+    return v.text[1] if v.text is not None and v.text[0] == v.sql and v.kind == "coll" else None
+
+
+def only_element(v: Value) -> str | None:
+    """SQL of the only element of ``v`` (NULL when empty) if ``v`` is known to have at most one, else None."""
+    return v.one[1] if v.one is not None and v.one[0] == v.sql else None
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,9 @@ def to_coll(v: Value) -> str:
 
 def to_text(v: Value) -> str:
     """The value's single element as text (NULL when empty)."""
+    text = member_text(v)
+    if text is not None:
+        return first_text(text)
     if v.kind == "coll":
         return f"try_element_at({to_coll(v)}, 1)"
     return v.sql if v.kind == "str" else f"CAST({v.sql} AS STRING)"
@@ -98,6 +117,9 @@ def to_bool(v: Value) -> str:
     """FHIRPath singleton evaluation as a boolean (NULL when empty; a non-boolean single item is true)."""
     if v.kind == "bool":
         return v.sql
+    text = member_text(v)
+    if text is not None:
+        return f"({first_text(text)} <> 'false')"
     if v.kind == "coll":
         c = to_coll(v)
         return f"CASE WHEN size({c}) = 0 THEN NULL ELSE try_element_at({c}, 1) <> 'false' END"

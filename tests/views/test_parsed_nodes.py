@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anonymizer.views import evaluate, parse_view
+from anonymizer.views import ViewEvaluationError, evaluate, parse_view
 from anonymizer.views.cardinality import generate, repeats
 from anonymizer.views.materialize import load_views
 from anonymizer.views.rows_sql import RowsCompiler
@@ -134,3 +134,55 @@ def test_cardinality_table_is_generated_from_type_definitions() -> None:
         ]
     )
     assert generate(definitions) == ["Observation.component", "Observation.component.interpretation"]
+
+
+SINGLE_VALUED = {
+    "resource": "Observation",
+    "select": [
+        {
+            "column": [
+                {"name": "id", "path": "getResourceKey()"},
+                {"name": "status", "path": "status"},
+                {"name": "system", "path": "code.coding.first().system"},
+                {"name": "category", "path": "category[0].coding.first().code"},
+                {"name": "year", "path": "issued.substring(0, 4).toInteger()", "type": "integer"},
+            ]
+        },
+        {"forEach": "component", "column": [{"name": "unit", "path": "code.coding.first().code"}]},
+    ],
+}
+
+
+def test_single_valued_columns_from_one_element_need_no_lambda() -> None:
+    rows = RowsCompiler(parse_view(SINGLE_VALUED)).compiled().rows
+    body = rows.split("'unit'")[0]  # the columns before the forEach's own
+    for name in ("id", "status", "system", "category", "year"):
+        column = body.split(f"'{name}', ", 1)[1].split(", '", 1)[0]
+        assert "->" not in column, name
+    unit = rows.split("'unit', ", 1)[1].split(")), _p", 1)[0]  # the forEach element's column
+    assert "->" not in unit and "coalesce((_f" in unit  # the element's field, not a flattened array
+
+
+def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -> None:
+    coding = {"coding": [{"system": ["s1", None], "code": "c1"}, {"system": "s2"}]}
+    base = {
+        "resourceType": "Observation",
+        "code": coding,
+        "category": [coding],
+        "component": [{"code": coding}],
+    }
+    resources = [
+        base | {"id": "o1", "status": "[not json", "issued": ["2019-05-01", "x"]},
+        base | {"id": "o2", "status": ["final", None], "issued": "2020-01-01"},
+        base | {"id": "o3", "status": [], "component": [{"code": {"coding": [{"code": ["u1"]}]}}]},
+    ]
+    rows = evaluate(SINGLE_VALUED, resources, spark=spark)  # type: ignore[arg-type]
+    common = {"system": "s1", "category": "c1"}
+    assert rows == [
+        {"id": "o1", "status": "[not json", "year": 2019, "unit": "c1"} | common,
+        {"id": "o2", "status": "final", "year": 2020, "unit": "c1"} | common,
+        {"id": "o3", "status": None, "year": None, "unit": "u1"} | common,
+    ]
+    several = base | {"id": "o4", "status": ["a", "b"]}
+    with pytest.raises(ViewEvaluationError, match="'status': multiple values.*o4"):
+        evaluate(SINGLE_VALUED, [several], spark=spark)  # type: ignore[arg-type]
