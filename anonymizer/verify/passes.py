@@ -297,21 +297,28 @@ def plain_keys(text: str) -> list[tuple[str, str]] | None:
     a tag and there is no ``://``; what is left is the words, the chunks and the whole value."""
     if not text.isascii():
         return None
-    if text.isalnum():
-        if text.isdigit():
+    low = text.lower()
+    if low.isalnum():
+        if low.isdigit():
             return None
-        words = [text.lower()]
-    else:
-        words = _PLAIN_SEPARATORS.split(text.lower())
-        for word in words:
-            if not word.isalnum() or word.isdigit():  # empty, other characters, digits only
-                return None
-    grams = words if len(words) == 1 else nz.word_ngrams(words)
+        size = len(low)
+        keys = [("words", low)] if size >= _MIN_WORDS else []
+        if size >= _MIN_COMPACT:
+            keys.append(("compact", low))  # the chunk, and the whole value's compact key
+            if _MIN_WHOLE <= size <= _WHOLE_MAX_CHARS:
+                keys.append(("whole", low))
+        return keys
+    words = low.split("/") if ":" not in low else _PLAIN_SEPARATORS.split(low)
+    for word in words:
+        if not word.isalnum() or word.isdigit():  # empty, other characters, digits only
+            return None
+    grams = (words[0], f"{words[0]} {words[1]}", words[1]) if len(words) == 2 else nz.word_ngrams(words)
     keys = [("words", gram) for gram in grams if len(gram) >= _MIN_WORDS]
     keys += [("compact", word) for word in words if len(word) >= _MIN_COMPACT]
     whole = "".join(words)
     if len(whole) >= _MIN_COMPACT and len(text) <= _WHOLE_MAX_CHARS:
         keys.append(("compact", whole))
         if len(text) >= _MIN_WHOLE:
-            keys.append(("whole", text.lower()))
-    return list(dict.fromkeys(keys))
+            keys.append(("whole", low))
+    # distinct words give distinct n-grams and chunks (words hold no space)
+    return keys if len(set(words)) == len(words) else list(dict.fromkeys(keys))

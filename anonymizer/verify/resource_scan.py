@@ -268,7 +268,7 @@ class OutputScanner:
 
     def _element(self, resource: dict[str, Any], key: str, value: Any, table: _Table) -> Entry:
         """Walk one top-level element (what :meth:`_Context.walk_dict` does for one key of the resource)."""
-        table.ctx.element(resource, table.root, key, value, searched=True, leafed=True)
+        table.ctx.element(resource, table.root, key, value, True, True)
         return table.entry()
 
     def _miss(
@@ -367,13 +367,24 @@ class _Context:
         self.leaves, self.person, self.zips, self.ages, self.ident = leaves, person, zips, ages, ident
         self.dated_text = s.promises.dates in ("year", "removed")  # dates in free text are findings
 
-    def walk_dict(self, obj: dict[str, Any], path: str, *, searched: bool, leafed: bool) -> None:
-        self.check_object(obj, path)
-        for key, value in obj.items():
-            self.element(obj, path, key, value, searched=searched, leafed=leafed)
+    def walk_dict(self, obj: dict[str, Any], path: str, searched: bool, leafed: bool) -> None:
+        if "value" in obj or "contentType" in obj or path.endswith(".photo"):
+            self.check_object(obj, path)
+        zips = self.zips
+        for key, value in obj.items():  # element(), inlined
+            child = f"{path}.{key}"
+            if zips and key == "postalCode":
+                self._zip(value, child)
+            if key == "data" and isinstance(value, str):
+                self._data(obj, value, child, searched=searched, leafed=leafed)
+                continue
+            self.visit(
+                value, child, key, searched and key not in SKIPPED_KEYS, leafed and key != "resourceType"
+            )
 
     def check_object(self, obj: dict[str, Any], path: str) -> None:
-        """The checks of one object that read several of its keys."""
+        """The checks of one object that read several of its keys (nothing to find without ``value``,
+        ``contentType`` or a path ending in ``.photo``)."""
         s, out = self.s, self.out
         if self.person:
             _check_object(obj, path, s.promises, out.precision)
@@ -384,32 +395,41 @@ class _Context:
                 out.ident[("age_over_89", f"{path}.value")] += 1
 
     def element(
-        self, obj: dict[str, Any], path: str, key: str, value: Any, *, searched: bool, leafed: bool
+        self, obj: dict[str, Any], path: str, key: str, value: Any, searched: bool, leafed: bool
     ) -> None:
         """One key of ``obj`` (at ``path``) and its value."""
         child = f"{path}.{key}"
-        if (
-            self.zips
-            and key == "postalCode"
-            and isinstance(value, (str, int))
-            and not isinstance(value, bool)
-            and _SHORT_ZIP.match(str(value))
-        ):
-            self.out.ident[("zip_4_digits", child)] += 1
+        if self.zips and key == "postalCode":
+            self._zip(value, child)
         if key == "data" and isinstance(value, str):
             self._data(obj, value, child, searched=searched, leafed=leafed)
             return
-        self.visit(value, child, key, searched=searched and key not in SKIPPED_KEYS,
-                   leafed=leafed and key != "resourceType")  # fmt: skip
+        self.visit(value, child, key, searched and key not in SKIPPED_KEYS, leafed and key != "resourceType")
 
-    def visit(self, value: Any, path: str, key: str, *, searched: bool, leafed: bool) -> None:
+    def _zip(self, value: Any, path: str) -> None:
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and _SHORT_ZIP.match(str(value)):
+            self.out.ident[("zip_4_digits", path)] += 1
+
+    def visit(self, value: Any, path: str, key: str, searched: bool, leafed: bool) -> None:
         if isinstance(value, str):
-            self._string(value, path, key, searched=searched, leafed=leafed)
+            s = self.s
+            if leafed and self.leaves:
+                leaves = self.out.leaves
+                found = (path, s.digests.of(value))
+                leaves[found] = leaves.get(found, 0) + 1
+            # _check_string finds nothing in other strings: no date value starts without 4 digits
+            if self.person and (
+                value[:4].isdigit() or key == "postalCode" or (self.dated_text and s.free_text(path))
+            ):
+                for finding in s.precision_keys(value, path, key):
+                    self.out.precision[finding] += 1
+            if searched:
+                self._searched(value, path)
         elif isinstance(value, dict):
-            self.walk_dict(value, path, searched=searched, leafed=leafed)
+            self.walk_dict(value, path, searched, leafed)
         elif isinstance(value, list):
             for element in value:
-                self.visit(element, path, key, searched=searched, leafed=leafed)
+                self.visit(element, path, key, searched, leafed)
         elif value is not None:
             if leafed and self.leaves:
                 self.out.leaves[(path, self.s.digests.of(value))] += 1
@@ -417,29 +437,17 @@ class _Context:
                 for kind, norm in self.s.keys_of(value):
                     self.out.candidates.add((kind, norm, path))
 
-    def _string(self, value: str, path: str, key: str, *, searched: bool, leafed: bool) -> None:
-        s, out = self.s, self.out
-        if leafed and self.leaves:
-            out.leaves[(path, s.digests.of(value))] += 1
-        # _check_string finds nothing in other strings: no date value starts without 4 digits
-        if self.person and (
-            value[:4].isdigit() or key == "postalCode" or (self.dated_text and s.free_text(path))
-        ):
-            for found in s.precision_keys(value, path, key):
-                out.precision[found] += 1
-        if searched:
-            self._searched(value, path)
-
     def _searched(self, value: str, path: str) -> None:
-        s, out = self.s, self.out
-        for kind, norm in s.keys_of(value):
-            out.candidates.add((kind, norm, path))
+        s = self.s
+        keys = s.keys_of(value)
+        if keys:
+            self.out.candidates.update([(kind, norm, path) for kind, norm in keys])
         if self.ident:
             free = s.free_text(path)
             # outside free text only a UID can fail: "urn:oid:" or a digit and a dot first
             if free or value[1:2] == "." or value[:8] == "urn:oid:":
                 for check in s.ident_checks(value, free):
-                    out.ident[(check, path)] += 1
+                    self.out.ident[(check, path)] += 1
 
     def _data(self, obj: dict[str, Any], value: str, path: str, *, searched: bool, leafed: bool) -> None:
         """An element named ``data``: the attachment is decoded once for the precision and candidate checks."""
