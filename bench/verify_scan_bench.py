@@ -31,16 +31,30 @@ WORKER = textwrap.dedent(
     import pyarrow.parquet as pq
     from anonymizer.verify import passes
     assert passes.__file__.startswith(sys.argv[3]), passes.__file__
-    cache, digest_out = sys.argv[1], sys.argv[2]
+    cache, digest_out, scale = sys.argv[1], sys.argv[2], int(sys.argv[4])
     with open(cache + "/args.pkl", "rb") as f:
         args = pickle.load(f)
     table = pq.read_table(cache + "/rows.parquet")
+    if scale > 1:  # copies with distinct pseudonyms (64 hex digits), as bench/pipeline_bench.py's input has
+        import re
+        import pyarrow as pa
+        hexes = re.compile("[0-9a-f]{64}")
+        texts = table.column("json").to_pylist()
+        copies = [table]
+        for copy in range(1, scale):
+            def other(m, copy=copy):
+                return hashlib.blake2b(f"{copy}:{m.group(0)}".encode(), digest_size=32).hexdigest()
+            t = table.set_column(table.schema.get_field_index("json"), table.schema.field("json"),
+                                 pa.array([None if x is None else hexes.sub(other, x) for x in texts]))
+            t = t.set_column(0, table.schema.field("uid"),
+                             pa.array([u + copy * 10**9 for u in table.column("uid").to_pylist()]))
+            copies.append(t)
+        table = pa.concat_tables(copies)
     parts = {}
-    for batch in table.to_batches(max_chunksize=10_000):
-        for pid in sorted(set(batch.column("pid").to_pylist())):
-            import pyarrow.compute as pc
-            sub = batch.filter(pc.equal(batch.column("pid"), pid))
-            parts.setdefault(pid, []).append(sub.select(["uid", "rtype", "patient_key", "run_id", "json"]))
+    import pyarrow.compute as pc
+    for pid in sorted(set(table.column("pid").to_pylist())):
+        sub = table.filter(pc.equal(table.column("pid"), pid))
+        parts[pid] = sub.select(["uid", "rtype", "patient_key", "run_id", "json"]).to_batches(max_chunksize=10_000)
     sums = Counter()
     cands = set()
     cpu = 0.0
@@ -125,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
         for name, tree in trees.items():
             dump = str(args.cache / f"records-{name}.pkl") if round_ == 0 else "-"
             proc = subprocess.run(
-                [sys.executable, "-c", WORKER, str(args.cache), dump, str(tree)],
+                [sys.executable, "-c", WORKER, str(args.cache), dump, str(tree), str(args.scale)],
                 capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(tree)), cwd=tree, check=False,
             )  # fmt: skip
             if proc.returncode != 0:
@@ -170,6 +184,7 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--baseline", type=Path, required=True)
     r.add_argument("--repeat", type=int, default=3)
+    r.add_argument("--scale", type=int, default=1, help="copies of the rows with distinct pseudonyms")
     r.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
     prepare(args) if args.cmd == "prepare" else run(args)

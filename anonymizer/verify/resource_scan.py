@@ -20,21 +20,14 @@ from typing import Any
 import orjson
 from orjson import dumps
 
-from anonymizer.verify import normalize as nz
-from anonymizer.verify.candidates import SKIPPED_KEYS, Blob, decode_attachment, is_free_text_path
-from anonymizer.verify.identifier_checks import (
-    _AGE_OVER_89_IN,
-    _SHORT_ZIP,
-    _TEXT_CHECKS,
-    _UID,
-    EXEMPT_UID_ROOTS,
-)
-from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_object, _check_string
+from anonymizer.verify.candidates import is_free_text_path
+from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_string
+from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
+from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
 #: Values up to this length are memoised (longer ones are mostly unique narrative text).
 MEMO_CHARS = 256
 _MEMO_MAX = 200_000
-_TEXT_CATEGORIES = frozenset(_TEXT_CHECKS)
 _EMPTY: tuple[Any, ...] = ()
 
 
@@ -64,25 +57,6 @@ class Memo(dict[Any, Any]):
         return found
 
 
-class Scan:
-    """What one resource gave: candidate keys ``(kind, norm, path)``, value digests ``(path, digest) -> n``,
-    precision findings and identifier-shape findings ``(check, path) -> n``."""
-
-    __slots__ = ("candidates", "leaves", "precision", "ident")
-
-    def __init__(self) -> None:
-        self.candidates: set[tuple[str, str, str]] = set()
-        self.leaves: Counter[tuple[str, bytes]] = Counter()
-        self.precision: Counter[tuple[str, str]] = Counter()
-        self.ident: Counter[tuple[str, str]] = Counter()
-
-    def clear(self) -> None:
-        """Forget everything found."""
-        for found in (self.candidates, self.leaves, self.precision, self.ident):
-            if found:
-                found.clear()
-
-
 class Entry:
     """What one top-level element of a resource contributes under one table's flags, and how many times it has been
     met since the last :meth:`OutputScanner.drain`: value digests ``((type, path, digest), m)``, findings
@@ -101,29 +75,20 @@ class Entry:
         self.n = 0
 
 
-class _Slot:
-    """The entries of one top-level key of one table, by the element's value (a string) or JSON text."""
-
-    __slots__ = ("entries", "old", "hits", "misses", "memo")
-
-    def __init__(self) -> None:
-        self.entries: dict[str | bytes, Entry] = {}
-        self.old: dict[str | bytes, Entry] = {}
-        self.hits = self.misses = 0
-        self.memo = True
-
-
 class _Table:
     """The element memos of one row type, resource type and set of flags, and the walk for their misses."""
 
-    __slots__ = ("slots", "out", "ctx", "rtype", "root", "photo")
+    __slots__ = ("slots", "parts", "out", "ctx", "rtype", "root", "photo")
 
     def __init__(self, scanner: OutputScanner, rtype: str, root: str, full: bool, person: bool) -> None:
         p = scanner.promises
-        self.slots: dict[str, _Slot] = {}
+        self.slots: dict[str, Slot] = {}
+        #: (path, key, searched, leafed) -> the parts met under a top-level element, by JSON text
+        self.parts: dict[tuple[str, str, bool, bool], Slot] = {}
         self.out = Scan()  # what the walk of one element (or the resource object's own checks) found
-        self.ctx = _Context(scanner, self.out, leaves=full, person=person, ages=full and p.ages, ident=full,
+        self.ctx = Walk(scanner, self.out, leaves=full, person=person, ages=full and p.ages, ident=full,
                             zips=full and p.zip == "zip3" and root not in scanner.zip_exempt)  # fmt: skip
+        self.ctx.parts = self.parts
         self.rtype, self.root = rtype, root
         self.photo = full and root.endswith(".photo")
 
@@ -139,10 +104,6 @@ class _Table:
         return entry
 
 
-#: A key whose elements miss this often with fewer than one hit per three misses stops being memoised (ids).
-MEMO_TRIAL = 2_000
-#: Elements whose JSON text is longer are not memoised (narrative, attachments: unique anyway).
-MEMO_MAX_TEXT = 4_096
 #: The element memos of one scanner turn over (two generations) beyond this many entries or estimated bytes.
 _ENTRIES_MAX = 200_000
 _ENTRIES_BUDGET = 48 << 20
@@ -201,7 +162,7 @@ class OutputScanner:
         for key, value in resource.items():
             slot = slots.get(key)
             if slot is None:
-                slot = slots[key] = _Slot()
+                slot = slots[key] = Slot()
             entry = None
             if slot.memo:
                 if type(value) is str:
@@ -273,7 +234,7 @@ class OutputScanner:
 
     def _miss(
         self,
-        slot: _Slot,
+        slot: Slot,
         text: str | bytes,
         resource: dict[str, Any],
         key: str,
@@ -293,21 +254,23 @@ class OutputScanner:
                 return entry
             if not text or len(text) > MEMO_MAX_TEXT or (key == "data" and type(value) is str):
                 return entry
+        self.remember(slot, text, entry, len(entry.leaves) + len(entry.findings) + len(entry.cands))
+        return entry
+
+    def remember(self, slot: Slot, text: str | bytes, found: Any, size: int) -> None:
+        """Store ``found`` (an :class:`Entry` or a :class:`Part` holding ``size`` things) in ``slot``."""
         if type(text) is bytes:
             text = bytes(memoryview(text))  # orjson's bytes keep a 4 KiB buffer whatever their length
-        slot.entries[text] = entry
+        slot.entries[text] = found
         self._stored += 1
-        self._stored_bytes += len(text) + 200 * (
-            len(entry.leaves) + len(entry.findings) + len(entry.cands) + 1
-        )
+        self._stored_bytes += len(text) + 200 * (size + 1)
         if self._stored >= _ENTRIES_MAX or self._stored_bytes >= _ENTRIES_BUDGET:
             self._turn_over()
-        return entry
 
     def _turn_over(self) -> None:
         """The current generation of every element memo becomes the old one."""
         for table in self._tables.values():
-            for slot in table.slots.values():
+            for slot in (*table.slots.values(), *table.parts.values()):
                 slot.old, slot.entries = slot.entries, {}
         self._stored = self._stored_bytes = 0
 
@@ -342,129 +305,6 @@ class OutputScanner:
         if found is None:
             found = self._idents.miss(memo_key, _ident_checks, value, free)
         return found
-
-
-def _ident_checks(value: str, free: bool) -> tuple[str, ...]:
-    from anonymizer.text.patterns import find_patterns
-
-    m = _UID.match(value) if len(value) < 80 else None
-    if m and not m.group("uid").startswith(EXEMPT_UID_ROOTS):
-        return ("dicom_uid",)
-    if m or not free:
-        return _EMPTY
-    return tuple(_TEXT_CHECKS[found.category] for found in find_patterns(value, _TEXT_CATEGORIES))
-
-
-class _Context:
-    """The walk of one resource (flags say which checks run)."""
-
-    __slots__ = ("s", "out", "leaves", "person", "zips", "ages", "ident", "dated_text")
-
-    def __init__(
-        self, s: OutputScanner, out: Scan, *, leaves: bool, person: bool, zips: bool, ages: bool, ident: bool
-    ) -> None:
-        self.s, self.out = s, out
-        self.leaves, self.person, self.zips, self.ages, self.ident = leaves, person, zips, ages, ident
-        self.dated_text = s.promises.dates in ("year", "removed")  # dates in free text are findings
-
-    def walk_dict(self, obj: dict[str, Any], path: str, searched: bool, leafed: bool) -> None:
-        if "value" in obj or "contentType" in obj or path.endswith(".photo"):
-            self.check_object(obj, path)
-        zips = self.zips
-        for key, value in obj.items():  # element(), inlined
-            child = f"{path}.{key}"
-            if zips and key == "postalCode":
-                self._zip(value, child)
-            if key == "data" and isinstance(value, str):
-                self._data(obj, value, child, searched=searched, leafed=leafed)
-                continue
-            self.visit(
-                value, child, key, searched and key not in SKIPPED_KEYS, leafed and key != "resourceType"
-            )
-
-    def check_object(self, obj: dict[str, Any], path: str) -> None:
-        """The checks of one object that read several of its keys (nothing to find without ``value``,
-        ``contentType`` or a path ending in ``.photo``)."""
-        s, out = self.s, self.out
-        if self.person:
-            _check_object(obj, path, s.promises, out.precision)
-        if self.ages and "value" in obj:
-            value = obj["value"]
-            limit = _AGE_OVER_89_IN.get(str(obj.get("code") or obj.get("unit") or "").lower())
-            if limit and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= limit:
-                out.ident[("age_over_89", f"{path}.value")] += 1
-
-    def element(
-        self, obj: dict[str, Any], path: str, key: str, value: Any, searched: bool, leafed: bool
-    ) -> None:
-        """One key of ``obj`` (at ``path``) and its value."""
-        child = f"{path}.{key}"
-        if self.zips and key == "postalCode":
-            self._zip(value, child)
-        if key == "data" and isinstance(value, str):
-            self._data(obj, value, child, searched=searched, leafed=leafed)
-            return
-        self.visit(value, child, key, searched and key not in SKIPPED_KEYS, leafed and key != "resourceType")
-
-    def _zip(self, value: Any, path: str) -> None:
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and _SHORT_ZIP.match(str(value)):
-            self.out.ident[("zip_4_digits", path)] += 1
-
-    def visit(self, value: Any, path: str, key: str, searched: bool, leafed: bool) -> None:
-        if isinstance(value, str):
-            s = self.s
-            if leafed and self.leaves:
-                leaves = self.out.leaves
-                found = (path, s.digests.of(value))
-                leaves[found] = leaves.get(found, 0) + 1
-            # _check_string finds nothing in other strings: no date value starts without 4 digits
-            if self.person and (
-                value[:4].isdigit() or key == "postalCode" or (self.dated_text and s.free_text(path))
-            ):
-                for finding in s.precision_keys(value, path, key):
-                    self.out.precision[finding] += 1
-            if searched:
-                self._searched(value, path)
-        elif isinstance(value, dict):
-            self.walk_dict(value, path, searched, leafed)
-        elif isinstance(value, list):
-            for element in value:
-                self.visit(element, path, key, searched, leafed)
-        elif value is not None:
-            if leafed and self.leaves:
-                self.out.leaves[(path, self.s.digests.of(value))] += 1
-            if searched and isinstance(value, float) and not value.is_integer():
-                for kind, norm in self.s.keys_of(value):
-                    self.out.candidates.add((kind, norm, path))
-
-    def _searched(self, value: str, path: str) -> None:
-        s = self.s
-        keys = s.keys_of(value)
-        if keys:
-            self.out.candidates.update([(kind, norm, path) for kind, norm in keys])
-        if self.ident:
-            free = s.free_text(path)
-            # outside free text only a UID can fail: "urn:oid:" or a digit and a dot first
-            if free or value[1:2] == "." or value[:8] == "urn:oid:":
-                for check in s.ident_checks(value, free):
-                    self.out.ident[(check, path)] += 1
-
-    def _data(self, obj: dict[str, Any], value: str, path: str, *, searched: bool, leafed: bool) -> None:
-        """An element named ``data``: the attachment is decoded once for the precision and candidate checks."""
-        s, out = self.s, self.out
-        if leafed and self.leaves:
-            out.leaves[(path, s.digests.of(value))] += 1
-        attachment = searched and ("contentType" in obj or "url" in obj or "size" in obj or "title" in obj)
-        text = None
-        if self.person or attachment:
-            text = decode_attachment(value, obj.get("contentType"))
-        if self.person and text is not None and s.promises.dates in ("year", "removed"):
-            for _ in nz.date_tokens(text):
-                out.precision[("date_in_text", path)] += 1
-        if attachment:
-            self._searched(text if text is not None else Blob(nz.blob_key(value)), path)
-        elif searched:
-            self._searched(value, path)
 
 
 def reference_scan(

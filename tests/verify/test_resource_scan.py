@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from anonymizer.verify import resource_scan
+from anonymizer.verify import resource_scan, scan_walk
 from anonymizer.verify.candidates import value_keys
 from anonymizer.verify.precision_checks import Promises
 from anonymizer.verify.resource_scan import OutputScanner, reference_scan
@@ -253,6 +253,7 @@ def test_the_output_pass_records_equal_the_reference(
         monkeypatch.setattr(resource_scan, "_MEMO_MAX", 50)
         monkeypatch.setattr(resource_scan, "_ENTRIES_MAX", 40)
         monkeypatch.setattr(resource_scan, "MEMO_TRIAL", 20)
+        monkeypatch.setattr(scan_walk, "MEMO_TRIAL", 20)
         monkeypatch.setattr(passes, "_PENDING", 30)
         monkeypatch.setattr(passes, "_FLUSH_KEYS", 100)
     rows = _pass_rows()
