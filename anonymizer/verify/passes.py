@@ -25,9 +25,9 @@ import pyarrow as pa
 from anonymizer.verify import normalize as nz
 from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
-from anonymizer.verify.candidates import Blob, value_keys
+from anonymizer.verify.candidates import MIN_LENGTH, Blob, value_keys
 from anonymizer.verify.changes import security_codes
-from anonymizer.verify.harvest import MIN_LENGTH, PERSON_TYPES, harvest_resource, is_person_linked
+from anonymizer.verify.harvest import PERSON_TYPES, harvest_resource, is_person_linked
 from anonymizer.verify.resource_scan import Digests, Memo, OutputScanner, reference_scan, source_values
 
 if TYPE_CHECKING:
