@@ -3,10 +3,12 @@
 The output pass used to walk each resource once per check: candidate extraction
 (:func:`~anonymizer.verify.candidates.resource_values` and the match keys), value digests
 (:func:`~anonymizer.verify.changes.leaf_values`), :func:`~anonymizer.verify.precision_checks.check_resource` and
-:func:`~anonymizer.verify.identifier_checks.check_resource`. :class:`OutputScanner` visits every node once and
-produces exactly what those four give (``tests/verify/test_resource_scan.py`` checks the equality), with memos
-per value or per ``(path, value)`` where a result depends only on them: FHIR repeats the same codes, units,
-references and years thousands of times. The functions above stay the reference definitions.
+:func:`~anonymizer.verify.identifier_checks.check_resource`. :class:`OutputScanner` produces exactly what those four
+give (``tests/verify/test_resource_scan.py`` checks the equality): it counts the top-level elements it has met before
+(their contributions are memoised per row type, resource type, key and flags) and walks only the others, once
+(:mod:`anonymizer.verify.scan_walk`), with memos per value or per ``(path, value)`` where a result depends only on
+them: FHIR repeats the same codes, units, references and years thousands of times. The functions above stay the
+reference definitions.
 """
 
 from __future__ import annotations
