@@ -14,6 +14,7 @@ batch before they leave Python. The caller persists the records and aggregates t
 from __future__ import annotations
 
 import gc
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -22,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from anonymizer.verify import normalize as nz
 from anonymizer.verify import precision_checks
 from anonymizer.verify.bloom import KeyBloom
-from anonymizer.verify.candidates import Blob, value_keys
+from anonymizer.verify.candidates import MIN_LENGTH, Blob, value_keys
 from anonymizer.verify.changes import security_codes
 from anonymizer.verify.harvest import PERSON_TYPES
 from anonymizer.verify.resource_scan import Memo, OutputScanner, reference_scan
@@ -49,6 +51,8 @@ _SCHEMA = pa.schema(
 _BATCH_ROWS = 5000
 #: Counters are summed over a whole partition and emitted when they hold this many keys (and at its end).
 _FLUSH_KEYS = 200_000
+#: The scanner's counted entries are added to the partition's counters when this many are pending.
+_PENDING = 50_000
 #: One record: the values of :data:`_FIELDS`, in order.
 Record = tuple[Any, ...]
 
@@ -181,6 +185,7 @@ def _output_partition(
         findings: Counter[tuple[str, str, str, str]] = Counter()
 
         def flush() -> Iterator[Record]:
+            scanner.drain(leaves, findings)
             for rtype, n in rows.items():
                 yield ("rows", rtype, None, None, None, None, None, None, n, None)
             for (rtype, path, digest), n in leaves.items():
@@ -205,11 +210,17 @@ def _output_partition(
                 own_type = resource.get("resourceType")
                 person = rtype in PERSON_TYPES or patient_key is not None
                 if isinstance(own_type, str):
-                    scan = scanner.scan(resource, person=person, searched_only=view)
-                else:  # never written by the engine: the reference functions (paths start "Unknown"/"None")
-                    scan = reference_scan(
-                        resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
-                    )
+                    # value digests and findings are counted in the scanner's entries until drained
+                    for kind, norm, path in scanner.add(resource, rtype, person=person, searched_only=view):
+                        yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                    if not view:
+                        for code in security_codes(resource):
+                            labels[(rtype, code)] += 1
+                    continue
+                # never written by the engine: the reference functions (paths start "Unknown"/"None")
+                scan = reference_scan(
+                    resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
+                )
                 for kind, norm, path in scan.candidates:
                     yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
                 if view:
@@ -222,6 +233,8 @@ def _output_partition(
                     findings[("precision", check, rtype, path)] += n
                 for (check, path), n in scan.ident.items():
                     findings[("ident", check, rtype, path)] += n
+            if len(scanner.pending) > _PENDING:
+                scanner.drain(leaves, findings)
             if len(leaves) > _FLUSH_KEYS:
                 yield from flush()
         yield from flush()
@@ -232,9 +245,25 @@ def _output_partition(
 def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, str]]]:
     """``value -> keys that may be harvested`` with a per-partition memo of short values."""
     memo = Memo()
+    short: dict[
+        tuple[str, str], bool
+    ] = {}  # the filter's answer for short keys: words of many values ("urn")
 
     def passing(value: str | float) -> list[tuple[str, str]]:
-        return [key for key in value_keys(value) if key in bloom]
+        keys = plain_keys(value) if type(value) is str else None
+        out = []
+        for key in value_keys(value) if keys is None else keys:
+            if len(key[1]) <= _SHORT_KEY_CHARS:
+                found = short.get(key)
+                if found is None:
+                    if len(short) >= _SHORT_KEYS:
+                        short.clear()
+                    found = short[key] = key in bloom
+            else:
+                found = key in bloom
+            if found:
+                out.append(key)
+        return out
 
     def keys_of(value: str | float) -> list[tuple[str, str]]:
         cached = memo.get(value)
@@ -246,3 +275,48 @@ def filtered_keys(bloom: KeyBloom) -> Callable[[str | float], list[tuple[str, st
         return cached
 
     return keys_of
+
+
+_SHORT_KEY_CHARS = 16
+_SHORT_KEYS = 100_000
+_MIN_WORDS, _MIN_COMPACT, _MIN_WHOLE = MIN_LENGTH["words"], MIN_LENGTH["compact"], MIN_LENGTH["whole"]
+#: Longest text whose whole compact and whole keys are emitted (``candidates._string_keys``).
+_WHOLE_MAX_CHARS = 200
+_PLAIN_SEPARATORS = re.compile(r"[:/]")
+
+
+def plain_keys(text: str) -> list[tuple[str, str]] | None:
+    """:func:`~anonymizer.verify.candidates.value_keys` of the shape most values met once have, without its regular
+    expressions, or None for any other text (``tests/verify/test_resource_scan.py`` checks the equality).
+
+    The shape: ASCII words of letters and digits, each with a letter, joined by single ``:`` or ``/`` (a
+    pseudonymised id, ``Observation/<id>``, ``urn:uuid:<id>``). In such text no digit run, ZIP or date stands alone
+    (a letter or a separator touches every digit, and a date needs ``-`` or a number between two ``/``), nothing is
+    a tag and there is no ``://``; what is left is the words, the chunks and the whole value."""
+    if not text.isascii():
+        return None
+    low = text.lower()
+    if low.isalnum():
+        if low.isdigit():
+            return None
+        size = len(low)
+        keys = [("words", low)] if size >= _MIN_WORDS else []
+        if size >= _MIN_COMPACT:
+            keys.append(("compact", low))  # the chunk, and the whole value's compact key
+            if _MIN_WHOLE <= size <= _WHOLE_MAX_CHARS:
+                keys.append(("whole", low))
+        return keys
+    words = low.split("/") if ":" not in low else _PLAIN_SEPARATORS.split(low)
+    for word in words:
+        if not word.isalnum() or word.isdigit():  # empty, other characters, digits only
+            return None
+    grams = (words[0], f"{words[0]} {words[1]}", words[1]) if len(words) == 2 else nz.word_ngrams(words)
+    keys = [("words", gram) for gram in grams if len(gram) >= _MIN_WORDS]
+    keys += [("compact", word) for word in words if len(word) >= _MIN_COMPACT]
+    whole = "".join(words)
+    if len(whole) >= _MIN_COMPACT and len(text) <= _WHOLE_MAX_CHARS:
+        keys.append(("compact", whole))
+        if len(text) >= _MIN_WHOLE:
+            keys.append(("whole", low))
+    # distinct words give distinct n-grams and chunks (words hold no space)
+    return keys if len(set(words)) == len(words) else list(dict.fromkeys(keys))

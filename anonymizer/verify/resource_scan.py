@@ -3,10 +3,12 @@
 The output pass used to walk each resource once per check: candidate extraction
 (:func:`~anonymizer.verify.candidates.resource_values` and the match keys), value digests
 (:func:`~anonymizer.verify.changes.leaf_values`), :func:`~anonymizer.verify.precision_checks.check_resource` and
-:func:`~anonymizer.verify.identifier_checks.check_resource`. :class:`OutputScanner` visits every node once and
-produces exactly what those four give (``tests/verify/test_resource_scan.py`` checks the equality), with memos
-per value or per ``(path, value)`` where a result depends only on them: FHIR repeats the same codes, units,
-references and years thousands of times. The functions above stay the reference definitions.
+:func:`~anonymizer.verify.identifier_checks.check_resource`. :class:`OutputScanner` produces exactly what those four
+give (``tests/verify/test_resource_scan.py`` checks the equality): it counts the top-level elements it has met before
+(their contributions are memoised per row type, resource type, key and flags) and walks only the others, once
+(:mod:`anonymizer.verify.scan_walk`), with memos per value or per ``(path, value)`` where a result depends only on
+them: FHIR repeats the same codes, units, references and years thousands of times. The functions above stay the
+reference definitions.
 """
 
 from __future__ import annotations
@@ -18,22 +20,16 @@ from datetime import date
 from typing import Any
 
 import orjson
+from orjson import dumps
 
-from anonymizer.verify import normalize as nz
-from anonymizer.verify.candidates import SKIPPED_KEYS, Blob, decode_attachment, is_free_text_path
-from anonymizer.verify.identifier_checks import (
-    _AGE_OVER_89_IN,
-    _SHORT_ZIP,
-    _TEXT_CHECKS,
-    _UID,
-    EXEMPT_UID_ROOTS,
-)
-from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_object, _check_string
+from anonymizer.verify.candidates import is_free_text_path
+from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_string
+from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
+from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
 #: Values up to this length are memoised (longer ones are mostly unique narrative text).
 MEMO_CHARS = 256
 _MEMO_MAX = 200_000
-_TEXT_CATEGORIES = frozenset(_TEXT_CHECKS)
 _EMPTY: tuple[Any, ...] = ()
 
 
@@ -63,21 +59,67 @@ class Memo(dict[Any, Any]):
         return found
 
 
-class Scan:
-    """What one resource gave: candidate keys ``(kind, norm, path)``, value digests ``(path, digest) -> n``,
-    precision findings and identifier-shape findings ``(check, path) -> n``."""
+class Entry:
+    """What one top-level element of a resource contributes under one table's flags, and how many times it has been
+    met since the last :meth:`OutputScanner.drain`: value digests ``((type, path, digest), m)``, findings
+    ``((rec, check, rtype, path), m)`` (``rec`` is ``precision`` or ``ident``) and candidate keys."""
 
-    __slots__ = ("candidates", "leaves", "precision", "ident")
+    __slots__ = ("leaves", "findings", "cands", "live", "n")
 
-    def __init__(self) -> None:
-        self.candidates: set[tuple[str, str, str]] = set()
-        self.leaves: Counter[tuple[str, bytes]] = Counter()
-        self.precision: Counter[tuple[str, str]] = Counter()
-        self.ident: Counter[tuple[str, str]] = Counter()
+    def __init__(
+        self,
+        leaves: tuple[tuple[tuple[str, str, bytes], int], ...],
+        findings: tuple[tuple[tuple[str, str, str, str], int], ...],
+        cands: frozenset[tuple[str, str, str]],
+    ) -> None:
+        self.leaves, self.findings, self.cands = leaves, findings, cands
+        self.live = bool(leaves or findings)
+        self.n = 0
+
+
+class _Table:
+    """The element memos of one row type, resource type and set of flags, and the walk for their misses."""
+
+    __slots__ = ("slots", "parts", "out", "ctx", "rtype", "root", "photo")
+
+    def __init__(self, scanner: OutputScanner, rtype: str, root: str, full: bool, person: bool) -> None:
+        p = scanner.promises
+        self.slots: dict[str, Slot] = {}
+        #: (path, key, searched, leafed) -> the parts met under a top-level element, by JSON text
+        self.parts: dict[tuple[str, str, bool, bool], Slot] = {}
+        self.out = Scan()  # what the walk of one element (or the resource object's own checks) found
+        self.ctx = Walk(scanner, self.out, leaves=full, person=person, ages=full and p.ages, ident=full,
+                            zips=full and p.zip == "zip3" and root not in scanner.zip_exempt)  # fmt: skip
+        self.ctx.parts = self.parts
+        self.rtype, self.root = rtype, root
+        self.photo = full and root.endswith(".photo")
+
+    def entry(self) -> Entry:
+        """An entry of what :attr:`out` holds (emptied)."""
+        out, rtype, root = self.out, self.rtype, self.root
+        leaves = tuple(((root, path, digest), n) for (path, digest), n in out.leaves.items())
+        findings = tuple((("precision", check, rtype, path), n) for (check, path), n in out.precision.items())
+        if out.ident:
+            findings += tuple((("ident", check, rtype, path), n) for (check, path), n in out.ident.items())
+        entry = Entry(leaves, findings, frozenset(out.candidates) if out.candidates else _NO_CANDIDATES)
+        out.clear()
+        return entry
+
+
+#: The element memos of one scanner turn over (two generations) beyond this many entries or estimated bytes.
+_ENTRIES_MAX = 200_000
+_ENTRIES_BUDGET = 48 << 20
+_NO_CANDIDATES: frozenset[tuple[str, str, str]] = frozenset()
 
 
 class OutputScanner:
-    """Scans research-zone resources; memos live as long as the scanner (one per Python worker partition)."""
+    """Scans research-zone resources; memos live as long as the scanner (one per Python worker partition).
+
+    :meth:`add` counts one resource: each top-level element is looked up by its value (its JSON text unless a
+    string) in a memo per row type, resource type, key and flags, and only an element not met before is walked
+    (:class:`_Context`); what an element contributes is the same wherever it occurs, so a hit only adds one to its
+    entry's count. :meth:`drain` multiplies the entries' contributions by their counts into the pass's counters.
+    """
 
     def __init__(
         self,
@@ -94,26 +136,145 @@ class OutputScanner:
         self._strings = Memo()  # (path, value) -> precision keys of the string
         self._idents = Memo()  # (value, free text) -> identifier checks of the string
         self._free = Memo()  # path -> is free text
+        #: (row type, resource type, full, person) -> top-level key -> slot
+        self._tables: dict[tuple[str, str, bool, bool], _Table] = {}
+        self._stored = self._stored_bytes = 0
+        #: entries counted since the last drain (each once, while its count is above zero)
+        self.pending: list[Entry] = []
 
-    def scan(self, resource: dict[str, Any], *, person: bool, searched_only: bool = False) -> Scan:
-        """Every check's output for one resource (its ``resourceType`` a string). ``person``: run the precision checks (a row about an
-        individual); ``searched_only``: candidates only (a views row)."""
-        out = Scan()
+    def add(
+        self, resource: dict[str, Any], rtype: str, *, person: bool, searched_only: bool = False
+    ) -> frozenset[tuple[str, str, str]]:
+        """Count one resource of row type ``rtype`` into :attr:`pending`; return its candidate keys
+        ``(kind, norm, path)``. ``person``: run the precision checks (a row about an individual); ``searched_only``:
+        candidates only (a views row)."""
         own = resource.get("resourceType")
         root = own if isinstance(own, str) else "Unknown"
         full = not searched_only
-        p = self.promises
-        ctx = _Context(
-            self,
-            out,
-            leaves=full,
-            person=full and person,
-            zips=full and p.zip == "zip3" and root not in self.zip_exempt,
-            ages=full and p.ages,
-            ident=full,
-        )
-        ctx.walk_dict(resource, root, searched=True, leafed=True)
+        person = full and person
+        where = (rtype, root, full, person)
+        table = self._tables.get(where)
+        if table is None:
+            table = self._tables[where] = _Table(self, rtype, root, full, person)
+        slots = table.slots
+        pending = self.pending
+        cands = _NO_CANDIDATES
+        if full and ("value" in resource or "contentType" in resource or table.photo):
+            self._root(resource, table)  # what _check_object and the age check read
+        for key, value in resource.items():
+            slot = slots.get(key)
+            if slot is None:
+                slot = slots[key] = Slot()
+            entry = None
+            if slot.memo:
+                if type(value) is str:
+                    text: str | bytes = value
+                    if key != "data":
+                        entry = slot.entries.get(value)
+                else:
+                    try:
+                        text = dumps(value)
+                    except orjson.JSONEncodeError:  # not from JSON (a caller's object): walked every time
+                        text = ""
+                    entry = slot.entries.get(text)
+                if entry is None:
+                    entry = self._miss(slot, text, resource, key, value, table)
+                else:
+                    slot.hits += 1
+            else:
+                entry = self._element(resource, key, value, table)
+            if entry.live:
+                if not entry.n:
+                    pending.append(entry)
+                entry.n += 1
+            if entry.cands:
+                cands = entry.cands if not cands else cands | entry.cands
+        return cands
+
+    def drain(self, leaves: Counter[Any], findings: Counter[Any]) -> None:
+        """Add what the pending entries contributed, times their counts, to ``leaves`` (``(type, path, digest)``)
+        and ``findings`` (``(rec, check, rtype, path)``); their counts start again from zero."""
+        for entry in self.pending:
+            n = entry.n
+            for key, m in entry.leaves:
+                leaves[key] += m * n
+            for finding, m in entry.findings:
+                findings[finding] += m * n
+            entry.n = 0
+        self.pending.clear()
+
+    def scan(self, resource: dict[str, Any], *, person: bool, searched_only: bool = False) -> Scan:
+        """Every check's output for one resource, through :meth:`add` and :meth:`drain` (standalone use: nothing may
+        be pending)."""
+        if self.pending:
+            raise RuntimeError("scan() while entries are pending: drain() first")
+        own = resource.get("resourceType")
+        root = own if isinstance(own, str) else "Unknown"
+        out = Scan()
+        out.candidates = set(self.add(resource, root, person=person, searched_only=searched_only))
+        leaves: Counter[tuple[str, str, bytes]] = Counter()
+        findings: Counter[tuple[str, str, str, str]] = Counter()
+        self.drain(leaves, findings)
+        for (_type, path, digest), n in leaves.items():
+            out.leaves[(path, digest)] += n
+        for (rec, check, _rtype, path), n in findings.items():
+            (out.precision if rec == "precision" else out.ident)[(check, path)] += n
         return out
+
+    def _root(self, resource: dict[str, Any], table: _Table) -> None:
+        """The resource object's own checks (they read several of its keys): counted once when they find something."""
+        table.ctx.check_object(resource, table.root)
+        if table.out.precision or table.out.ident:
+            entry = table.entry()
+            entry.n = 1
+            self.pending.append(entry)
+
+    def _element(self, resource: dict[str, Any], key: str, value: Any, table: _Table) -> Entry:
+        """Walk one top-level element (what :meth:`_Context.walk_dict` does for one key of the resource)."""
+        table.ctx.element(resource, table.root, key, value, True, True)
+        return table.entry()
+
+    def _miss(
+        self,
+        slot: Slot,
+        text: str | bytes,
+        resource: dict[str, Any],
+        key: str,
+        value: Any,
+        table: _Table,
+    ) -> Entry:
+        """An element not in the current generation: from the old one, else walked; remembered when it may repeat."""
+        entry = slot.old.get(text) if text else None
+        if entry is not None:
+            slot.hits += 1
+        else:
+            entry = self._element(resource, key, value, table)
+            slot.misses += 1
+            if slot.misses >= MEMO_TRIAL and slot.hits * 3 < slot.misses:
+                slot.memo = False  # values here rarely repeat (ids, references to one resource)
+                slot.entries, slot.old = {}, {}
+                return entry
+            if not text or len(text) > MEMO_MAX_TEXT or (key == "data" and type(value) is str):
+                return entry
+        self.remember(slot, text, entry, len(entry.leaves) + len(entry.findings) + len(entry.cands))
+        return entry
+
+    def remember(self, slot: Slot, text: str | bytes, found: Any, size: int) -> None:
+        """Store ``found`` (an :class:`Entry` or a :class:`Part` holding ``size`` things) in ``slot``."""
+        if type(text) is bytes:
+            text = bytes(memoryview(text))  # orjson's bytes keep a 4 KiB buffer whatever their length
+        slot.entries[text] = found
+        self._stored += 1
+        self._stored_bytes += len(text) + 200 * (size + 1)
+        if self._stored >= _ENTRIES_MAX or self._stored_bytes >= _ENTRIES_BUDGET:
+            self._turn_over()
+
+    def _turn_over(self) -> None:
+        """The current generation of every element memo becomes the old one."""
+        for table in self._tables.values():
+            for slot in (*table.slots.values(), *table.parts.values()):
+                slot.old, slot.entries = slot.entries, {}
+        self._stored = self._stored_bytes = 0
 
     def free_text(self, path: str) -> bool:
         """:func:`is_free_text_path`, memoised per path."""
@@ -146,104 +307,6 @@ class OutputScanner:
         if found is None:
             found = self._idents.miss(memo_key, _ident_checks, value, free)
         return found
-
-
-def _ident_checks(value: str, free: bool) -> tuple[str, ...]:
-    from anonymizer.text.patterns import find_patterns
-
-    m = _UID.match(value) if len(value) < 80 else None
-    if m and not m.group("uid").startswith(EXEMPT_UID_ROOTS):
-        return ("dicom_uid",)
-    if m or not free:
-        return _EMPTY
-    return tuple(_TEXT_CHECKS[found.category] for found in find_patterns(value, _TEXT_CATEGORIES))
-
-
-class _Context:
-    """The walk of one resource (flags say which checks run)."""
-
-    __slots__ = ("s", "out", "leaves", "person", "zips", "ages", "ident")
-
-    def __init__(
-        self, s: OutputScanner, out: Scan, *, leaves: bool, person: bool, zips: bool, ages: bool, ident: bool
-    ) -> None:
-        self.s, self.out = s, out
-        self.leaves, self.person, self.zips, self.ages, self.ident = leaves, person, zips, ages, ident
-
-    def walk_dict(self, obj: dict[str, Any], path: str, *, searched: bool, leafed: bool) -> None:
-        s, out = self.s, self.out
-        if self.person:
-            _check_object(obj, path, s.promises, out.precision)
-        if self.ages and "value" in obj:
-            value = obj["value"]
-            limit = _AGE_OVER_89_IN.get(str(obj.get("code") or obj.get("unit") or "").lower())
-            if limit and isinstance(value, (int, float)) and not isinstance(value, bool) and value >= limit:
-                out.ident[("age_over_89", f"{path}.value")] += 1
-        for key, value in obj.items():
-            child = f"{path}.{key}"
-            if (
-                self.zips
-                and key == "postalCode"
-                and isinstance(value, (str, int))
-                and not isinstance(value, bool)
-                and _SHORT_ZIP.match(str(value))
-            ):
-                out.ident[("zip_4_digits", child)] += 1
-            if key == "data" and isinstance(value, str):
-                self._data(obj, value, child, searched=searched, leafed=leafed)
-                continue
-            self.visit(value, child, key, searched=searched and key not in SKIPPED_KEYS,
-                       leafed=leafed and key != "resourceType")  # fmt: skip
-
-    def visit(self, value: Any, path: str, key: str, *, searched: bool, leafed: bool) -> None:
-        if isinstance(value, str):
-            self._string(value, path, key, searched=searched, leafed=leafed)
-        elif isinstance(value, dict):
-            self.walk_dict(value, path, searched=searched, leafed=leafed)
-        elif isinstance(value, list):
-            for element in value:
-                self.visit(element, path, key, searched=searched, leafed=leafed)
-        elif value is not None:
-            if leafed and self.leaves:
-                self.out.leaves[(path, self.s.digests.of(value))] += 1
-            if searched and isinstance(value, float) and not value.is_integer():
-                for kind, norm in self.s.keys_of(value):
-                    self.out.candidates.add((kind, norm, path))
-
-    def _string(self, value: str, path: str, key: str, *, searched: bool, leafed: bool) -> None:
-        s, out = self.s, self.out
-        if leafed and self.leaves:
-            out.leaves[(path, s.digests.of(value))] += 1
-        if self.person:
-            for found in s.precision_keys(value, path, key):
-                out.precision[found] += 1
-        if searched:
-            self._searched(value, path)
-
-    def _searched(self, value: str, path: str) -> None:
-        s, out = self.s, self.out
-        for kind, norm in s.keys_of(value):
-            out.candidates.add((kind, norm, path))
-        if self.ident:
-            for check in s.ident_checks(value, s.free_text(path)):
-                out.ident[(check, path)] += 1
-
-    def _data(self, obj: dict[str, Any], value: str, path: str, *, searched: bool, leafed: bool) -> None:
-        """An element named ``data``: the attachment is decoded once for the precision and candidate checks."""
-        s, out = self.s, self.out
-        if leafed and self.leaves:
-            out.leaves[(path, s.digests.of(value))] += 1
-        attachment = searched and ("contentType" in obj or "url" in obj or "size" in obj or "title" in obj)
-        text = None
-        if self.person or attachment:
-            text = decode_attachment(value, obj.get("contentType"))
-        if self.person and text is not None and s.promises.dates in ("year", "removed"):
-            for _ in nz.date_tokens(text):
-                out.precision[("date_in_text", path)] += 1
-        if attachment:
-            self._searched(text if text is not None else Blob(nz.blob_key(value)), path)
-        elif searched:
-            self._searched(value, path)
 
 
 def reference_scan(

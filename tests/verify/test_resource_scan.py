@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from anonymizer.verify import resource_scan
+from anonymizer.verify import resource_scan, scan_walk
 from anonymizer.verify.candidates import value_keys
 from anonymizer.verify.precision_checks import Promises
 from anonymizer.verify.resource_scan import OutputScanner, reference_scan
@@ -128,3 +129,202 @@ def test_the_edge_cases_exercise_every_check() -> None:
         checks |= {check for check, _path in scan.precision} | {check for check, _path in scan.ident}
     assert {"date_precision", "date_in_text", "age_over_89", "birth_year_over_89", "zip_not_3_digits",
             "image", "dicom_uid", "id_in_text", "ssn_in_text", "age_in_text", "zip_4_digits"} <= checks  # fmt: skip
+
+
+# --- the whole output pass (pure Python): its aggregated records equal the reference functions' ---------------
+
+_PASS_LINES_PER_FILE = 60
+
+
+def _pass_rows() -> list[tuple[int, str, str | None, str | None, str | None]]:
+    """Rows as the output pass reads them (``uid, rtype, patient_key, run_id, json``): sample and hand-made
+    resources, with and without a patient key, of this run and an earlier one, and the odd rows."""
+    resources = list(EDGE_CASES)
+    for path in sorted((ROOT / "examples" / "synthea-10-patients").glob("*.ndjson")):
+        lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+        resources.extend(orjson.loads(line) for line in lines[:_PASS_LINES_PER_FILE])
+    rows: list[tuple[int, str, str | None, str | None, str | None]] = []
+    for index, resource in enumerate(resources * 2):  # twice: the second time from the memos
+        key = "pk" if index % 3 else None
+        rows.append(
+            (index, resource["resourceType"], key, "run-1" if index % 5 else "run-0", _dumps(resource))
+        )
+    odd = [
+        ("view:flat", {"patient_name": "Sumiko254 Castañeda", "ssn": "999-88-8662", "lat": 42.3601}),
+        (
+            "view:flat",
+            {"resourceType": "Patient", "note": "seen 2019-03-04", "x": [{"system": "s", "code": "c"}]},
+        ),
+        ("Observation", {"resourceType": 7, "id": "n", "valueString": "Castañeda 2019-03-04"}),
+        ("Observation", {"id": "no-type", "birthDate": "1931-05-06"}),
+        ("Basic", {"resourceType": "Observation", "id": "o2", "valueQuantity": {"value": 95, "unit": "a"}}),
+        ("Observation", None),
+    ]
+    for offset, (rtype, resource) in enumerate(odd):
+        rows.append((10_000 + offset, rtype, "pk", "run-1", None if resource is None else _dumps(resource)))
+    rows.append((20_000, "Observation", None, "run-1", "{not json"))
+    return rows
+
+
+def _dumps(resource: dict[str, Any]) -> str:
+    return orjson.dumps(resource).decode()
+
+
+def _bloom(rows: list[tuple[int, str, str | None, str | None, str | None]]) -> Any:
+    """A filter holding the match keys of every fourth row's values (so candidates pass, and others do not)."""
+    from anonymizer.verify.bloom import KeyBloom
+    from anonymizer.verify.candidates import resource_values
+    from anonymizer.verify.passes import _parse
+
+    bloom = KeyBloom.sized_for(200_000)
+    for _uid, _rtype, _key, _run, text in rows[::4]:
+        resource = _parse(text)
+        if resource is not None:
+            for _path, value in resource_values(resource):
+                for kind, norm in value_keys(value):
+                    bloom.add(kind, norm)
+    return bloom
+
+
+def _aggregate(records: Any) -> tuple[Counter[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """Summed ``n`` per record key, and the ``cand`` records as a set (the leak audit takes them distinct)."""
+    sums: Counter[tuple[Any, ...]] = Counter()
+    cands: set[tuple[Any, ...]] = set()
+    for record in records:
+        if record[0] == "cand":
+            cands.add(record)
+        else:
+            sums[record[:8]] += record[8]
+    return sums, cands
+
+
+def _reference_records(rows: Any, bloom: Any, promises: Promises, run_id: str) -> Any:
+    """What the output pass must emit, from :func:`reference_scan` row by row (no memo, no Bloom shortcut)."""
+    from anonymizer.verify.changes import security_codes
+    from anonymizer.verify.harvest import PERSON_TYPES
+    from anonymizer.verify.passes import _parse
+
+    def keys_of(value: str | float) -> list[tuple[str, str]]:
+        return [key for key in value_keys(value) if key in bloom]
+
+    out: list[tuple[Any, ...]] = []
+    for uid, rtype, patient_key, row_run, text in rows:
+        view = rtype.startswith("view:")
+        if not view and row_run == run_id:
+            out.append(("rows", rtype, None, None, None, None, None, None, 1, None))
+        resource = _parse(text)
+        if resource is None:
+            continue
+        person = rtype in PERSON_TYPES or patient_key is not None
+        scan = reference_scan(
+            resource, keys_of, promises, AS_OF, frozenset({"Organization"}), person=person, searched_only=view
+        )
+        out.extend(("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                   for kind, norm, path in scan.candidates)  # fmt: skip
+        if view:
+            continue
+        own = str(resource.get("resourceType"))
+        out.extend(("leaf", own, path, None, None, None, None, digest, n, None)
+                   for (path, digest), n in scan.leaves.items())  # fmt: skip
+        out.extend(
+            ("label", rtype, None, None, code, None, None, None, 1, None) for code in security_codes(resource)
+        )
+        for rec, found in (("precision", scan.precision), ("ident", scan.ident)):
+            out.extend(
+                (rec, rtype, path, check, None, None, None, None, n, None)
+                for (check, path), n in found.items()
+            )
+    return _aggregate(out)
+
+
+@pytest.mark.parametrize("promises", PROMISES, ids=lambda p: f"{p.dates}-{p.zip}")
+@pytest.mark.parametrize("small", [False, True], ids=["limits", "small-limits"])
+def test_the_output_pass_records_equal_the_reference(
+    promises: Promises, small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass's records (element memo, counts drained per batch and at flushes), aggregated as verify aggregates
+    them, are the reference functions' (with small limits the memos turn over, keys stop being memoised, and the
+    counters are drained and flushed many times within a partition)."""
+    import pyarrow as pa
+
+    from anonymizer.verify import passes
+
+    if small:
+        monkeypatch.setattr(resource_scan, "_MEMO_MAX", 50)
+        monkeypatch.setattr(resource_scan, "_ENTRIES_MAX", 40)
+        monkeypatch.setattr(resource_scan, "MEMO_TRIAL", 20)
+        monkeypatch.setattr(scan_walk, "MEMO_TRIAL", 20)
+        monkeypatch.setattr(passes, "_PENDING", 30)
+        monkeypatch.setattr(passes, "_FLUSH_KEYS", 100)
+    rows = _pass_rows()
+    bloom = _bloom(rows)
+    names = ("uid", "rtype", "patient_key", "run_id", "json")
+    schema = pa.schema([("uid", pa.int64())] + [(name, pa.string()) for name in names[1:]])
+    batches = [
+        pa.RecordBatch.from_arrays([pa.array(column) for column in zip(*rows[i : i + 97], strict=True)],
+                                   schema=schema)
+        for i in range(0, len(rows), 97)
+    ]  # fmt: skip
+    run = passes._output_partition(bloom, promises, AS_OF, frozenset({"Organization"}), "run-1")
+    got = [record for batch in run(iter(batches)) for record in zip(*batch.to_pydict().values(), strict=True)]
+    sums, cands = _aggregate(got)
+    want_sums, want_cands = _reference_records(rows, bloom, promises, "run-1")
+    assert sums == want_sums
+    assert cands == want_cands
+    assert len(cands) > 100 and {key[0] for key in sums} >= {"rows", "leaf", "label", "precision", "ident"}
+
+
+def test_plain_keys_are_the_match_keys() -> None:
+    """The regex-free keys of id-shaped text equal :func:`value_keys`; other text is left to it."""
+    import random
+
+    from anonymizer.verify.passes import plain_keys
+
+    values = {value for resource in _sample_resources() for _path, value in _string_values(resource)}
+    rng = random.Random(15)
+    for _ in range(20_000):
+        size = rng.choice([1, 2, 3, 5, 6, 7, 11, 12, 13, 30, 64, 199, 200, 201])
+        values.add("".join(rng.choice("abcXZ0129/:-. é") for _ in range(size)))
+        values.add(rng.choice(["Patient/", "urn:uuid:", "A/", "x1:", "1/", "12/", "a//", ""])
+                   + "".join(rng.choice("abcA0129:/") for _ in range(size)))  # fmt: skip
+        values.add(
+            "/".join(rng.choice(["ab", "1", "12", "a1", "2024", "x"]) for _ in range(rng.choice([2, 3, 7])))
+        )
+    used = 0
+    for value in values:
+        keys = plain_keys(value)
+        if keys is not None:
+            used += 1
+            assert len(keys) == len(set(keys)) and set(keys) == value_keys(value), value
+    assert used > 3_000
+
+
+def _string_values(obj: Any, path: str = "") -> Any:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield key, key
+            yield from _string_values(value, path)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _string_values(value, path)
+    elif isinstance(obj, str):
+        yield path, obj
+
+
+def test_bloom_lookup_is_its_positions() -> None:
+    """``key in bloom`` is true exactly when every position of the key is set (the lookup unpacks the digest)."""
+    import random
+
+    from anonymizer.verify.bloom import KeyBloom, _positions
+
+    rng = random.Random(7)
+    bloom = KeyBloom(1 << 12)  # small: about half the bits set, so both answers are frequent
+    for i in range(300):
+        bloom.add("words", f"w{i}")
+    answers = set()
+    for i in range(3_000):
+        kind, norm = rng.choice(["words", "compact", "zip"]), f"w{i}" if i % 2 else str(rng.random())
+        want = all(bloom.bits[p >> 3] & (1 << (p & 7)) for p in _positions(kind, norm, bloom.size))
+        assert ((kind, norm) in bloom) == want
+        answers.add(want)
+    assert answers == {True, False}
