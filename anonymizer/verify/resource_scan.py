@@ -23,7 +23,7 @@ import orjson
 from orjson import dumps
 
 from anonymizer.verify.candidates import is_free_text_path
-from anonymizer.verify.precision_checks import _DATE_VALUE_RE, Promises, _check_string
+from anonymizer.verify.precision_checks import Promises, _check_string
 from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
 from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
@@ -349,33 +349,3 @@ class Digests(Memo):
         if found is None:
             found = self.miss(key, value_digest, value)
         return found
-
-
-def source_values(
-    resource: dict[str, Any], digests: Digests, *, decades: bool
-) -> tuple[Counter[tuple[str, bytes]], Counter[str]]:
-    """One walk of a landing resource: :func:`~anonymizer.verify.changes.leaf_values` (with ``digests``) and, when
-    ``decades``, :func:`~anonymizer.verify.precision_checks.date_decades`."""
-    leaves: Counter[tuple[str, bytes]] = Counter()
-    found: Counter[str] = Counter()
-    match = _DATE_VALUE_RE.match
-
-    def visit(obj: Any, path: str, leafed: bool) -> None:
-        if isinstance(obj, str):
-            if leafed:
-                leaves[(path, digests.of(obj))] += 1
-            if decades and len(obj) >= 4 and obj[:4].isdigit():
-                date_match = match(obj)
-                if date_match:
-                    found[f"{date_match.group(1)[:3]}0s"] += 1
-        elif isinstance(obj, dict):
-            for key, value in obj.items():
-                visit(value, f"{path}.{key}", leafed and key != "resourceType")
-        elif isinstance(obj, list):
-            for element in obj:
-                visit(element, path, leafed)
-        elif obj is not None and leafed:
-            leaves[(path, digests.of(obj))] += 1
-
-    visit(resource, str(resource.get("resourceType", "Unknown")), True)
-    return leaves, found
