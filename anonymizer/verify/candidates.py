@@ -43,10 +43,16 @@ def resource_candidates(resource: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
-def resource_values(resource: dict[str, Any]) -> Iterator[tuple[str, str | float]]:
-    """``(path, value)`` of every searched value: strings, decoded text attachments, fractional numbers."""
+def resource_values(
+    resource: dict[str, Any], leading: frozenset[tuple[str, str]] | None = None
+) -> Iterator[tuple[str, str | float]]:
+    """``(path, value)`` of every searched value: strings, decoded text attachments, fractional numbers.
+
+    ``leading``: ``(type, path)`` pairs; when given, the walk goes down those paths only.
+    """
     rtype = resource.get("resourceType")
-    yield from _walk(resource, rtype if isinstance(rtype, str) else "Unknown")
+    root = rtype if isinstance(rtype, str) else "Unknown"
+    yield from _walk(resource, root, root, leading)
 
 
 class Blob(str):
@@ -69,12 +75,16 @@ def is_free_text_path(path: str) -> bool:
     return path in FREE_TEXT_PATHS or any(part in FREE_TEXT_KEYS for part in path.split(".")[1:])
 
 
-def _walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
+def _walk(
+    obj: Any, path: str, root: str, leading: frozenset[tuple[str, str]] | None
+) -> Iterator[tuple[str, str | float]]:
     if isinstance(obj, dict):
         for key, value in obj.items():
             if key in SKIPPED_KEYS:
                 continue
             child = f"{path}.{key}"
+            if leading is not None and (root, child) not in leading:
+                continue
             if key == "data" and isinstance(value, str) and _is_attachment(obj):
                 text = decode_attachment(value, obj.get("contentType"))
                 if text is not None:
@@ -82,10 +92,10 @@ def _walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
                 else:
                     yield child, Blob(nz.blob_key(value))
                 continue
-            yield from _walk(value, child)
+            yield from _walk(value, child, root, leading)
     elif isinstance(obj, list):
         for element in obj:
-            yield from _walk(element, path)
+            yield from _walk(element, path, root, leading)
     elif isinstance(obj, str) or (isinstance(obj, float) and not obj.is_integer()):
         yield path, obj
 

@@ -18,22 +18,14 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from anonymizer.text.common_words import COMMON_WORD, COMMON_WORDS, MIN_ALONE_TOKEN, SHORT_TOKEN
-from anonymizer.verify import normalize as nz
 from anonymizer.verify.bloom import KeyBloom, build_bloom
-from anonymizer.verify.candidates import (
-    SKIPPED_KEYS,
-    Blob,
-    _is_attachment,
-    decode_attachment,
-    is_free_text_path,
-)
+from anonymizer.verify.candidates import is_free_text_path, resource_values
 from anonymizer.verify.passes import filtered_keys
 from anonymizer.verify.row_map import map_rows
 from anonymizer.views.audit import VIEW_TYPE_PREFIX
@@ -90,7 +82,7 @@ def _source_candidate_partition(places: frozenset[tuple[str, str]], bloom: KeyBl
             rtype = resource["resourceType"]
             found = {
                 (k, n, path)
-                for path, value in place_values(resource, rtype, leading)
+                for path, value in resource_values(resource, leading)
                 if (rtype, path) in places
                 for k, n in keys_of(value)
             }
@@ -108,31 +100,6 @@ def _leading_paths(places: frozenset[tuple[str, str]]) -> frozenset[tuple[str, s
         for parts in [path.split(".")]
         for n in range(2, len(parts) + 1)
     )
-
-
-def place_values(
-    resource: dict[str, Any], rtype: str, leading: frozenset[tuple[str, str]]
-) -> Iterator[tuple[str, str | float]]:
-    """:func:`~anonymizer.verify.candidates.resource_values` of the elements on the ``leading`` paths only."""
-
-    def walk(obj: Any, path: str) -> Iterator[tuple[str, str | float]]:
-        if isinstance(obj, dict):
-            for key, value in obj.items():
-                child = f"{path}.{key}"
-                if key in SKIPPED_KEYS or (rtype, child) not in leading:
-                    continue
-                if key == "data" and isinstance(value, str) and _is_attachment(obj):
-                    text = decode_attachment(value, obj.get("contentType"))
-                    yield child, text if text is not None else Blob(nz.blob_key(value))
-                    continue
-                yield from walk(value, child)
-        elif isinstance(obj, list):
-            for element in obj:
-                yield from walk(element, path)
-        elif isinstance(obj, str) or (isinstance(obj, float) and not obj.is_integer()):
-            yield path, obj
-
-    yield from walk(resource, rtype)
 
 
 @dataclass

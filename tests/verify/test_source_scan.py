@@ -129,9 +129,9 @@ def test_the_edge_cases_exercise_the_special_shapes() -> None:
 
 
 def test_the_exemption_walk_gives_resource_values_at_the_places() -> None:
-    """``leak_audit.place_values`` (the walk down to the exemptable places only) equals ``resource_values`` there."""
+    """``resource_values`` with ``leading`` (the walk down to the exemptable places only) equals ``resource_values`` there."""
     from anonymizer.verify.candidates import resource_values
-    from anonymizer.verify.leak_audit import _leading_paths, place_values
+    from anonymizer.verify.leak_audit import _leading_paths
 
     resources = _sample_resources()
     every = {(r["resourceType"], path) for r in resources for path, _ in resource_values(r)}
@@ -141,7 +141,7 @@ def test_the_exemption_walk_gives_resource_values_at_the_places() -> None:
         for resource in resources:
             rtype = resource["resourceType"]
             want = [(p, v) for p, v in resource_values(resource) if (rtype, p) in places]
-            got = [(p, v) for p, v in place_values(resource, rtype, leading) if (rtype, p) in places]
+            got = [(p, v) for p, v in resource_values(resource, leading) if (rtype, p) in places]
             assert got == want
             compared += len(want)
         assert compared > 1000
