@@ -249,3 +249,26 @@ def test_types_run_concurrently_and_the_first_failing_view_in_order_is_raised(
     with pytest.raises(ViewEvaluationError, match="'bad_status'"):
         materialize([parse_view(bad_status), parse_view(VIEW)], zone, spark, output=output, threads=1)
     assert not DeltaTable.isDeltaTable(spark, f"{output}/views/people")
+
+
+def test_reference_pattern_extracts_what_the_anchored_pattern_does(spark: Any) -> None:
+    from anonymizer.views.fhirpath_functions import _REFERENCE
+
+    anchored = "'^(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[^/]+)?$'"
+    references = [
+        "Patient/p-1", "Patient/Patient/x", "Foo/Bar/x", "http://x.org/fhir/Patient/a.b", "Patient/1/_history/2",
+        "A/B/_history/C", "Patient/xPatient/_history/h", "Patient/", "patient/1", "Patient/" + "a" * 65,
+        "urn:uuid:0f3c", "//Encounter/e", "Encounter/e/", "x/Claim/c-1/_history/v/w", "",
+    ]  # fmt: skip
+    rows = spark.createDataFrame([(r,) for r in references], "r string").selectExpr(
+        *(
+            f"regexp_extract(r, {p}, {g}) AS {n}{g}"
+            for p, n in ((anchored, "a"), (_REFERENCE, "s"))
+            for g in (1, 2)
+        ),
+        f"r RLIKE {anchored} AS am",
+        f"r RLIKE {_REFERENCE} AS sm",
+    )
+    for row in rows.collect():
+        assert (row.a1, row.a2, row.am) == (row.s1, row.s2, row.sm)
+    assert sum(row.am for row in rows.collect()) == 7
