@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark.research_zone import delta_path
+from anonymizer.spark.resource_format import quoted_path
+from anonymizer.spark.resource_format import table_properties as delta_properties
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
@@ -76,19 +78,18 @@ def load_views(paths: list[str]) -> list[ViewDef]:
 
 def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFrame, bool]:
     """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table)."""
-    from delta.tables import DeltaTable
-
     path = delta_path(zone, view.resource)
-    if DeltaTable.isDeltaTable(spark, path):
+    if delta_properties(spark, path) is not None:
         return json_resources(spark.read.format("delta").load(path)), True
     return spark.createDataFrame([], "_resource string"), False
 
 
 def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
-    """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written."""
-    from delta.tables import DeltaTable
+    """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
 
-    writer = frame.writeTo(f"delta.`{target}`").using("delta")
+    Delta SQL only (no ``DeltaTable`` API, which Spark Connect serves only with Delta's Connect plugin).
+    """
+    writer = frame.writeTo(quoted_path(target)).using("delta")
     writer = writer.tableProperty(NAME_PROPERTY, view.name).tableProperty(
         FINGERPRINT_PROPERTY, view.fingerprint
     )
@@ -96,7 +97,8 @@ def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession
         writer = writer.tableProperty(URL_PROPERTY, view.url)
     with evaluation_errors():
         writer.createOrReplace()
-    metrics = DeltaTable.forPath(spark, target).history(1).select("operationMetrics").first()
+    history = spark.sql(f"DESCRIBE HISTORY {quoted_path(target)} LIMIT 1")
+    metrics = history.select("operationMetrics").first()
     return int((metrics[0] or {}).get("numOutputRows", 0)) if metrics else 0
 
 
@@ -214,17 +216,14 @@ def _merged(
     view: ViewDef, frame: DataFrame, source: DataFrame, target: str, mode: str, spark: SparkSession
 ) -> DataFrame:
     """The rows to write: ``frame``, or in merge mode with an existing table, the merged rows."""
-    from delta.tables import DeltaTable
-
-    if mode == "merge" and DeltaTable.isDeltaTable(spark, target):
-        fingerprint = table_properties(spark, target).get(FINGERPRINT_PROPERTY)
-        return merged_frame(view, frame, source, target, fingerprint, spark)
-    return frame
+    if mode != "merge":
+        return frame
+    properties = delta_properties(spark, target)
+    if properties is None:
+        return frame
+    return merged_frame(view, frame, source, target, properties.get(FINGERPRINT_PROPERTY), spark)
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
-    """A Delta table's properties (``fhir.view.*`` among them)."""
-    from delta.tables import DeltaTable
-
-    detail = DeltaTable.forPath(spark, path).detail().select("properties").first()
-    return dict(detail[0]) if detail and detail[0] else {}
+    """A Delta table's properties (``fhir.view.*`` among them); empty when there is no table."""
+    return delta_properties(spark, path) or {}
