@@ -158,7 +158,11 @@ def _fn_resource_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_root
 
 
 # Relative literal references (``Type/id``, optionally absolute or versioned) and ``urn:uuid:`` references.
-_REFERENCE = "'^(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[^/]+)?$'"
+# ``Type/id`` at the start or after a ``/`` (Spark's regexp functions search, they do not need to match from the
+# start): the same matches as ``^(?:.*/)?Type/id...$``, without scanning the whole text and backtracking first.
+# At most one position matches (an id has no ``/``, and ``_history`` cannot be an id or a type), so the groups
+# are the same too.
+_REFERENCE = "'(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[^/]+)?$'"
 
 
 def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
@@ -168,7 +172,7 @@ def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_roo
     if wanted_type is not None and re.fullmatch("[A-Z][A-Za-z]+", wanted_type):
         # The same match as below with the type in the pattern: one regular expression per reference, and its
         # empty result (ids are never empty) means "no such reference".
-        typed = quote(f"^(?:.*/)?{wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
+        typed = quote(f"(?:^|/){wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
         k = fresh("k")
         keys = f"transform({references}, {r} -> regexp_extract({r}, {typed}, 1))"
         return Value(f"filter({keys}, {k} -> {k} <> '')", "coll", "string", "string")

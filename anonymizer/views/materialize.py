@@ -9,11 +9,15 @@ A view whose resource type has no table in the zone yields an empty table with t
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anonymizer.spark.research_zone import delta_path
+from anonymizer.spark.resource_format import quoted_path
+from anonymizer.spark.resource_format import table_properties as delta_properties
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
@@ -74,19 +78,18 @@ def load_views(paths: list[str]) -> list[ViewDef]:
 
 def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFrame, bool]:
     """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table)."""
-    from delta.tables import DeltaTable
-
     path = delta_path(zone, view.resource)
-    if DeltaTable.isDeltaTable(spark, path):
+    if delta_properties(spark, path) is not None:
         return json_resources(spark.read.format("delta").load(path)), True
     return spark.createDataFrame([], "_resource string"), False
 
 
 def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
-    """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written."""
-    from delta.tables import DeltaTable
+    """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
 
-    writer = frame.writeTo(f"delta.`{target}`").using("delta")
+    Delta SQL only (no ``DeltaTable`` API, which Spark Connect serves only with Delta's Connect plugin).
+    """
+    writer = frame.writeTo(quoted_path(target)).using("delta")
     writer = writer.tableProperty(NAME_PROPERTY, view.name).tableProperty(
         FINGERPRINT_PROPERTY, view.fingerprint
     )
@@ -94,8 +97,14 @@ def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession
         writer = writer.tableProperty(URL_PROPERTY, view.url)
     with evaluation_errors():
         writer.createOrReplace()
-    metrics = DeltaTable.forPath(spark, target).history(1).select("operationMetrics").first()
+    history = spark.sql(f"DESCRIBE HISTORY {quoted_path(target)} LIMIT 1")
+    metrics = history.select("operationMetrics").first()
     return int((metrics[0] or {}).get("numOutputRows", 0)) if metrics else 0
+
+
+#: Resource types whose views are materialized at the same time (threads of the driver). Spark runs the jobs of
+#: several threads at once, so the driver's analysis and Delta commits of one view overlap the tasks of another.
+VIEW_THREADS = 4
 
 
 def materialize(
@@ -104,39 +113,102 @@ def materialize(
     spark: SparkSession,
     output: str | None = None,
     mode: str = "overwrite",
+    threads: int = VIEW_THREADS,
 ) -> list[Materialized]:
-    """Write every view; stops at the first failing view (earlier tables are written, later ones untouched).
+    """Write every view; returns the written tables in the order of ``views``.
 
     ``mode`` overwrite replaces each table; merge replaces only the rows of the resources in the zone's
     tables (see :mod:`anonymizer.views.merge`). Either way each table changes in one commit or not at all.
+
+    The views of one resource type are written one after another (in their order, over one read and one parse
+    of the type's table); up to ``threads`` resource types at once. When a view fails: its table is left as it
+    was, no further view is started, the views already being written finish (each in its one commit), and the
+    error raised is that of the first failing view in the order of ``views``. With ``threads=1`` the types are
+    written in the order of their first view, and nothing after the failing view is written.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
     if mode == "merge":
         for view in views:
             resource_key_column(view)  # refuse before anything is written
-    out: list[Materialized] = []
-    shared = _SharedParses(views)
+    groups: dict[str, list[int]] = {}  # resource type -> positions of its views in ``views``
+    for index, view in enumerate(views):
+        groups.setdefault(view.resource, []).append(index)
+    stop = threading.Event()
+    failures: list[tuple[int, Exception]] = []
+    done: dict[int, Materialized] = {}
+    lock = threading.Lock()
+
+    def write_type(positions: list[int]) -> None:
+        if stop.is_set():
+            return
+        group = [views[index] for index in positions]
+        results = _materialize_type(group, zone, spark, output or zone, mode, stop)
+        for index, written in zip(positions, results, strict=False):
+            with lock:
+                if isinstance(written, Exception):
+                    failures.append((index, written))
+                    stop.set()
+                else:
+                    done[index] = written
+
+    if threads == 1 or len(groups) == 1:
+        for positions in groups.values():
+            write_type(positions)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(groups))) as pool:
+            for future in [pool.submit(write_type, positions) for positions in groups.values()]:
+                future.result()
+    if failures:
+        raise min(failures, key=lambda failure: failure[0])[1]
+    return [done[index] for index in sorted(done)]
+
+
+def _materialize_type(
+    group: list[ViewDef], zone: str, spark: SparkSession, output: str, mode: str, stop: threading.Event
+) -> list[Materialized | Exception]:
+    """Write the views of one resource type in order: each view's table, the last one possibly its error.
+
+    The type's table is read once. With several views, one parse is shared by all of them
+    (:func:`~anonymizer.views.runner.shared_rows`), its rows cached while they are written and released after
+    the last one. When a view fails on the shared rows, the type falls back to one parse per view, so a failure
+    is reported by the view that fails. Stops before the next view once ``stop`` is set.
+    """
+    out: list[Materialized | Exception] = []
     try:
-        for view in views:
-            target = f"{views_path(output or zone)}/{view.name}"
-            source, present = source_frame(view, zone, spark)
-            frame = shared.frame(view, source) if present else None
-            own = frame is None
+        source, present = source_frame(group[0], zone, spark)
+    except Exception as exc:
+        return [exc]
+    cached = shared_rows(group, source).persist() if present and len(group) > 1 else None
+    try:
+        for index, view in enumerate(group):
+            if stop.is_set():
+                break
+            target = f"{views_path(output)}/{view.name}"
+
+            def write(rows: DataFrame, view: ViewDef = view, target: str = target) -> int:
+                return write_view(view, _merged(view, rows, source, target, mode, spark), target, spark)
+
             try:
-                rows = view_frame(view, source) if frame is None else frame
-                written = write_view(view, _merged(view, rows, source, target, mode, spark), target, spark)
-            except ViewEvaluationError:
-                if own:
-                    raise
-                # Another view sharing the parse may be the one that failed: this view on its own.
-                shared.drop(view.resource)
-                frame = _merged(view, view_frame(view, source), source, target, mode, spark)
-                written = write_view(view, frame, target, spark)
+                if cached is None:
+                    written = write(view_frame(view, source))
+                else:
+                    try:
+                        written = write(shared_view(cached, index))
+                    except ViewEvaluationError:
+                        # Another view sharing the parse may be the one that failed: this view on its own.
+                        cached.unpersist()
+                        cached = None
+                        written = write(view_frame(view, source))
+            except Exception as exc:
+                out.append(exc)
+                break
             out.append(Materialized(view.name, target, written, present))
-            shared.done(view)
     finally:
-        shared.close()
+        if cached is not None:
+            cached.unpersist()
     return out
 
 
@@ -144,63 +216,14 @@ def _merged(
     view: ViewDef, frame: DataFrame, source: DataFrame, target: str, mode: str, spark: SparkSession
 ) -> DataFrame:
     """The rows to write: ``frame``, or in merge mode with an existing table, the merged rows."""
-    from delta.tables import DeltaTable
-
-    if mode == "merge" and DeltaTable.isDeltaTable(spark, target):
-        fingerprint = table_properties(spark, target).get(FINGERPRINT_PROPERTY)
-        return merged_frame(view, frame, source, target, fingerprint, spark)
-    return frame
-
-
-class _SharedParses:
-    """Per resource type read by several views: one parse for all of them, its rows cached while they are written.
-
-    A view's frame is its column of :func:`~anonymizer.views.runner.shared_rows` over the type's source table,
-    persisted on first use and released once the type's last view is written. When evaluation fails, the type
-    falls back to one parse per view (:meth:`drop`), so a failure is reported by the view that fails.
-    """
-
-    def __init__(self, views: list[ViewDef]) -> None:
-        self.groups: dict[str, list[ViewDef]] = {}
-        for view in views:
-            self.groups.setdefault(view.resource, []).append(view)
-        self.pending = {rtype: len(group) for rtype, group in self.groups.items()}
-        self.cached: dict[str, DataFrame] = {}
-        self.dropped: set[str] = set()
-
-    def frame(self, view: ViewDef, source: DataFrame) -> DataFrame | None:
-        """The view's rows from the shared parse of ``source`` (None: alone on its type, or its type fell back)."""
-        group = self.groups[view.resource]
-        if len(group) < 2 or view.resource in self.dropped:
-            return None
-        rows = self.cached.get(view.resource)
-        if rows is None:
-            rows = self.cached[view.resource] = shared_rows(group, source).persist()
-        return shared_view(rows, group.index(view))
-
-    def drop(self, rtype: str) -> None:
-        """Stop sharing the parse of ``rtype`` (its remaining views run one by one)."""
-        self.dropped.add(rtype)
-        rows = self.cached.pop(rtype, None)
-        if rows is not None:
-            rows.unpersist()
-
-    def done(self, view: ViewDef) -> None:
-        """``view`` is written: release its type's cached rows after the type's last view."""
-        self.pending[view.resource] -= 1
-        if self.pending[view.resource] == 0 and view.resource in self.cached:
-            self.cached.pop(view.resource).unpersist()
-
-    def close(self) -> None:
-        """Release every cached parse (after a failure)."""
-        for rows in self.cached.values():
-            rows.unpersist()
-        self.cached.clear()
+    if mode != "merge":
+        return frame
+    properties = delta_properties(spark, target)
+    if properties is None:
+        return frame
+    return merged_frame(view, frame, source, target, properties.get(FINGERPRINT_PROPERTY), spark)
 
 
 def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
-    """A Delta table's properties (``fhir.view.*`` among them)."""
-    from delta.tables import DeltaTable
-
-    detail = DeltaTable.forPath(spark, path).detail().select("properties").first()
-    return dict(detail[0]) if detail and detail[0] else {}
+    """A Delta table's properties (``fhir.view.*`` among them); empty when there is no table."""
+    return delta_properties(spark, path) or {}

@@ -62,6 +62,12 @@ def _version(spark: Any, path: str) -> int:
 def test_merge_replaces_rows_of_resources_in_the_run_and_keeps_the_others(
     spark: Any, tmp_path: Path, variant: bool
 ) -> None:
+    from anonymizer.spark.resource_format import supports_variant
+
+    if variant and not supports_variant(spark):
+        pytest.skip(
+            "this Spark has no parse_json (Spark 3.5): VARIANT storage is refused there (tests/matrix)"
+        )
     view = parse_view(NAMES_VIEW)
     first = _write_zone(spark, tmp_path / "run1", [_patient("p1", ["A"]), _patient("p2", ["B", "C"])])
     output = str(tmp_path / "out")

@@ -208,3 +208,67 @@ def test_views_of_one_type_share_a_parse_and_a_failing_one_fails_alone(spark: An
         "pk-2",
     ]
     assert not DeltaTable.isDeltaTable(spark, f"{output}/views/given")
+
+
+def test_types_run_concurrently_and_the_first_failing_view_in_order_is_raised(
+    spark: Any, tmp_path: Path
+) -> None:
+    from delta.tables import DeltaTable
+
+    zone = _zone(spark, tmp_path, variant=False)
+    observations = [(r["id"], json.dumps(r)) for r in PATIENTS if r["resourceType"] == "Observation"]
+    spark.createDataFrame(observations, "id string, resource string").write.format("delta").save(
+        f"{zone}/delta/Observation"
+    )
+    statuses = {
+        "name": "statuses",
+        "resource": "Observation",
+        "select": [{"column": [{"name": "status", "path": "status", "type": "code"}]}],
+    }
+    genders = _view(
+        name="genders", select=[{"column": [{"name": "gender", "path": "gender", "type": "code"}]}]
+    )
+    views = [parse_view(VIEW), parse_view(statuses), parse_view(genders)]
+    written = materialize(views, zone, spark, output=str(tmp_path / "ok"), threads=3)
+    assert [(w.name, w.rows) for w in written] == [("people", 2), ("statuses", 1), ("genders", 2)]
+
+    # Two failing views of two types written at once: the error is the first failing one in the given order.
+    bad_status = {**statuses, "name": "bad_status"}
+    bad_status["select"] = [{"column": [{"name": "status", "path": "status", "type": "integer"}]}]
+    given = _view(
+        name="given", select=[{"column": [{"name": "given", "path": "name.given", "type": "string"}]}]
+    )
+    output = str(tmp_path / "both")
+    with pytest.raises(ViewEvaluationError, match="'bad_status' column 'status'"):
+        materialize([parse_view(bad_status), parse_view(given)], zone, spark, output=output, threads=2)
+    for name in ("bad_status", "given"):
+        assert not DeltaTable.isDeltaTable(spark, f"{output}/views/{name}")
+
+    # One at a time: nothing after the failing view is started.
+    output = str(tmp_path / "serial")
+    with pytest.raises(ViewEvaluationError, match="'bad_status'"):
+        materialize([parse_view(bad_status), parse_view(VIEW)], zone, spark, output=output, threads=1)
+    assert not DeltaTable.isDeltaTable(spark, f"{output}/views/people")
+
+
+def test_reference_pattern_extracts_what_the_anchored_pattern_does(spark: Any) -> None:
+    from anonymizer.views.fhirpath_functions import _REFERENCE
+
+    anchored = "'^(?:.*/)?([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[^/]+)?$'"
+    references = [
+        "Patient/p-1", "Patient/Patient/x", "Foo/Bar/x", "http://x.org/fhir/Patient/a.b", "Patient/1/_history/2",
+        "A/B/_history/C", "Patient/xPatient/_history/h", "Patient/", "patient/1", "Patient/" + "a" * 65,
+        "urn:uuid:0f3c", "//Encounter/e", "Encounter/e/", "x/Claim/c-1/_history/v/w", "",
+    ]  # fmt: skip
+    rows = spark.createDataFrame([(r,) for r in references], "r string").selectExpr(
+        *(
+            f"regexp_extract(r, {p}, {g}) AS {n}{g}"
+            for p, n in ((anchored, "a"), (_REFERENCE, "s"))
+            for g in (1, 2)
+        ),
+        f"r RLIKE {anchored} AS am",
+        f"r RLIKE {_REFERENCE} AS sm",
+    )
+    for row in rows.collect():
+        assert (row.a1, row.a2, row.am) == (row.s1, row.s2, row.sm)
+    assert sum(row.am for row in rows.collect()) == 7
