@@ -188,11 +188,12 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
             out = work / f"{what}-{attempt}"
             shutil.rmtree(out, ignore_errors=True)
             mark, start = stages.mark(), time.monotonic()
-            result = (
-                plain_copy(spark, Path(args.data), out)
-                if what == "copy"
-                else deidentify(Path(args.data), out.name)
-            )
+            if what == "copy":
+                result = plain_copy(spark, Path(args.data), out)
+            elif what == "engine pass":
+                result = engine_pass(spark, Path(args.data), str(args.config))
+            else:
+                result = deidentify(Path(args.data), out.name)
             end = time.monotonic()
             run: dict[str, Any] = {
                 "what": what,

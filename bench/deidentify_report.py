@@ -64,7 +64,10 @@ def print_scale(result: dict[str, Any]) -> None:
             print(
                 f"    {name[:60]:<60} {len(group):3d} stages, tasks {min(s['tasks'] for s in group)}-"
                 f"{max(s['tasks'] for s in group)}, wall {sum(s['wall_s'] for s in group):6.1f} s, "
-                f"task time {sum(s['run_s'] for s in group):6.1f} s, {sum(data_mb(s) for s in group):8.1f} MB"
+                f"task time {sum(s['run_s'] for s in group):6.1f} s (CPU "
+                f"{sum(s.get('cpu_s', 0) for s in group):.1f}, GC {sum(s.get('gc_s', 0) for s in group):.1f}, "
+                f"spilled {sum(s.get('spilled_mb', 0) for s in group):.0f} MB), "
+                f"{sum(data_mb(s) for s in group):8.1f} MB"
             )
         for s in data:
             if s["tasks"] == 1 and data_mb(s) > SPLIT_MB:

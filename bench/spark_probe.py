@@ -205,6 +205,9 @@ class StageLog:
                     "output_mb": round(s.get("outputBytes", 0) / 1e6, 2),
                     "shuffle_read_mb": round(s.get("shuffleReadBytes", 0) / 1e6, 2),
                     "shuffle_write_mb": round(s.get("shuffleWriteBytes", 0) / 1e6, 2),
+                    "gc_s": round(s.get("jvmGcTime", 0) / 1000, 2),
+                    "cpu_s": round(s.get("executorCpuTime", 0) / 1e9, 2),
+                    "spilled_mb": round(s.get("diskBytesSpilled", 0) / 1e6, 2),
                 }
             )
         return sorted(out, key=lambda s: s["id"])

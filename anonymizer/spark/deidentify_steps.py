@@ -82,7 +82,10 @@ def read(run: DeidentifyRun) -> None:
     if run.selection.skipped:
         log.warning("skipped incomplete exports (no manifest.json): %s", ", ".join(run.selection.skipped))
     run.unreadable, readable = _check_input(run)
-    run.lines = read_lines(run.spark, list(run.selection.paths), readable if run.unreadable else None)
+    # Lines as in the file (no Java copy of each): the Python steps decode them with line_text.line_texts.
+    run.lines = read_lines(
+        run.spark, list(run.selection.paths), readable if run.unreadable else None, decoded=False
+    )
 
 
 def _check_input(run: DeidentifyRun) -> tuple[list[FileCheck], list[str]]:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from anonymizer.spark.line_text import line_texts
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -84,7 +86,7 @@ def _number_and_key(max_line_bytes: int) -> Any:
 
         counter = LineCounter()
         for batch in batches:
-            values = batch.column("value").to_pylist()
+            values = line_texts(batch.column("value"))
             paths = batch.column("source_path").to_pylist()
             starts = batch.column("split_start").to_pylist()
             numbers, keys, encounters = [], [], []
@@ -120,7 +122,7 @@ def _person_identifiers(max_line_bytes: int) -> Any:
 
         for batch in batches:
             keys, jsons = [], []
-            for value in batch.column("value").to_pylist():
+            for value in line_texts(batch.column("value")):
                 resource = _parse(value, max_line_bytes)
                 if resource is None or resource.get("resourceType") not in _PERSON_TYPES:
                     continue
@@ -166,7 +168,7 @@ def _encounter_patients(max_line_bytes: int) -> Any:
 
         for batch in batches:
             ids, patients = [], []
-            for value in batch.column("value").to_pylist():
+            for value in line_texts(batch.column("value")):
                 resource = _parse(value, max_line_bytes)
                 if resource is None or resource.get("resourceType") != "Encounter":
                     continue

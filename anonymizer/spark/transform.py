@@ -30,6 +30,7 @@ from anonymizer.errors import (
     RuleNotApplicableError,
 )
 from anonymizer.spark import line_schema as ls
+from anonymizer.spark.line_text import line_texts
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -215,7 +216,8 @@ def make_partition_transform(
         for batch in batches:
             hits_before = Counter(anonymizer.rule_hits)
             rows: list[dict[str, Any]] = []
-            values = batch.column("value").to_pylist()
+            has_positions = False  # some row is not an output row (it has quarantine columns)
+            values = line_texts(batch.column("value"))
             paths = batch.column("source_path").to_pylist()
             starts = batch.column("split_start").to_pylist()
             fields = batch.schema.names
@@ -234,6 +236,7 @@ def make_partition_transform(
                 )
                 if row["status"] != ls.STATUS_OK:
                     # Positions only where the quarantine needs them (output rows are written without them).
+                    has_positions = True
                     if row.get("resource_type") is None:
                         row["resource_type"] = file[1]
                     row["source_file"] = path
@@ -246,12 +249,26 @@ def make_partition_transform(
                 elif row["resource_type"] is None:
                     row["resource_type"] = file[1]
                 rows.append(row)
-            columns = {name: [row.get(name) for row in rows] for name in ls.TRANSFORMED_SCHEMA.names}
-            if rows:
-                columns["rule_hits_json"][0] = _hits_json(anonymizer.rule_hits - hits_before)
-            yield pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
+            yield _batch(rows, has_positions, _hits_json(anonymizer.rule_hits - hits_before))
 
     return transform
+
+
+#: The columns an output row has (``status`` "ok"); the others are null on every output row.
+_OUTPUT_COLUMNS = ("status", "resource_type", "id", "patient_key", "last_updated", "resource_json")
+
+
+def _batch(rows: list[dict[str, Any]], has_positions: bool, hits_json: str | None) -> pa.RecordBatch:
+    """The Arrow batch of one input batch's rows; ``rule_hits_json`` on its first row only. Without quarantine
+    rows (``has_positions`` False) the quarantine columns are all null and are not gathered row by row."""
+    n = len(rows)
+    names = ls.TRANSFORMED_SCHEMA.names if has_positions else _OUTPUT_COLUMNS
+    columns: dict[str, Any] = {name: [row.get(name) for row in rows] for name in names}
+    for name in ls.TRANSFORMED_SCHEMA.names:
+        if name not in columns:
+            columns[name] = pa.nulls(n, ls.TRANSFORMED_SCHEMA.field(name).type)
+    columns["rule_hits_json"] = pa.array([hits_json] + [None] * (n - 1) if n else [], pa.string())
+    return pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
 
 
 def _hits_json(hits: Counter[tuple[int, str]]) -> str | None:
