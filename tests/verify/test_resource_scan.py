@@ -219,8 +219,8 @@ def _reference_records(rows: Any, bloom: Any, promises: Promises, run_id: str) -
         scan = reference_scan(
             resource, keys_of, promises, AS_OF, frozenset({"Organization"}), person=person, searched_only=view
         )
-        out.extend(("cand", rtype, path, kind, norm, None, None, None, None, uid)
-                   for kind, norm, path in scan.candidates)  # fmt: skip
+        out.extend(("cand", rtype, path, kind, norm, None, None, digest, None, uid)
+                   for kind, norm, path, digest in scan.candidates)  # fmt: skip
         if view:
             continue
         own = str(resource.get("resourceType"))
