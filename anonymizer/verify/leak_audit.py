@@ -149,22 +149,33 @@ def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
         .select(F.lit("place").alias("what"), empty.alias("category"), empty.alias("label"), "src_type",
                 "src_path", F.lit(0).cast("long").alias("n"))
     )  # fmt: skip
+    # The (kind, length) pairs of the keys (lengths only, never values): the filter rejects other shapes unhashed.
+    shapes = (
+        harvested.select("kind", F.length("norm").cast("long").alias("n"))
+        .distinct()
+        .select(F.lit("shape").alias("what"), F.col("kind").alias("category"), empty.alias("label"),
+                empty.alias("src_type"), empty.alias("src_path"), "n")
+    )  # fmt: skip
     keys = harvested.select("kind", "norm").distinct().agg(F.count(F.lit(1)).alias("n"))
     keys = keys.select(F.lit("keys").alias("what"), empty.alias("category"), empty.alias("label"),
                        empty.alias("src_type"), empty.alias("src_path"), "n")  # fmt: skip
     counts: dict[str, dict[str, int]] = {}
     sensitive: set[tuple[str, str]] = set()
     distinct_keys = 0
-    rows = per_label.unionByName(places).unionByName(keys).collect()
+    key_shapes: set[tuple[str, int]] = set()
+    rows = per_label.unionByName(places).unionByName(shapes).unionByName(keys).collect()
     for row in sorted(rows, key=lambda r: (r["what"], r["category"] or "", r["label"] or "")):
         if row["what"] == "label":
             counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
         elif row["what"] == "place":
             sensitive.add((row["src_type"], row["src_path"]))
+        elif row["what"] == "shape":
+            key_shapes.add((row["category"], int(row["n"])))
         else:
             distinct_keys = int(row["n"])
     # A key added twice sets the same bits: the filter reads the harvested rows as they are (no second distinct).
-    return Harvest(harvested, counts, sensitive, build_bloom(harvested, distinct_keys), source)
+    bloom = build_bloom(harvested, distinct_keys, frozenset(key_shapes))
+    return Harvest(harvested, counts, sensitive, bloom, source)
 
 
 def run_leak_audit(

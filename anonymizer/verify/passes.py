@@ -211,7 +211,9 @@ def _output_partition(
                 person = rtype in PERSON_TYPES or patient_key is not None
                 if isinstance(own_type, str):
                     # value digests and findings are counted in the scanner's entries until drained
-                    for kind, norm, path, digest in scanner.add(resource, rtype, person=person, searched_only=view):
+                    for kind, norm, path, digest in scanner.add(
+                        resource, rtype, person=person, searched_only=view
+                    ):
                         yield ("cand", rtype, path, kind, norm, None, None, digest, None, uid)
                     if not view:
                         for code in security_codes(resource):

@@ -98,3 +98,15 @@ def test_the_source_is_read_again_only_for_hits_no_kept_value_explains(
         ("Location", "Location.address.city"): 1,
         ("Location", "Location.name"): 1,
     }
+
+
+def test_the_harvest_filter_knows_the_shapes_of_its_keys(spark: Any) -> None:
+    """The Bloom filter of the harvest carries the ``(kind, length)`` of every harvested key (and no other)."""
+    lines = spark.createDataFrame(
+        [(f"{r['resourceType']}.ndjson", json.dumps(r)) for r in [*SOURCE, GEO]], "file string, line string"
+    )
+    harvest = prepare_harvest(source_pass(lines))
+    keys = {(r["kind"], r["norm"]) for r in harvest.keys.select("kind", "norm").collect()}
+    assert harvest.bloom.shapes == {(kind, len(norm)) for kind, norm in keys}
+    assert {kind for kind, _ in keys} >= {"words", "decimal"} and all(key in harvest.bloom for key in keys)
+    harvest.keys.unpersist()
