@@ -37,6 +37,9 @@ class KeyBloom:
     harvested key has that length.
     """
 
+    #: None: no shape test (a filter pickled before shapes existed reads as such)
+    shapes: frozenset[tuple[str, int]] | None = None
+
     def __init__(
         self, size_bits: int, bits: bytearray | None = None, shapes: frozenset[tuple[str, int]] | None = None
     ) -> None:
