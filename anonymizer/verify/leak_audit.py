@@ -252,6 +252,7 @@ def _classify(
         if not is_sensitive_path(t, p, sensitive) and not t.startswith(VIEW_TYPE_PREFIX)
     ]
     exemptable = [(t, p) for t, p in outside if not is_free_text_path(p) and open_hits[(t, p)]]
+    cached: list[DataFrame] = []
     marked = per_hit.withColumn("reason", F.lit(None).cast("string"))
     if outside:
         places = spark.createDataFrame(outside, "rtype string, path string").withColumn(
@@ -263,7 +264,7 @@ def _classify(
             .drop("_outside")
         )
     if exemptable:
-        marked = _kept_values(spark, marked, valued, harvest.records, exemptable)
+        marked = _kept_values(spark, marked, valued, harvest.records, exemptable, cached)
         remaining = (
             marked.where(F.col("reason").isNull())
             .join(spark.createDataFrame(exemptable, "rtype string, path string"), ["rtype", "path"])
@@ -286,6 +287,8 @@ def _classify(
         return _aggregate(marked, harvest.counts, sensitive)
     finally:
         marked.unpersist()
+        for frame in cached:
+            frame.unpersist()
 
 
 def _kept_values(
@@ -294,24 +297,29 @@ def _kept_values(
     valued: DataFrame,
     source: DataFrame,
     exemptable: list[tuple[str, str]],
+    cached: list[DataFrame],
 ) -> DataFrame:
     """Mark the hits without a reason whose value the source holds, unchanged, at the same type and path (its value
-    digest among the source pass's ``leaf`` records there): the same value has the same keys."""
+    digest among the source pass's ``leaf`` records there): the same value has the same keys. What it persists is
+    appended to ``cached`` (the caller unpersists it)."""
     from pyspark.sql import functions as F
 
     places = spark.createDataFrame(exemptable, "rtype string, path string")
     at_places = ["rtype", "path", "digest"]
     hit_values = valued.join(places, ["rtype", "path"]).where(F.col("digest").isNotNull())
     wanted = hit_values.select(*at_places).distinct()
-    kept = (
-        source.where(F.col("rec") == "leaf")
-        .select(*at_places)
-        .join(wanted, at_places, "left_semi")
-        .distinct()
-    )
+    # Only the source's value digests at those types and paths are compared (a filter on the cached records).
+    types, paths = sorted({t for t, _ in exemptable}), sorted({p for _, p in exemptable})
+    leaves = source.where(
+        (F.col("rec") == "leaf") & F.col("rtype").isin(types) & F.col("path").isin(paths)
+    ).select(*at_places)
+    kept = leaves.join(wanted, at_places, "left_semi").distinct()
     same = hit_values.join(kept, at_places, "left_semi").select(*HIT_COLUMNS).distinct()
+    # Small (hits only): computed once for the count of the hits left and for the final aggregate.
+    same = same.withColumn("_same", F.lit(True)).persist()
+    cached.append(same)
     return (
-        marked.join(same.withColumn("_same", F.lit(True)), list(HIT_COLUMNS), "left")
+        marked.join(same, list(HIT_COLUMNS), "left")
         .withColumn("reason", F.coalesce("reason", F.when(F.col("_same"), F.lit(KEPT_IN_SOURCE))))
         .drop("_same")
     )
