@@ -30,11 +30,22 @@ def _positions(kind: str, norm: str, size: int) -> list[int]:
 
 
 class KeyBloom:
-    """A fixed-size Bloom filter over ``(kind, norm)`` keys (picklable, mergeable)."""
+    """A fixed-size Bloom filter over ``(kind, norm)`` keys (picklable, mergeable).
 
-    def __init__(self, size_bits: int, bits: bytearray | None = None) -> None:
+    ``shapes``: when given, every ``(kind, len(norm))`` of the keys added; a key of another shape is rejected
+    without hashing (it cannot be one of them), e.g. the 64-character pseudonyms of the research zone when no
+    harvested key has that length.
+    """
+
+    #: None: no shape test (a filter pickled before shapes existed reads as such)
+    shapes: frozenset[tuple[str, int]] | None = None
+
+    def __init__(
+        self, size_bits: int, bits: bytearray | None = None, shapes: frozenset[tuple[str, int]] | None = None
+    ) -> None:
         self.size = size_bits
         self.bits = bits if bits is not None else bytearray((size_bits + 7) // 8)
+        self.shapes = shapes
 
     @classmethod
     def sized_for(cls, count: int) -> KeyBloom:
@@ -48,6 +59,9 @@ class KeyBloom:
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         # _positions inlined (the output pass asks once per match key of every value not met before)
+        shapes = self.shapes
+        if shapes is not None and (key[0], len(key[1])) not in shapes:
+            return False
         size, bits = self.size, self.bits
         for word in _WORDS(_blake2b(f"{key[0]}\x00{key[1]}".encode(), digest_size=4 * HASHES).digest()):
             pos = word % size
@@ -65,9 +79,10 @@ class KeyBloom:
         return f"KeyBloom(size_bits={self.size})"
 
 
-def build_bloom(keys: DataFrame, count: int) -> KeyBloom:
+def build_bloom(keys: DataFrame, count: int, shapes: frozenset[tuple[str, int]] | None = None) -> KeyBloom:
     """Build the filter from a DataFrame of ``(kind, norm)`` rows (duplicates allowed): one partial filter per
-    partition, cut into 64-bit words; Spark ORs the words per position (one job) and the driver reads one filter."""
+    partition, cut into 64-bit words; Spark ORs the words per position (one job) and the driver reads one filter.
+    ``shapes``: the keys' ``(kind, length)`` pairs, all of them (see :class:`KeyBloom`)."""
     from pyspark.sql import functions as F
 
     from anonymizer.verify.row_map import map_rows
@@ -89,4 +104,4 @@ def build_bloom(keys: DataFrame, count: int) -> KeyBloom:
     merged = bytearray(padded)
     for row in words.groupBy("i").agg(F.expr("bit_or(w)").alias("w")).collect():
         struct.pack_into("<q", merged, row["i"] * 8, row["w"])
-    return KeyBloom(size, merged[:length])
+    return KeyBloom(size, merged[:length], shapes)

@@ -77,19 +77,19 @@ def run_changes(source: DataFrame, output: DataFrame, summary: RunSummary | None
     (``label`` records) and add the rule hits the run recorded."""
     from pyspark.sql import functions as F
 
-    def leaves(records: DataFrame, name: str) -> DataFrame:
-        leaf = records.where(F.col("rec") == "leaf")
-        return leaf.groupBy("rtype", "path", "digest").agg(F.sum("n").alias(name))
+    def leaves(records: DataFrame, side: str) -> DataFrame:
+        n, zero = F.col("n").cast("long"), F.lit(0).cast("long")
+        return records.where(F.col("rec") == "leaf").select(
+            "rtype", "path", "digest",
+            (n if side == "src" else zero).alias("n_src"), (n if side == "out" else zero).alias("n_out"),
+        )  # fmt: skip
 
+    # Each value's count on both sides in one aggregate (no join): its shuffle is split like any other.
     both = (
-        leaves(source, "n_src")
-        .join(leaves(output, "n_out"), ["rtype", "path", "digest"], "full_outer")
-        .select(
-            "rtype",
-            "path",
-            F.coalesce("n_src", F.lit(0)).alias("n_src"),
-            F.coalesce("n_out", F.lit(0)).alias("n_out"),
-        )
+        leaves(source, "src")
+        .unionByName(leaves(output, "out"))
+        .groupBy("rtype", "path", "digest")
+        .agg(F.sum("n_src").alias("n_src"), F.sum("n_out").alias("n_out"))
     )
     totals = both.groupBy("rtype", "path").agg(
         F.sum("n_src").alias("n_src"),

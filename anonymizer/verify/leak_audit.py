@@ -17,6 +17,7 @@ harvested from (``Patient.name`` ...) when
 from __future__ import annotations
 
 import functools
+import logging
 import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,15 @@ from anonymizer.views.audit import VIEW_TYPE_PREFIX
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+log = logging.getLogger("anonymizer.verify")
+
 #: Reason of an exempt match: the source holds the same value at the same element, which is not an identifier's.
 KEPT_IN_SOURCE = "same value at the same element of the source (kept non-identifying data)"
 HARVEST_SCHEMA = "kind string, norm string, category string, label string, src_type string, src_path string"
 CANDIDATE_SCHEMA = "uid long, rtype string, kind string, norm string, path string"
 SOURCE_CANDIDATE_SCHEMA = "rtype string, kind string, norm string, path string"
+#: One hit: a resource (``uid``) of the research zone holds a harvested key at a path.
+HIT_COLUMNS = ("uid", "category", "label", "rtype", "path", "kind", "norm")
 
 
 @dataclass
@@ -111,6 +116,8 @@ class Harvest:
     counts: dict[str, dict[str, int]]
     sensitive: set[tuple[str, str]]
     bloom: KeyBloom
+    #: the source pass's records (their ``leaf`` value digests tell where the source holds a hit's very value)
+    records: DataFrame
 
 
 def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
@@ -142,22 +149,33 @@ def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
         .select(F.lit("place").alias("what"), empty.alias("category"), empty.alias("label"), "src_type",
                 "src_path", F.lit(0).cast("long").alias("n"))
     )  # fmt: skip
+    # The (kind, length) pairs of the keys (lengths only, never values): the filter rejects other shapes unhashed.
+    shapes = (
+        harvested.select("kind", F.length("norm").cast("long").alias("n"))
+        .distinct()
+        .select(F.lit("shape").alias("what"), F.col("kind").alias("category"), empty.alias("label"),
+                empty.alias("src_type"), empty.alias("src_path"), "n")
+    )  # fmt: skip
     keys = harvested.select("kind", "norm").distinct().agg(F.count(F.lit(1)).alias("n"))
     keys = keys.select(F.lit("keys").alias("what"), empty.alias("category"), empty.alias("label"),
                        empty.alias("src_type"), empty.alias("src_path"), "n")  # fmt: skip
     counts: dict[str, dict[str, int]] = {}
     sensitive: set[tuple[str, str]] = set()
     distinct_keys = 0
-    rows = per_label.unionByName(places).unionByName(keys).collect()
+    key_shapes: set[tuple[str, int]] = set()
+    rows = per_label.unionByName(places).unionByName(shapes).unionByName(keys).collect()
     for row in sorted(rows, key=lambda r: (r["what"], r["category"] or "", r["label"] or "")):
         if row["what"] == "label":
             counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
         elif row["what"] == "place":
             sensitive.add((row["src_type"], row["src_path"]))
+        elif row["what"] == "shape":
+            key_shapes.add((row["category"], int(row["n"])))
         else:
             distinct_keys = int(row["n"])
     # A key added twice sets the same bits: the filter reads the harvested rows as they are (no second distinct).
-    return Harvest(harvested, counts, sensitive, build_bloom(harvested, distinct_keys))
+    bloom = build_bloom(harvested, distinct_keys, frozenset(key_shapes))
+    return Harvest(harvested, counts, sensitive, bloom, source)
 
 
 def run_leak_audit(
@@ -166,14 +184,17 @@ def run_leak_audit(
     """Join the output pass's ``cand`` records with the harvested keys, classify exemptions, aggregate."""
     from pyspark.sql import functions as F
 
-    candidates = output.where(F.col("rec") == "cand").select("uid", "rtype", "kind", "norm", "path")
+    candidates = output.where(F.col("rec") == "cand").select("uid", "rtype", "kind", "norm", "path", "digest")
     keys = harvest.keys.select("kind", "norm", "category", "label").distinct()
     joined = candidates.join(keys, ["kind", "norm"])
-    per_hit = joined.select("uid", "category", "label", "rtype", "path", "kind", "norm").distinct().persist()
+    # A hit with the digest of the value it was found in (one hit may come from several values of a resource).
+    valued = joined.select(*HIT_COLUMNS, "digest").distinct().persist()
+    per_hit = valued.select(*HIT_COLUMNS).distinct().persist()
     try:
-        return _classify(spark, source_lines, per_hit, harvest.counts, harvest.sensitive)
+        return _classify(spark, source_lines, harvest, valued, per_hit)
     finally:
         per_hit.unpersist()
+        valued.unpersist()
 
 
 def is_sensitive_path(rtype: str, path: str, sensitive: set[tuple[str, str]]) -> bool:
@@ -202,21 +223,36 @@ def kept_word_reason(kind: Column, norm: Column) -> Column:
 def _classify(
     spark: SparkSession,
     source_lines: DataFrame,
+    harvest: Harvest,
+    valued: DataFrame,
     per_hit: DataFrame,
-    harvest_counts: dict[str, dict[str, int]],
-    sensitive: set[tuple[str, str]],
 ) -> LeakAuditResult:
+    """Give each hit its reason (or none): a kept word, else the same key at the same place of the source.
+
+    The source's key at the same place is looked for in three steps, each only where the one before left hits
+    without a reason (the first reason wins, so this is what reading every place would give): the hit's very value
+    among the source pass's value digests at that type and path (a kept value: nothing is read again), then the
+    source lines of the types still concerned, walked down to those places only."""
     from pyspark.sql import functions as F
 
-    per_location = per_hit.groupBy("rtype", "path").count().collect()
-    locations = [(r["rtype"], r["path"]) for r in per_location]
+    sensitive = harvest.sensitive
+    word_reason = kept_word_reason(F.col("kind"), F.col("norm"))
+    # Per location: its hits, and those a kept word does not explain (outside the harvest locations such a hit
+    # has no reason but the source's same value at the same element).
+    per_location = (
+        per_hit.groupBy("rtype", "path")
+        .agg(F.count(F.lit(1)).alias("count"), F.count_if(word_reason.isNull()).alias("open"))
+        .collect()
+    )
+    open_hits = {(r["rtype"], r["path"]): int(r["open"]) for r in per_location}
     # A view row has no counterpart in the source and its columns are named by the view: never exempt.
     outside = [
         (t, p)
-        for t, p in locations
+        for t, p in open_hits
         if not is_sensitive_path(t, p, sensitive) and not t.startswith(VIEW_TYPE_PREFIX)
     ]
-    exemptable = [(t, p) for t, p in outside if not is_free_text_path(p)]
+    exemptable = [(t, p) for t, p in outside if not is_free_text_path(p) and open_hits[(t, p)]]
+    cached: list[DataFrame] = []
     marked = per_hit.withColumn("reason", F.lit(None).cast("string"))
     if outside:
         places = spark.createDataFrame(outside, "rtype string, path string").withColumn(
@@ -224,38 +260,100 @@ def _classify(
         )
         marked = (
             marked.join(places, ["rtype", "path"], "left")
-            .withColumn(
-                "reason",
-                F.when(F.col("_outside"), kept_word_reason(F.col("kind"), F.col("norm"))).otherwise(
-                    F.col("reason")
-                ),
-            )
+            .withColumn("reason", F.when(F.col("_outside"), word_reason).otherwise(F.col("reason")))
             .drop("_outside")
         )
     if exemptable:
-        types = sorted({t for t, _ in exemptable})
-        # Sized for the hits (at least their distinct keys); a key added twice sets the same bits.
-        bloom = build_bloom(per_hit, sum(int(r["count"]) for r in per_location))
-        # Only the lines of those types reach Python: a line of type T holds the text "T" (a superset; Python
-        # checks the parsed type). A plain substring search costs the JVM much less than a regex per line.
-        holds_type = [F.col("line").contains(f'"{t}"') for t in types]
-        typed = source_lines.where(functools.reduce(operator.or_, holds_type))
-        src = map_rows(
-            typed.select("line"),
-            _source_candidate_partition(frozenset(exemptable), bloom),
-            SOURCE_CANDIDATE_SCHEMA,
+        marked = _kept_values(spark, marked, valued, harvest.records, exemptable, cached)
+        remaining = (
+            marked.where(F.col("reason").isNull())
+            .join(spark.createDataFrame(exemptable, "rtype string, path string"), ["rtype", "path"])
+            .groupBy("rtype", "path")
+            .count()
+            .collect()
         )
-        explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("_kept", F.lit(True))
-        marked = (
-            marked.join(explained, ["rtype", "path", "kind", "norm"], "left")
-            .withColumn("reason", F.coalesce("reason", F.when(F.col("_kept"), F.lit(KEPT_IN_SOURCE))))
-            .drop("_kept")
+        # Types and paths only (never values).
+        log.info(
+            "leak audit: %d exemptable places, %d with hits no kept value explains (source lines read again)",
+            len(exemptable),
+            len(remaining),
         )
+        if remaining:
+            marked = _kept_keys(
+                spark, marked, source_lines, {(r["rtype"], r["path"]): int(r["count"]) for r in remaining}
+            )
     marked = marked.withColumn("exempt", F.col("reason").isNotNull()).cache()
     try:
-        return _aggregate(marked, harvest_counts, sensitive)
+        return _aggregate(marked, harvest.counts, sensitive)
     finally:
         marked.unpersist()
+        for frame in cached:
+            frame.unpersist()
+
+
+def _kept_values(
+    spark: SparkSession,
+    marked: DataFrame,
+    valued: DataFrame,
+    source: DataFrame,
+    exemptable: list[tuple[str, str]],
+    cached: list[DataFrame],
+) -> DataFrame:
+    """Mark the hits without a reason whose value the source holds, unchanged, at the same type and path (its value
+    digest among the source pass's ``leaf`` records there): the same value has the same keys. What it persists is
+    appended to ``cached`` (the caller unpersists it)."""
+    from pyspark.sql import functions as F
+
+    places = spark.createDataFrame(exemptable, "rtype string, path string")
+    at_places = ["rtype", "path", "digest"]
+    hit_values = valued.join(places, ["rtype", "path"]).where(F.col("digest").isNotNull())
+    wanted = hit_values.select(*at_places).distinct()
+    # Only the source's value digests at those types and paths are compared (a filter on the cached records).
+    types, paths = sorted({t for t, _ in exemptable}), sorted({p for _, p in exemptable})
+    leaves = source.where(
+        (F.col("rec") == "leaf") & F.col("rtype").isin(types) & F.col("path").isin(paths)
+    ).select(*at_places)
+    kept = leaves.join(wanted, at_places, "left_semi").distinct()
+    same = hit_values.join(kept, at_places, "left_semi").select(*HIT_COLUMNS).distinct()
+    # Small (hits only): computed once for the count of the hits left and for the final aggregate.
+    same = same.withColumn("_same", F.lit(True)).persist()
+    cached.append(same)
+    return (
+        marked.join(same, list(HIT_COLUMNS), "left")
+        .withColumn("reason", F.coalesce("reason", F.when(F.col("_same"), F.lit(KEPT_IN_SOURCE))))
+        .drop("_same")
+    )
+
+
+def _kept_keys(
+    spark: SparkSession, marked: DataFrame, source_lines: DataFrame, open_hits: dict[tuple[str, str], int]
+) -> DataFrame:
+    """Mark the hits without a reason whose key the source holds at the same type and path (``open_hits``: such hits
+    per place): the source lines of those types are read again and walked down to those places only."""
+    from pyspark.sql import functions as F
+
+    exemptable = sorted(open_hits)
+    types = sorted({t for t, _ in exemptable})
+    # The hits still without a reason at those places; sized for them (at least their distinct keys), and a key
+    # added twice sets the same bits.
+    places = spark.createDataFrame(exemptable, "rtype string, path string")
+    unexplained = marked.where(F.col("reason").isNull()).join(places, ["rtype", "path"])
+    bloom = build_bloom(unexplained, sum(open_hits.values()))
+    # Only the lines of those types reach Python: a line of type T holds the text "T" (a superset; Python checks
+    # the parsed type). A plain substring search costs the JVM much less than a regex per line.
+    holds_type = [F.col("line").contains(f'"{t}"') for t in types]
+    typed = source_lines.where(functools.reduce(operator.or_, holds_type))
+    src = map_rows(
+        typed.select("line"),
+        _source_candidate_partition(frozenset(exemptable), bloom),
+        SOURCE_CANDIDATE_SCHEMA,
+    )
+    explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("_kept", F.lit(True))
+    return (
+        marked.join(explained, ["rtype", "path", "kind", "norm"], "left")
+        .withColumn("reason", F.coalesce("reason", F.when(F.col("_kept"), F.lit(KEPT_IN_SOURCE))))
+        .drop("_kept")
+    )
 
 
 def _aggregate(

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 #: One schema for every record; which columns a record uses depends on ``rec``:
 #: ``line`` (rtype, norm = id), ``leaf`` (rtype, path, digest, n), ``harvest`` (rtype/path = where harvested,
 #: kind, norm, category, label), ``decade`` (norm = decade, n), ``rows`` (rtype, n), ``label`` (rtype,
-#: norm = code, n), ``cand`` (uid, rtype, path, kind, norm), ``precision`` and ``ident`` (rtype, path,
-#: kind = check, n).
+#: norm = code, n), ``cand`` (uid, rtype, path, kind, norm, digest of the value), ``precision`` and ``ident``
+#: (rtype, path, kind = check, n).
 RECORD_DDL = (
     "rec string, rtype string, path string, kind string, norm string, category string, label string, "
     "digest binary, n bigint, uid bigint"
@@ -211,8 +211,10 @@ def _output_partition(
                 person = rtype in PERSON_TYPES or patient_key is not None
                 if isinstance(own_type, str):
                     # value digests and findings are counted in the scanner's entries until drained
-                    for kind, norm, path in scanner.add(resource, rtype, person=person, searched_only=view):
-                        yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                    for kind, norm, path, digest in scanner.add(
+                        resource, rtype, person=person, searched_only=view
+                    ):
+                        yield ("cand", rtype, path, kind, norm, None, None, digest, None, uid)
                     if not view:
                         for code in security_codes(resource):
                             labels[(rtype, code)] += 1
@@ -221,8 +223,8 @@ def _output_partition(
                 scan = reference_scan(
                     resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
                 )
-                for kind, norm, path in scan.candidates:
-                    yield ("cand", rtype, path, kind, norm, None, None, None, None, uid)
+                for kind, norm, path, digest in scan.candidates:
+                    yield ("cand", rtype, path, kind, norm, None, None, digest, None, uid)
                 if view:
                     continue
                 for (path, digest), n in scan.leaves.items():

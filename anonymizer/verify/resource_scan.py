@@ -24,7 +24,7 @@ from orjson import dumps
 
 from anonymizer.verify.candidates import is_free_text_path
 from anonymizer.verify.precision_checks import Promises, _check_string
-from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
+from anonymizer.verify.scan_walk import DATA_SUFFIX, MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
 from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
 #: Values up to this length are memoised (longer ones are mostly unique narrative text).
@@ -33,9 +33,20 @@ _MEMO_MAX = 200_000
 _EMPTY: tuple[Any, ...] = ()
 
 
+#: A candidate key ``(kind, norm, path, digest)``: ``digest`` is :func:`candidate_digest` of the value it came from.
+Candidate = tuple[str, str, str, bytes | None]
+
+
 def value_digest(value: Any) -> bytes:
     """The digest of one primitive value that the changes step compares (BLAKE2b, 8 bytes, of its JSON)."""
     return hashlib.blake2b(orjson.dumps(value), digest_size=8).digest()
+
+
+def candidate_digest(path: str, value: str | float) -> bytes | None:
+    """The value digest a candidate key carries: the :func:`value_digest` of the value at ``path`` (the leak audit
+    looks it up among the source's value digests at the same place), none for a ``data`` element (its searched text
+    is decoded, or a blob key; free text, never exempt)."""
+    return None if path.endswith(DATA_SUFFIX) else value_digest(value)
 
 
 class Memo(dict[Any, Any]):
@@ -70,7 +81,7 @@ class Entry:
         self,
         leaves: tuple[tuple[tuple[str, str, bytes], int], ...],
         findings: tuple[tuple[tuple[str, str, str, str], int], ...],
-        cands: frozenset[tuple[str, str, str]],
+        cands: frozenset[Candidate],
     ) -> None:
         self.leaves, self.findings, self.cands = leaves, findings, cands
         self.live = bool(leaves or findings)
@@ -109,7 +120,7 @@ class _Table:
 #: The element memos of one scanner turn over (two generations) beyond this many entries or estimated bytes.
 _ENTRIES_MAX = 200_000
 _ENTRIES_BUDGET = 48 << 20
-_NO_CANDIDATES: frozenset[tuple[str, str, str]] = frozenset()
+_NO_CANDIDATES: frozenset[Candidate] = frozenset()
 
 
 class OutputScanner:
@@ -144,9 +155,9 @@ class OutputScanner:
 
     def add(
         self, resource: dict[str, Any], rtype: str, *, person: bool, searched_only: bool = False
-    ) -> frozenset[tuple[str, str, str]]:
+    ) -> frozenset[Candidate]:
         """Count one resource of row type ``rtype`` into :attr:`pending`; return its candidate keys
-        ``(kind, norm, path)``. ``person``: run the precision checks (a row about an individual); ``searched_only``:
+        ``(kind, norm, path, digest)``. ``person``: run the precision checks (a row about an individual); ``searched_only``:
         candidates only (a views row)."""
         own = resource.get("resourceType")
         root = own if isinstance(own, str) else "Unknown"
@@ -326,7 +337,11 @@ def reference_scan(
     from anonymizer.verify.changes import leaf_values
 
     out = Scan()
-    out.candidates = {(k, n, path) for path, value in resource_values(resource) for k, n in keys_of(value)}
+    out.candidates = {
+        (k, n, path, candidate_digest(path, value))
+        for path, value in resource_values(resource)
+        for k, n in keys_of(value)
+    }
     if searched_only:
         return out
     if isinstance(resource.get("resourceType"), str):

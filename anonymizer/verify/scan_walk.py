@@ -27,18 +27,21 @@ from anonymizer.verify.precision_checks import _check_object
 MEMO_TRIAL = 2_000
 #: Elements whose JSON text is longer are not memoised (narrative, attachments: unique anyway).
 MEMO_MAX_TEXT = 4_096
+#: Candidates of a ``data`` element carry no value digest (the searched text is decoded, or a blob key).
+DATA_SUFFIX = ".data"
 _TEXT_CATEGORIES = frozenset(_TEXT_CHECKS)
 _EMPTY: tuple[Any, ...] = ()
 
 
 class Scan:
-    """What one resource gave: candidate keys ``(kind, norm, path)``, value digests ``(path, digest) -> n``,
-    precision findings and identifier-shape findings ``(check, path) -> n``."""
+    """What one resource gave: candidate keys ``(kind, norm, path, digest)`` (``digest``: the value's, see
+    :func:`candidate_digest`), value digests ``(path, digest) -> n``, precision findings and identifier-shape findings
+    ``(check, path) -> n``."""
 
     __slots__ = ("candidates", "leaves", "precision", "ident")
 
     def __init__(self) -> None:
-        self.candidates: set[tuple[str, str, str]] = set()
+        self.candidates: set[tuple[str, str, str, bytes | None]] = set()
         self.leaves: Counter[tuple[str, bytes]] = Counter()
         self.precision: Counter[tuple[str, str]] = Counter()
         self.ident: Counter[tuple[str, str]] = Counter()
@@ -249,14 +252,17 @@ class Walk:
             if leafed and self.leaves:
                 self.out.leaves[(path, self.s.digests.of(value))] += 1
             if searched and isinstance(value, float) and not value.is_integer():
-                for kind, norm in self.s.keys_of(value):
-                    self.out.candidates.add((kind, norm, path))
+                keys = self.s.keys_of(value)
+                if keys:
+                    digest = self.s.digests.of(value)
+                    self.out.candidates.update([(kind, norm, path, digest) for kind, norm in keys])
 
     def _searched(self, value: str, path: str) -> None:
         s = self.s
         keys = s.keys_of(value)
         if keys:
-            self.out.candidates.update([(kind, norm, path) for kind, norm in keys])
+            digest = None if path.endswith(DATA_SUFFIX) else s.digests.of(value)
+            self.out.candidates.update([(kind, norm, path, digest) for kind, norm in keys])
         if self.ident:
             free = s.free_text(path)
             # outside free text only a UID can fail: "urn:oid:" or a digit and a dot first

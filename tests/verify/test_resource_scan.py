@@ -219,8 +219,8 @@ def _reference_records(rows: Any, bloom: Any, promises: Promises, run_id: str) -
         scan = reference_scan(
             resource, keys_of, promises, AS_OF, frozenset({"Organization"}), person=person, searched_only=view
         )
-        out.extend(("cand", rtype, path, kind, norm, None, None, None, None, uid)
-                   for kind, norm, path in scan.candidates)  # fmt: skip
+        out.extend(("cand", rtype, path, kind, norm, None, None, digest, None, uid)
+                   for kind, norm, path, digest in scan.candidates)  # fmt: skip
         if view:
             continue
         own = str(resource.get("resourceType"))
@@ -328,3 +328,32 @@ def test_bloom_lookup_is_its_positions() -> None:
         assert ((kind, norm) in bloom) == want
         answers.add(want)
     assert answers == {True, False}
+
+
+def test_bloom_shapes_reject_only_keys_of_no_added_shape() -> None:
+    """With the added keys' ``(kind, length)`` pairs, a key of another shape is rejected, whatever its bits; a key of
+    an added shape gets the bit test's answer; every added key is still found."""
+    import random
+
+    from anonymizer.verify.bloom import KeyBloom, _positions
+
+    rng = random.Random(11)
+    added = [
+        (rng.choice(["words", "compact"]), "".join(rng.choices("abc", k=rng.randint(3, 9))))
+        for _ in range(300)
+    ]
+    shapes = frozenset((kind, len(norm)) for kind, norm in added)
+    plain, shaped = KeyBloom(1 << 10), KeyBloom(1 << 10, shapes=shapes)  # most bits set
+    for kind, norm in added:
+        plain.add(kind, norm)
+        shaped.add(kind, norm)
+    assert all(key in shaped for key in added)
+    rejected = 0
+    for _ in range(5_000):
+        kind = rng.choice(["words", "compact", "zip"])
+        norm = "".join(rng.choices("abc", k=rng.randint(1, 12)))
+        bits = all(plain.bits[p >> 3] & (1 << (p & 7)) for p in _positions(kind, norm, plain.size))
+        assert ((kind, norm) in plain) == bits
+        assert ((kind, norm) in shaped) == (bits and (kind, len(norm)) in shapes)
+        rejected += bits and (kind, len(norm)) not in shapes
+    assert rejected > 200  # keys the bits alone let through
