@@ -7,12 +7,19 @@ import copy
 import hashlib
 import json
 import re
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anonymizer.config.lint import validate_without_keys
 from anonymizer.config.loader import fingerprint
 from anonymizer.config.model import AnonymizerConfig
+from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
+from anonymizer.verify.passes import output_pass, source_pass
+from anonymizer.verify.precision_checks import Promises
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 PATIENT_ID = "pat-0001-aaaa-bbbb"
 PATIENT_2 = "pat-0002-cccc-dddd"
@@ -276,3 +283,20 @@ def safe_harbor_config() -> dict[str, Any]:
             "restrictedZipCodeTabulationAreas": ["036", "059", "102", "203"],
         },
     }
+
+
+def run_audit(
+    spark: SparkSession, source: list[dict[str, Any]], output: list[dict[str, Any]], as_of: date
+) -> LeakAuditResult:
+    """The leak audit as verify runs it over ``source`` landing lines and ``output`` resources: both passes,
+    the harvest, the join."""
+    lines = spark.createDataFrame(
+        [(f"{r['resourceType']}.ndjson", json.dumps(r)) for r in source], "file string, line string"
+    )
+    harvest = prepare_harvest(source_pass(lines))
+    rows = [(i, r["resourceType"], None, None, json.dumps(r)) for i, r in enumerate(output)]
+    zone = spark.createDataFrame(
+        rows, "uid long, rtype string, patient_key string, run_id string, json string"
+    )
+    records = output_pass(zone, harvest.bloom, Promises("kept", "kept", False, ()), as_of, frozenset(), None)
+    return run_leak_audit(spark, lines, harvest, records)

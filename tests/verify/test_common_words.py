@@ -3,16 +3,14 @@ the patient's full name, or a name part that is not such a word, is still a leak
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
 import pytest
 
 from anonymizer.text.common_words import COMMON_WORD, SHORT_TOKEN, kept_alone_reason
-from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
-from anonymizer.verify.passes import output_pass, source_pass
-from anonymizer.verify.precision_checks import Promises
+from anonymizer.verify.leak_audit import LeakAuditResult
+from tests.verify.builders import run_audit
 
 pytestmark = pytest.mark.spark
 AS_OF = date(2026, 1, 1)
@@ -29,17 +27,7 @@ def _condition(cid: str, patient: str, text: str) -> dict[str, Any]:
 
 
 def _audit(spark: Any, output: list[dict[str, Any]]) -> LeakAuditResult:
-    """The leak audit as verify runs it: both passes, the harvest, the join."""
-    lines = spark.createDataFrame(
-        [("Patient.ndjson", json.dumps(r)) for r in PATIENTS], "file string, line string"
-    )
-    harvest = prepare_harvest(source_pass(lines))
-    rows = [(i, r["resourceType"], None, None, json.dumps(r)) for i, r in enumerate(output)]
-    zone = spark.createDataFrame(
-        rows, "uid long, rtype string, patient_key string, run_id string, json string"
-    )
-    records = output_pass(zone, harvest.bloom, Promises("kept", "kept", False, ()), AS_OF, frozenset(), None)
-    return run_leak_audit(spark, lines, harvest, records)
+    return run_audit(spark, PATIENTS, output, AS_OF)
 
 
 def test_the_scrubber_and_verify_share_the_reason() -> None:

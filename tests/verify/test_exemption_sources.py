@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from anonymizer.verify import leak_audit
-from anonymizer.verify.leak_audit import KEPT_IN_SOURCE, LeakAuditResult, prepare_harvest, run_leak_audit
-from anonymizer.verify.passes import output_pass, source_pass
-from anonymizer.verify.precision_checks import Promises
+from anonymizer.verify.leak_audit import KEPT_IN_SOURCE, LeakAuditResult, prepare_harvest
+from anonymizer.verify.passes import source_pass
+from tests.verify.builders import run_audit
 
 pytestmark = pytest.mark.spark
 AS_OF = date(2026, 1, 1)
@@ -49,17 +49,7 @@ OUTPUT = [
 
 
 def _audit(spark: Any, source: list[dict[str, Any]], output: list[dict[str, Any]]) -> LeakAuditResult:
-    """The leak audit as verify runs it: both passes, the harvest, the join."""
-    lines = spark.createDataFrame(
-        [(f"{r['resourceType']}.ndjson", json.dumps(r)) for r in source], "file string, line string"
-    )
-    harvest = prepare_harvest(source_pass(lines))
-    rows = [(i, r["resourceType"], None, None, json.dumps(r)) for i, r in enumerate(output)]
-    zone = spark.createDataFrame(
-        rows, "uid long, rtype string, patient_key string, run_id string, json string"
-    )
-    records = output_pass(zone, harvest.bloom, Promises("kept", "kept", False, ()), AS_OF, frozenset(), None)
-    return run_leak_audit(spark, lines, harvest, records)
+    return run_audit(spark, source, output, AS_OF)
 
 
 def _findings(audit: LeakAuditResult) -> dict[tuple[str, str], str | None]:
