@@ -188,11 +188,21 @@ class Anonymizer:
         source_file: str | None = None,
         source_folder: str | None = None,
         patient_identifiers: Any = None,
+        shared: bool = False,
     ) -> dict[str, Any]:
         """As :meth:`anonymize`, but raises on every failure (never applies ``skip``): for callers that handle
         :class:`ProcessingError` themselves (the Spark transform quarantines the line and writes the skip output).
+
+        ``shared=True`` is for a caller that only reads the result and serialises it at once (as
+        :meth:`anonymize_json` does): it may share objects with earlier results (memoised elements are not copied),
+        so it must not be changed or kept. After a failure ``resource`` may be half-processed.
         """
-        return self._anonymize(resource, source_file, source_folder, patient_identifiers, True, False)
+        if shared and patient_identifiers is None and resource.__class__ is dict and self._resource_scope:
+            original_type = resource.get("resourceType")  # the common case (_anonymize, inlined)
+            if original_type.__class__ is str and original_type in self._resource_types:
+                self._process_shared(resource, original_type)
+                return resource
+        return self._anonymize(resource, source_file, source_folder, patient_identifiers, True, shared)
 
     def anonymize_json(
         self, line: str | bytes, *, source_file: str | None = None, source_folder: str | None = None

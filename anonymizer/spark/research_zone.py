@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 _view_numbers = itertools.count()
+#: The columns of a research table, in order; ``resource`` (the whole resource, JSON text or VARIANT) is last.
+TABLE_COLUMNS = ("id", "patient_key", "last_updated", "run_id", "resource")
+#: Delta collects file statistics (min, max, nulls) on the first this many columns only: the keys, not
+#: ``resource``. Its min/max (the first 32 characters of a JSON text that starts with ``{"resourceType":...``)
+#: skip no file for any query, and collecting them cost about 1 CPU-s per 18-table publish (about a tenth of it
+#: at x1 and x10, ``docs/performance.md``).
+STATS_COLUMNS = TABLE_COLUMNS.index("resource")
 
 
 def delta_path(output: str, resource_type: str) -> str:
@@ -76,7 +83,8 @@ def merge_into_table(
     """Upsert by id: insert new ids, replace existing ones unless the stored version is newer.
 
     With ``overwrite`` (or no table yet) the table is replaced by this run's rows in one commit that also
-    records ``resource_format`` as a table property (history kept). Merging rows of one format into a table
+    records ``resource_format`` as a table property (history kept), with file statistics on the key columns
+    only (:data:`STATS_COLUMNS`). Merging rows of one format into a table
     of the other raises :class:`ResourceFormatError`.
     """
     existing = None if overwrite or _surely_missing(path) else table_resource_format(spark, path)
@@ -85,7 +93,8 @@ def merge_into_table(
         if overwrite or existing is None:
             spark.sql(
                 f"CREATE OR REPLACE TABLE {quoted_path(path)} USING DELTA "
-                f"TBLPROPERTIES ('{FORMAT_PROPERTY}' = '{resource_format}') AS SELECT * FROM {view}"
+                f"TBLPROPERTIES ('{FORMAT_PROPERTY}' = '{resource_format}', "
+                f"'delta.dataSkippingNumIndexedCols' = '{STATS_COLUMNS}') AS SELECT * FROM {view}"
             )
             return
         if existing != resource_format:

@@ -29,6 +29,7 @@ from anonymizer.errors import (
     ProcessingError,
     RuleNotApplicableError,
 )
+from anonymizer.fhir.patient import PATIENT_ELEMENTS, patient_id
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.line_text import line_texts
 
@@ -118,6 +119,25 @@ def _output_columns(
     }
 
 
+def shared_patient_id(out: dict[str, Any]) -> str | None:
+    """:func:`anonymizer.fhir.patient.patient_id` of a shared engine result (``anonymize_raising(shared=True)``),
+    whose memoised elements may be ``orjson.Fragment`` (JSON text, unreadable as a dict): those it reads are
+    decoded first (a small dict of them, the result itself is not changed)."""
+    readable: dict[str, Any] | None = None
+    for element in PATIENT_ELEMENTS:
+        value = out.get(element)
+        if value.__class__ is orjson.Fragment:
+            decoded: Any = orjson.loads(orjson.dumps(value))
+        elif value.__class__ is list and value and value[0].__class__ is orjson.Fragment:
+            decoded = [orjson.loads(orjson.dumps(value[0]))]  # (patient_id reads the first of a list)
+        else:
+            continue
+        if readable is None:
+            readable = {k: out[k] for k in ("resourceType", "id", *PATIENT_ELEMENTS) if k in out}
+        readable[element] = decoded
+    return patient_id(out if readable is None else readable)
+
+
 def process_line(
     line: str,
     anonymizer: Any,
@@ -167,6 +187,7 @@ def process_line(
             source_file=source_file,
             source_folder=options.source_folder,
             patient_identifiers=patient_identifiers,
+            shared=True,  # read by _output_columns and serialised at once, never kept
         )
     except ProcessingError as exc:
         if anonymizer.processing_errors != "skip":
@@ -203,8 +224,6 @@ def make_partition_transform(
     def transform(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import gc
 
-        from anonymizer.fhir.patient import patient_id
-
         # A reused Python worker still holds the engine of its previous task (plans and memos are reference
         # cycles, which only a full collection frees): free it before this task's engine fills its memos.
         gc.collect()
@@ -232,7 +251,7 @@ def make_partition_transform(
                 ids = identifiers(id_jsons[i]) if id_jsons is not None else None
                 where = _Where(file[0], start, number)
                 row = process_line(
-                    value or "", anonymizer, file[0], options, known_types, patient_id, where, ids
+                    value or "", anonymizer, file[0], options, known_types, shared_patient_id, where, ids
                 )
                 if row["status"] != ls.STATUS_OK:
                     # Positions only where the quarantine needs them (output rows are written without them).

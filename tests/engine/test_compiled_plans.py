@@ -486,3 +486,25 @@ def test_a_failed_call_leaves_nothing_in_the_next_one() -> None:
         line = orjson.dumps(resource)
         assert used.anonymize_json(line) == fresh.anonymize_json(line)
     assert used.rule_hits == fresh.rule_hits  # nothing of the failed call is counted
+
+
+def test_shared_results_of_anonymize_raising_serialise_as_the_copies() -> None:
+    """``anonymize_raising(shared=True)`` (the Spark transform: read and serialised at once) gives the JSON text
+    and rule hits of the copying call, with the memos in use, and after a failed call as well."""
+    config = _shipped("hipaa-safe-harbor.json")
+    shared = Anonymizer.from_config(config, as_of=AS_OF, base_dir=ROOT / "configs")
+    copying = Anonymizer.from_config(config, as_of=AS_OF, base_dir=ROOT / "configs")
+    resources = _sample_resources(per_file=8)
+    broken = copy.deepcopy(next(r for r in resources if r["resourceType"] == "Encounter"))
+    broken["period"] = {"start": "2020-01-01", "nonsense": 1}
+    for engine, flag in ((shared, True), (copying, False)):
+        with pytest.raises(AnonymizerError, match="unknown element"):
+            engine.anonymize_raising(copy.deepcopy(broken), shared=flag)
+    for _ in range(2):  # the second round from the memos
+        for resource in resources:
+            a = orjson.dumps(shared.anonymize_raising(copy.deepcopy(resource), shared=True))
+            b = orjson.dumps(copying.anonymize_raising(copy.deepcopy(resource)))
+            assert a == b, resource["resourceType"]
+    assert shared.rule_hits == copying.rule_hits
+    hits = [p.memo_hits for root in shared._engine.compiler.roots.values() for p in _sub_plans(root)]
+    assert sum(hits) > len(resources)

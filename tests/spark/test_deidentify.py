@@ -128,6 +128,16 @@ def test_reconciles_quarantines_bad_lines_and_joins(spark, tmp_path: Path, confi
     assert patients.schema["resource"].dataType.typeName() == "string"
     assert table_resource_format(spark, str(research / "delta" / "Patient")) == "json"
     assert patients.selectExpr("get_json_object(resource, '$.birthDate') as b").first().b == "1970"
+    # File statistics on the key columns only, not on the resource text (read from the commit's add actions).
+    stats = [
+        json.loads(json.loads(line)["add"]["stats"])
+        for log in (research / "delta" / "Patient" / "_delta_log").glob("*.json")
+        for line in log.read_text().splitlines()
+        if '"add"' in line
+    ]
+    assert stats and all(
+        set(s["minValues"]) == {"id", "patient_key", "last_updated", "run_id"} for s in stats
+    )
     assert "Smith" not in "".join(r.resource for r in patients.select("resource").collect())
     ndjson = list((research / "ndjson" / "Patient").glob("part-*.ndjson"))
     assert sum(len(p.read_text().splitlines()) for p in ndjson) == 2

@@ -31,3 +31,49 @@ def test_an_unexpected_engine_exception_quarantines_the_line_without_its_message
     assert row["reason"] == ls.ENGINE_ERROR
     assert "KeyError" in row["detail"] and "Sumiko" not in row["detail"]
     assert row["raw_line"] == line  # kept, in the quarantine only
+
+
+def test_patient_key_of_shared_results_read_through_memoised_elements() -> None:
+    """With the engine's shared results, a memoised ``subject`` comes back as JSON text (``orjson.Fragment``):
+    the patient key is still the hashed Patient id, for the first resource and for the ones from the memo."""
+    from datetime import date
+    from pathlib import Path
+
+    import orjson
+
+    from anonymizer.engine import Anonymizer
+    from anonymizer.spark.transform import shared_patient_id
+    from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
+
+    root = Path(__file__).parents[2]
+    config = orjson.loads((root / "configs" / "hipaa-safe-harbor.json").read_bytes())
+    config["parameters"].update(cryptoHashKey=HASH_KEY, dateShiftKey=DATE_KEY, encryptKey=ENCRYPT_KEY)
+    engine = Anonymizer.from_config(config, as_of=date(2026, 1, 1), base_dir=root / "configs")
+    patient = engine.anonymize_raising({"resourceType": "Patient", "id": "p1"})
+    rows = []
+    for n in range(4):
+        resource = {
+            "resourceType": "Observation",
+            "id": f"o{n}",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": "Patient/p1"},
+            "performer": [{"reference": "Practitioner/d1"}],
+        }
+        line = orjson.dumps(resource).decode()
+        rows.append(
+            process_line(
+                line,
+                engine,
+                "Observation.ndjson",
+                TransformOptions(),
+                ls.r4_resource_types(),
+                shared_patient_id,
+                "f:1",
+            )  # fmt: skip
+        )
+    assert all(r["status"] == ls.STATUS_OK for r in rows)
+    assert {r["patient_key"] for r in rows} == {patient["id"]}
+    assert all(
+        orjson.loads(r["resource_json"])["subject"]["reference"] == f"Patient/{patient['id']}" for r in rows
+    )
