@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -103,15 +102,10 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
     promises = promises_from_config(config)
     audit_dates = promises.dates in ("year", "removed")
     timer = StepTimer(log, "verify", digits=1)
-    restore_compression = _uncompressed_cache(spark)
     # Each zone is parsed once, by one Python pass; every check aggregates its part of the records.
     with timer.step("source_pass"):
-        try:
-            source = source_pass(source_lines).persist()
-            harvest = prepare_harvest(source, audit_dates=audit_dates)
-        except BaseException:
-            restore_compression()
-            raise
+        source = source_pass(source_lines).persist()
+        harvest = prepare_harvest(source, audit_dates=audit_dates)
     output: DataFrame | None = None
     try:
         with timer.step("output_pass"):
@@ -151,7 +145,6 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         source.unpersist()
         if output is not None:
             output.unpersist()
-        restore_compression()
     checks = _Checks(counts, changes, audit, precision, history, audit_dates)
     return _report(spark, request, given, summary, as_of, started, timer.seconds, checks)
 
@@ -246,32 +239,6 @@ def _report(
     json_path = write_report_json(report, request.report_dir, spark)
     html_path = write_report_html(report, request.report_dir, spark)
     return VerifyResult(passed, audit.leaks, precision.total, counts.reconciled, json_path, html_path, report)
-
-
-#: Spark compresses each column of a cached batch by default; verify's caches are read back by a few aggregates only.
-_CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
-
-
-def _uncompressed_cache(spark: SparkSession) -> Callable[[], None]:
-    """Turn off the compression of cached batches while verify runs (the setting is read when a cache is built, at
-    its first action); returns the function that restores the session's value. Building the compressed columns
-    cost about 11 of verify's 160 CPU-seconds at x10 for caches of some hundred MB (docs/performance.md); a cache
-    that does not fit in memory spills to disk (``MEMORY_AND_DISK``). A session that refuses the setting keeps
-    its own."""
-    previous = spark.conf.get(_CACHE_COMPRESSION, None)
-    try:
-        spark.conf.set(_CACHE_COMPRESSION, "false")
-    except Exception:  # noqa: BLE001 - a session that refuses it (some serverless runtimes) keeps compressing
-        log.info("verify: cached batches stay compressed (the session refused %s)", _CACHE_COMPRESSION)
-        return lambda: None
-
-    def restore() -> None:
-        if previous is None:
-            spark.conf.unset(_CACHE_COMPRESSION)
-        else:
-            spark.conf.set(_CACHE_COMPRESSION, previous)
-
-    return restore
 
 
 def _summary_as_of(summary: RunSummary | None) -> date | None:

@@ -61,14 +61,11 @@ def test_counts_reconcile_with_deidentify_on_a_dirty_landing(
                           quarantine=str(root / "quarantine"), as_of=date(2026, 1, 1), allow_ephemeral_keys=True),
         spark,
     )  # fmt: skip
-    compression = spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed")
     result = run_verify(
         VerifyRequest(source=str(landing), output=str(root / "zone"), config=config,
                       report_dir=str(root / "report"), quarantine=str(root / "quarantine")),
         spark=spark,
     )  # fmt: skip
-    # verify builds its caches uncompressed and gives the session its setting back
-    assert spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed") == compression
     counts = {t["resource_type"]: t for t in result.report["counts"]["per_type"]}
     assert result.counts_reconciled, result.report["counts"]
     patient = counts["Patient"]
@@ -92,39 +89,3 @@ def test_map_rows_decodes_text_columns_as_the_jvm() -> None:
     rows = list(_rows(iter([batch]), ("line",)))
     assert rows == [{"line": java_utf8_text(raw[0]), "n": 1}, {"line": None, "n": 2}, {"line": "ok", "n": 3}]
     assert rows[0]["line"] == '{"id":"a\ufffdb"}'  # one replacement for the encoded surrogate, as the JDK
-
-
-class _Conf:
-    def __init__(self, refuse: bool) -> None:
-        self.values: dict[str, str] = {}
-        self.refuse = refuse
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: str) -> None:
-        if self.refuse:
-            raise RuntimeError("not allowed")
-        self.values[key] = value
-
-    def unset(self, key: str) -> None:
-        self.values.pop(key)
-
-
-def test_cache_compression_is_off_while_verify_runs_then_restored() -> None:
-    from types import SimpleNamespace
-
-    from anonymizer.verify.pipeline import _uncompressed_cache
-
-    key = "spark.sql.inMemoryColumnarStorage.compressed"
-    for previous in (None, "true"):
-        conf = _Conf(refuse=False)
-        if previous:
-            conf.values[key] = previous
-        restore = _uncompressed_cache(SimpleNamespace(conf=conf))  # type: ignore[arg-type]
-        assert conf.values[key] == "false"
-        restore()
-        assert conf.values.get(key) == previous
-    refusing = _Conf(refuse=True)
-    _uncompressed_cache(SimpleNamespace(conf=refusing))()  # type: ignore[arg-type]
-    assert refusing.values == {}
