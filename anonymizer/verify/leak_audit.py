@@ -347,6 +347,7 @@ def _kept_keys(
         typed.select("line"),
         _source_candidate_partition(frozenset(exemptable), bloom),
         SOURCE_CANDIDATE_SCHEMA,
+        texts=("line",),
     )
     explained = src.select("rtype", "path", "kind", "norm").distinct().withColumn("_kept", F.lit(True))
     return (

@@ -91,6 +91,7 @@ def source_pass(source_lines: DataFrame) -> DataFrame:
 
 def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     from anonymizer.spark.line_schema import r4_resource_types
+    from anonymizer.spark.line_text import line_texts
     from anonymizer.spark.transform import type_from_file_name
     from anonymizer.verify.counts import NO_TYPE
     from anonymizer.verify.source_scan import SourceScanner
@@ -111,7 +112,7 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
 
     def records() -> Iterator[Record]:
         for batch in batches:
-            files, lines = batch.column("file").to_pylist(), batch.column("line").to_pylist()
+            files, lines = batch.column("file").to_pylist(), line_texts(batch.column("line"))
             for file, line in zip(files, lines, strict=True):
                 resource = _parse(line)
                 rtype = resource.get("resourceType") if resource is not None else None

@@ -31,16 +31,27 @@ def arrow_schema(ddl: str) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _rows(batches: Iterator[pa.RecordBatch]) -> Iterator[dict[str, Any]]:
+def _rows(batches: Iterator[pa.RecordBatch], texts: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    if not texts:
+        for batch in batches:
+            yield from batch.to_pylist()
+        return
+    from anonymizer.spark.line_text import line_texts
+
     for batch in batches:
-        yield from batch.to_pylist()
+        names = batch.schema.names
+        columns = [line_texts(batch.column(n)) if n in texts else batch.column(n).to_pylist() for n in names]
+        for values in zip(*columns, strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
-def _runner(func: RowFunction, ddl: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+def _runner(
+    func: RowFunction, ddl: str, texts: tuple[str, ...] = ()
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         schema = arrow_schema(ddl)
         chunk: list[tuple[Any, ...]] = []
-        for out in func(_rows(batches)):
+        for out in func(_rows(batches, texts)):
             chunk.append(out)
             if len(chunk) >= _BATCH_ROWS:
                 yield _batch(chunk, schema)
@@ -58,6 +69,9 @@ def _batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
     )
 
 
-def map_rows(df: DataFrame, func: RowFunction, ddl: str) -> DataFrame:
-    """Apply ``func`` (rows as dicts in, tuples matching ``ddl`` out) to every partition of ``df``."""
-    return df.mapInArrow(_runner(func, ddl), ddl)
+def map_rows(df: DataFrame, func: RowFunction, ddl: str, *, texts: tuple[str, ...] = ()) -> DataFrame:
+    """Apply ``func`` (rows as dicts in, tuples matching ``ddl`` out) to every partition of ``df``.
+
+    ``texts``: string columns that may hold invalid UTF-8 (landing lines read undecoded); they are decoded as the
+    JVM would (:func:`anonymizer.spark.line_text.line_texts`)."""
+    return df.mapInArrow(_runner(func, ddl, texts), ddl)

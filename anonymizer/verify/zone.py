@@ -40,14 +40,16 @@ def source_paths(spark: SparkSession, source: str) -> list[str]:
 def read_source_lines(spark: SparkSession, paths: list[str], files: list[str] | None = None) -> DataFrame:
     """Every line of every NDJSON file under ``paths`` (blank ones too: they count as quarantined).
 
-    Columns ``file``, ``line``. ``files``: only these files (the readable ones).
+    Columns ``file``, ``line``. ``files``: only these files (the readable ones). ``line`` holds the line's bytes as
+    in the file (no Java copy of every line): Python readers take it with
+    :func:`anonymizer.spark.line_text.line_texts`, which decodes invalid UTF-8 as the JVM would.
     """
     from pyspark.sql import functions as F
 
     from anonymizer.spark.reader import read_lines
 
-    # The same reader as `deidentify`, so both sides see exactly the same lines.
-    return read_lines(spark, paths, files).select(
+    # The same reader as `deidentify`, undecoded as there, so both sides see exactly the same lines and text.
+    return read_lines(spark, paths, files, decoded=False).select(
         F.col("source_path").alias("file"), F.col("value").alias("line")
     )
 
