@@ -123,19 +123,48 @@ def shared_patient_id(out: dict[str, Any]) -> str | None:
     """:func:`anonymizer.fhir.patient.patient_id` of a shared engine result (``anonymize_raising(shared=True)``),
     whose memoised elements may be ``orjson.Fragment`` (JSON text, unreadable as a dict): those it reads are
     decoded first (a small dict of them, the result itself is not changed)."""
-    readable: dict[str, Any] | None = None
-    for element in PATIENT_ELEMENTS:
-        value = out.get(element)
-        if value.__class__ is orjson.Fragment:
-            decoded: Any = orjson.loads(orjson.dumps(value))
-        elif value.__class__ is list and value and value[0].__class__ is orjson.Fragment:
-            decoded = [orjson.loads(orjson.dumps(value[0]))]  # (patient_id reads the first of a list)
-        else:
-            continue
-        if readable is None:
-            readable = {k: out[k] for k in ("resourceType", "id", *PATIENT_ELEMENTS) if k in out}
-        readable[element] = decoded
-    return patient_id(out if readable is None else readable)
+    return SharedPatientIds()(out)
+
+
+class SharedPatientIds:
+    """:func:`shared_patient_id` that remembers the Fragments it decoded.
+
+    The engine's memo hands out one Fragment object for an element that repeats (the patient's reference in
+    each of that patient's resources), so most Fragments read here were decoded before: the decoded value is
+    kept with the Fragment itself (which keeps its ``id`` from being reused while it is remembered) and only
+    read, never changed. At most ``limit`` are kept (all forgotten beyond it).
+    """
+
+    __slots__ = ("_decoded", "_limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._decoded: dict[int, tuple[orjson.Fragment, Any]] = {}
+        self._limit = limit
+
+    def _decode(self, fragment: orjson.Fragment) -> Any:
+        found = self._decoded.get(id(fragment))
+        if found is not None and found[0] is fragment:
+            return found[1]
+        value = orjson.loads(orjson.dumps(fragment))
+        if len(self._decoded) >= self._limit:
+            self._decoded.clear()
+        self._decoded[id(fragment)] = (fragment, value)
+        return value
+
+    def __call__(self, out: dict[str, Any]) -> str | None:
+        readable: dict[str, Any] | None = None
+        for element in PATIENT_ELEMENTS:
+            value = out.get(element)
+            if value.__class__ is orjson.Fragment:
+                decoded: Any = self._decode(value)
+            elif value.__class__ is list and value and value[0].__class__ is orjson.Fragment:
+                decoded = [self._decode(value[0])]  # (patient_id reads the first of a list)
+            else:
+                continue
+            if readable is None:
+                readable = {k: out[k] for k in ("resourceType", "id", *PATIENT_ELEMENTS) if k in out}
+            readable[element] = decoded
+        return patient_id(out if readable is None else readable)
 
 
 def process_line(
@@ -231,6 +260,7 @@ def make_partition_transform(
         known_types = ls.r4_resource_types()
         counter = LineCounter()
         identifiers = identifiers_parser()
+        patient_key = SharedPatientIds()
         files: dict[str, tuple[str, str | None]] = {}  # path -> (file name, the type its name announces)
         for batch in batches:
             hits_before = Counter(anonymizer.rule_hits)
@@ -251,7 +281,7 @@ def make_partition_transform(
                 ids = identifiers(id_jsons[i]) if id_jsons is not None else None
                 where = _Where(file[0], start, number)
                 row = process_line(
-                    value or "", anonymizer, file[0], options, known_types, shared_patient_id, where, ids
+                    value or "", anonymizer, file[0], options, known_types, patient_key, where, ids
                 )
                 if row["status"] != ls.STATUS_OK:
                     # Positions only where the quarantine needs them (output rows are written without them).

@@ -230,3 +230,25 @@ def test_keys_never_appear_in_the_plan(spark, tmp_path: Path, config_file: Path)
     plan = df._jdf.queryExecution().toString()
     assert HASH_KEY not in plan
     assert HASH_KEY not in spark.sparkContext.getConf().toDebugString()
+
+
+def test_the_staged_write_setting_is_the_sessions_again_after_the_write(spark) -> None:
+    """The staged write turns Spark's concurrent writers on for its own write only (no sort of each task's rows
+    by type); the session's own value, or its absence, is back afterwards, also after a failure."""
+    from anonymizer.spark.deidentify_steps import (
+        CONCURRENT_WRITERS,
+        STAGING_WRITERS,
+        unsorted_partition_writes,
+    )
+
+    spark.conf.unset(CONCURRENT_WRITERS)
+    with unsorted_partition_writes(spark):
+        assert spark.conf.get(CONCURRENT_WRITERS) == str(STAGING_WRITERS)
+    assert spark.conf.get(CONCURRENT_WRITERS, None) in (None, "0")
+    spark.conf.set(CONCURRENT_WRITERS, "3")
+    try:
+        with pytest.raises(RuntimeError), unsorted_partition_writes(spark):
+            raise RuntimeError("the write failed")
+        assert spark.conf.get(CONCURRENT_WRITERS) == "3"
+    finally:
+        spark.conf.unset(CONCURRENT_WRITERS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from anonymizer.fhir.patient import patient_id
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.transform import TransformOptions, process_line
@@ -33,31 +35,34 @@ def test_an_unexpected_engine_exception_quarantines_the_line_without_its_message
     assert row["raw_line"] == line  # kept, in the quarantine only
 
 
-def test_patient_key_of_shared_results_read_through_memoised_elements() -> None:
+@pytest.mark.parametrize("remembering", [False, True], ids=["shared_patient_id", "SharedPatientIds"])
+def test_patient_key_of_shared_results_read_through_memoised_elements(remembering: bool) -> None:
     """With the engine's shared results, a memoised ``subject`` comes back as JSON text (``orjson.Fragment``):
-    the patient key is still the hashed Patient id, for the first resource and for the ones from the memo."""
+    the patient key is still the hashed Patient id, for the first resource and for the ones from the memo (also
+    when the decoded Fragments are remembered, as the transform does, and when they are forgotten at the limit)."""
     from datetime import date
     from pathlib import Path
 
     import orjson
 
     from anonymizer.engine import Anonymizer
-    from anonymizer.spark.transform import shared_patient_id
+    from anonymizer.spark.transform import SharedPatientIds, shared_patient_id
     from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
     root = Path(__file__).parents[2]
     config = orjson.loads((root / "configs" / "hipaa-safe-harbor.json").read_bytes())
     config["parameters"].update(cryptoHashKey=HASH_KEY, dateShiftKey=DATE_KEY, encryptKey=ENCRYPT_KEY)
     engine = Anonymizer.from_config(config, as_of=date(2026, 1, 1), base_dir=root / "configs")
-    patient = engine.anonymize_raising({"resourceType": "Patient", "id": "p1"})
+    hashed = {p: engine.anonymize_raising({"resourceType": "Patient", "id": p})["id"] for p in ("p1", "p2")}
+    key_of = SharedPatientIds(limit=1) if remembering else shared_patient_id
     rows = []
-    for n in range(4):
+    for n in range(6):
         resource = {
             "resourceType": "Observation",
             "id": f"o{n}",
             "status": "final",
             "code": {"text": "x"},
-            "subject": {"reference": "Patient/p1"},
+            "subject": {"reference": f"Patient/p{n % 2 + 1}"},
             "performer": [{"reference": "Practitioner/d1"}],
         }
         line = orjson.dumps(resource).decode()
@@ -68,12 +73,13 @@ def test_patient_key_of_shared_results_read_through_memoised_elements() -> None:
                 "Observation.ndjson",
                 TransformOptions(),
                 ls.r4_resource_types(),
-                shared_patient_id,
+                key_of,
                 "f:1",
             )  # fmt: skip
         )
     assert all(r["status"] == ls.STATUS_OK for r in rows)
-    assert {r["patient_key"] for r in rows} == {patient["id"]}
+    assert [r["patient_key"] for r in rows] == [hashed[f"p{n % 2 + 1}"] for n in range(6)]
     assert all(
-        orjson.loads(r["resource_json"])["subject"]["reference"] == f"Patient/{patient['id']}" for r in rows
+        orjson.loads(r["resource_json"])["subject"]["reference"] == f"Patient/{r['patient_key']}"
+        for r in rows
     )
