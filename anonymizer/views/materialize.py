@@ -77,18 +77,11 @@ def load_views(paths: list[str]) -> list[ViewDef]:
 
 
 def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFrame, bool]:
-    """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table).
-
-    The table is loaded directly (no ``DESCRIBE DETAIL`` first): a path without a Delta table fails analysis,
-    which ``json_resources`` triggers (reading the schema) also over Spark Connect, where ``load`` is lazy.
-    """
-    from pyspark.errors import AnalysisException
-
+    """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table)."""
     path = delta_path(zone, view.resource)
-    try:
+    if delta_properties(spark, path) is not None:
         return json_resources(spark.read.format("delta").load(path)), True
-    except AnalysisException:
-        return spark.createDataFrame([], "_resource string"), False
+    return spark.createDataFrame([], "_resource string"), False
 
 
 def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
