@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
     from anonymizer.spark.summary import RunSummary
-    from anonymizer.verify.totals import RecordTotals
 
 LABEL_PATH_SUFFIX = ".meta.security.code"
 
@@ -71,22 +72,58 @@ def security_codes(resource: dict[str, Any]) -> list[str]:
     return [c["code"] for c in security if isinstance(c, dict) and isinstance(c.get("code"), str)]
 
 
-def changes_from_totals(totals: RecordTotals, summary: RunSummary | None) -> ChangesResult:
-    """The changes per path from the value multisets compared per path (the ``leaf`` records of both passes,
-    :func:`~anonymizer.verify.totals.record_totals`), the output's security labels (``label`` records) and the rule
-    hits the run recorded."""
+def run_changes(source: DataFrame, output: DataFrame, summary: RunSummary | None) -> ChangesResult:
+    """Compare value multisets per path (``leaf`` records of both passes), count the output's security labels
+    (``label`` records) and add the rule hits the run recorded."""
+    from pyspark.sql import functions as F
+
+    def leaves(records: DataFrame, side: str) -> DataFrame:
+        n, zero = F.col("n").cast("long"), F.lit(0).cast("long")
+        return records.where(F.col("rec") == "leaf").select(
+            "rtype", "path", "digest",
+            (n if side == "src" else zero).alias("n_src"), (n if side == "out" else zero).alias("n_out"),
+        )  # fmt: skip
+
+    # Each value's count on both sides in one aggregate (no join): its shuffle is split like any other.
+    both = (
+        leaves(source, "src")
+        .unionByName(leaves(output, "out"))
+        .groupBy("rtype", "path", "digest")
+        .agg(F.sum("n_src").alias("n_src"), F.sum("n_out").alias("n_out"))
+    )
+    totals = both.groupBy("rtype", "path").agg(
+        F.sum("n_src").alias("n_src"),
+        F.sum("n_out").alias("n_out"),
+        F.sum(F.least("n_src", "n_out")).alias("kept"),
+    )
+    label_rows = (
+        output.where(F.col("rec") == "label")
+        .groupBy("rtype", "norm")
+        .agg(F.sum("n").alias("n_src"))
+        .select("rtype", F.col("norm").alias("path"), "n_src", F.lit(0).cast("long").alias("n_out"),
+                F.lit(0).cast("long").alias("kept"))
+    )  # fmt: skip
+    # One job for both: a path's totals (``label`` false) and a security label's count (``label`` true).
+    collected = (
+        totals.withColumn("label", F.lit(False))
+        .unionByName(label_rows.withColumn("label", F.lit(True)))
+        .collect()
+    )
+    totals_rows = [r for r in collected if not r["label"]]
     paths = []
     status_counts: Counter[str] = Counter()
-    for (rtype, path), (n_src, n_out, kept) in sorted(totals.paths.items()):
+    for row in sorted(totals_rows, key=lambda r: (r["rtype"], r["path"])):
+        rtype, path = row["rtype"], row["path"]
+        n_src, n_out, kept = int(row["n_src"]), int(row["n_out"]), int(row["kept"])
         status = _status(n_src, n_out, kept)
         status_counts[status] += 1
         paths.append({"resource_type": rtype, "path": path, "source_values": n_src, "output_values": n_out,
                       "kept": kept, "changed_or_removed": n_src - kept, "added": n_out - kept,
                       "status": status})  # fmt: skip
     labels: dict[str, dict[str, int]] = {}
-    label_sums = sorted((str(ltype), str(code), n) for (ltype, _, _, code), n in totals.of("label").items())
-    for ltype, code, n in label_sums:
-        labels.setdefault(ltype, {})[code] = n
+    for row in sorted(collected, key=lambda r: (r["rtype"], r["path"])):
+        if row["label"]:
+            labels.setdefault(row["rtype"], {})[row["path"]] = int(row["n_src"])
     return ChangesResult(paths, labels, _rule_hits(summary), dict(status_counts))
 
 

@@ -94,6 +94,14 @@ def source_counts(records: DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     return per_type, {r["t"]: int(r["dups"]) for r in rows if r["dups"]}
 
 
+def output_counts(records: DataFrame) -> dict[str, int]:
+    """Research-zone rows per resource type written by the run (the output pass's ``rows`` records)."""
+    from pyspark.sql import functions as F
+
+    rows = records.where(F.col("rec") == "rows").groupBy("rtype").agg(F.sum("n").alias("n")).collect()
+    return {r["rtype"]: int(r["n"]) for r in rows}
+
+
 def reconcile(
     source: dict[str, int],
     duplicates: dict[str, int],

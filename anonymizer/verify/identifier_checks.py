@@ -27,8 +27,9 @@ from anonymizer.verify.candidates import is_free_text_path, resource_values
 from anonymizer.verify.precision_checks import Promises
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
     from anonymizer.config.model import AnonymizerConfig
-    from anonymizer.verify.totals import RecordTotals
 
 _UID = re.compile(r"^(?:urn:oid:)?(?P<uid>[0-2](?:\.(?:0|[1-9]\d*)){4,})$")
 #: Roots of UIDs that name a standard thing (a SOP class, an HL7 code system), or our keyed pseudonyms.
@@ -107,13 +108,15 @@ def _walk_ages(obj: Any, path: str, out: Counter[tuple[str, str]]) -> None:
             _walk_ages(child, path, out)
 
 
-def identifier_findings(totals: RecordTotals) -> list[dict[str, Any]]:
+def identifier_findings(output: DataFrame) -> list[dict[str, Any]]:
     """Violations (``check``, ``resource_type``, ``path``, ``count``) from the output pass's ``ident`` records
-    (:func:`check_resource` of every research-zone row), summed by :func:`~anonymizer.verify.totals.record_totals`."""
-    found = sorted(
-        ((str(kind), str(rtype), str(path)), n) for (rtype, path, kind, _), n in totals.of("ident").items()
+    (:func:`check_resource` of every research-zone row)."""
+    from pyspark.sql import functions as F
+
+    found = (
+        output.where(F.col("rec") == "ident").groupBy("kind", "rtype", "path").agg(F.sum("n").alias("count"))
     )
     return [
-        {"check": check, "resource_type": rtype, "path": path, "count": n}
-        for (check, rtype, path), n in found
+        {"check": r["kind"], "resource_type": r["rtype"], "path": r["path"], "count": int(r["count"])}
+        for r in sorted(found.collect(), key=lambda r: (r["kind"], r["rtype"], r["path"]))
     ]

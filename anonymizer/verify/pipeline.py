@@ -14,18 +14,20 @@ from anonymizer.spark.step_timer import StepTimer
 from anonymizer.spark.summary import RunSummary
 from anonymizer.spark.zone import QuarantineZone, ResearchZone
 from anonymizer.verify import counts as counts_mod
-from anonymizer.verify.changes import ChangesResult, changes_from_totals
+from anonymizer.verify.changes import ChangesResult, run_changes
 from anonymizer.verify.checklist import build_checklist
-from anonymizer.verify.harvest_frame import prepare_harvest
 from anonymizer.verify.history import HistoryResult, check_history
 from anonymizer.verify.identifier_checks import address_keeping_types, identifier_findings
-from anonymizer.verify.leak_audit import LeakAuditResult, run_leak_audit
+from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
 from anonymizer.verify.passes import output_pass, source_pass
-from anonymizer.verify.precision_checks import PrecisionResult, precision_from_totals, promises_from_config
+from anonymizer.verify.precision_checks import (
+    PrecisionResult,
+    precision_from_records,
+    promises_from_config,
+)
 from anonymizer.verify.report_html import write_report_html
 from anonymizer.verify.report_json import build_report, write_report_json
 from anonymizer.verify.run_config import VerifyConfig, check_same_config, load_verify_config
-from anonymizer.verify.totals import RecordTotals, record_totals
 from anonymizer.verify.zone import (
     check_source_files,
     output_types,
@@ -117,12 +119,10 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
             output = output_pass(audited, harvest.bloom, promises, as_of, zip_exempt, run_id).persist()
             output.count()
         with timer.step("counts"):
-            # one job for every total of both passes' records: counts, changes, precision (timed as counts)
-            totals = record_totals(source, output)
-            counts = _counts(spark, request, totals, summary)
+            counts = _counts(spark, request, source, output, summary)
             counts.add_unreadable_files(unreadable, file_problems)
         with timer.step("changes"):
-            changes = changes_from_totals(totals, summary)
+            changes = run_changes(source, output, summary)
         with timer.step("leak_audit"):
             audit = run_leak_audit(spark, source_lines, harvest, output)
             if not audit_dates:
@@ -131,8 +131,8 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
                     "so an equal date proves nothing; see the dates-per-decade chart"
                 )
         with timer.step("precision"):
-            precision = precision_from_totals(totals, promises)
-            precision.violations.extend(identifier_findings(totals))
+            precision = precision_from_records(source, output, promises)
+            precision.violations.extend(identifier_findings(output))
         with timer.step("history"):
             history = check_history(
                 spark,
@@ -141,6 +141,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
                 summary.config_fingerprint if summary else None,
             )
     finally:
+        harvest.keys.unpersist()
         source.unpersist()
         if output is not None:
             output.unpersist()
@@ -151,20 +152,20 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
 def _counts(
     spark: SparkSession,
     request: VerifyRequest,
-    totals: RecordTotals,
+    source: DataFrame,
+    output: DataFrame,
     summary: RunSummary | None,
 ) -> counts_mod.CountsResult:
     run_id = summary.run_id if summary else None
-    out_counts = {str(rtype): n for (rtype, _, _, _), n in totals.of("rows").items()}
+    src_counts, dups = counts_mod.source_counts(source)
+    out_counts = counts_mod.output_counts(output)
     if request.quarantine:
         quarantined = read_quarantine_counts(spark, QuarantineZone(request.quarantine), run_id)
         q_source = "quarantine table"
     else:
         quarantined = counts_mod.quarantine_from_summary(summary)
         q_source = "run summary" if summary else "none (no run-summary.json)"
-    return counts_mod.reconcile(
-        totals.source_lines, totals.duplicates, out_counts, quarantined, q_source, summary
-    )
+    return counts_mod.reconcile(src_counts, dups, out_counts, quarantined, q_source, summary)
 
 
 @dataclass

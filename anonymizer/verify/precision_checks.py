@@ -25,8 +25,9 @@ from anonymizer.verify.candidates import decode_attachment, is_free_text_path
 from anonymizer.verify.normalize import date_tokens
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
     from anonymizer.config.model import AnonymizerConfig
-    from anonymizer.verify.totals import RecordTotals
 
 _DATE_VALUE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2})(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 _DATE_RULE_RE = re.compile(
@@ -196,16 +197,17 @@ def date_decades(resource: dict[str, Any]) -> Counter[str]:
     return out
 
 
-def precision_from_totals(totals: RecordTotals, promises: Promises) -> PrecisionResult:
-    """The output pass's ``precision`` records (:func:`check_resource` of every row about an individual) and the
-    source pass's ``decade`` records (the "before" side of the decades chart), summed by
-    :func:`~anonymizer.verify.totals.record_totals`."""
-    found = sorted(
-        ((str(kind), str(rtype), str(path)), n)
-        for (rtype, path, kind, _), n in totals.of("precision").items()
+def precision_from_records(source: DataFrame, output: DataFrame, promises: Promises) -> PrecisionResult:
+    """Aggregate the output pass's ``precision`` records (:func:`check_resource` of every row about an
+    individual) and the source pass's ``decade`` records (the "before" side of the decades chart)."""
+    from pyspark.sql import functions as F
+
+    found = (
+        output.where(F.col("rec") == "precision").groupBy("kind", "rtype", "path").agg(F.sum("n").alias("n"))
     )
+    totals = sorted(((r["kind"], r["rtype"], r["path"]), int(r["n"])) for r in found.collect())
     result = PrecisionResult(promises)
-    for (check, rtype, path), count in found:
+    for (check, rtype, path), count in totals:
         if check.startswith("decade:"):
             decade = check.split(":", 1)[1]
             result.decades_out[decade] = result.decades_out.get(decade, 0) + count
@@ -216,7 +218,6 @@ def precision_from_totals(totals: RecordTotals, promises: Promises) -> Precision
             if check == "image":
                 result.images += count
             result.violations.append({"check": check, "resource_type": rtype, "path": path, "count": count})
-    result.decades_source = dict(
-        sorted((str(decade), n) for (_, _, _, decade), n in totals.of("decade").items())
-    )
+    decades = source.where(F.col("rec") == "decade").groupBy("norm").agg(F.sum("n").alias("n")).collect()
+    result.decades_source = dict(sorted((r["norm"], int(r["n"])) for r in decades))
     return result
