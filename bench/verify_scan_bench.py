@@ -88,8 +88,8 @@ def prepare(args: argparse.Namespace) -> None:
 
     from anonymizer.spark.session import local_session
     from anonymizer.spark.zone import ResearchZone
+    from anonymizer.verify.harvest_frame import prepare_harvest
     from anonymizer.verify.identifier_checks import address_keeping_types
-    from anonymizer.verify.leak_audit import prepare_harvest
     from anonymizer.verify.passes import source_pass
     from anonymizer.verify.precision_checks import promises_from_config
     from anonymizer.verify.run_config import load_verify_config

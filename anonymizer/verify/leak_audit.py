@@ -27,6 +27,7 @@ import orjson
 from anonymizer.text.common_words import COMMON_WORD, COMMON_WORDS, MIN_ALONE_TOKEN, SHORT_TOKEN
 from anonymizer.verify.bloom import KeyBloom, build_bloom
 from anonymizer.verify.candidates import is_free_text_path, resource_values
+from anonymizer.verify.harvest_frame import Harvest
 from anonymizer.verify.passes import filtered_keys
 from anonymizer.verify.row_map import map_rows
 from anonymizer.views.audit import VIEW_TYPE_PREFIX
@@ -107,77 +108,6 @@ def _leading_paths(places: frozenset[tuple[str, str]]) -> frozenset[tuple[str, s
     )
 
 
-@dataclass
-class Harvest:
-    """The harvested keys (persisted; unpersist when done), their counts per category and label, the
-    locations they were harvested from (type and path, never values) and the Bloom filter of their keys."""
-
-    keys: DataFrame
-    counts: dict[str, dict[str, int]]
-    sensitive: set[tuple[str, str]]
-    bloom: KeyBloom
-    #: the source pass's records (their ``leaf`` value digests tell where the source holds a hit's very value)
-    records: DataFrame
-
-
-def prepare_harvest(source: DataFrame, *, audit_dates: bool = True) -> Harvest:
-    """The source pass's ``harvest`` records, distinct, with what the output pass and the join need.
-
-    ``audit_dates=False`` leaves calendar dates out of the join: under a date-shifting config a shifted
-    date equals some other real date by chance, so a match would prove nothing.
-    """
-    from pyspark.sql import functions as F
-
-    harvested = source.where(F.col("rec") == "harvest").select(
-        "kind", "norm", "category", "label", F.col("rtype").alias("src_type"), F.col("path").alias("src_path")
-    )
-    if not audit_dates:
-        harvested = harvested.where(F.col("kind") != "date")
-    harvested = harvested.distinct().persist()
-    # One job for the three aggregates (distinct values per category and label, the places, the distinct keys).
-    empty = F.lit(None).cast("string")
-    per_label = (
-        harvested.groupBy("category", "label")
-        .agg(F.countDistinct("norm").alias("n"))
-        .select(F.lit("label").alias("what"), "category", "label", empty.alias("src_type"),
-                empty.alias("src_path"), "n")
-    )  # fmt: skip
-    # Identifier locations (type + path, never values) may be collected: they mark sensitive output paths.
-    places = (
-        harvested.select("src_type", "src_path")
-        .distinct()
-        .select(F.lit("place").alias("what"), empty.alias("category"), empty.alias("label"), "src_type",
-                "src_path", F.lit(0).cast("long").alias("n"))
-    )  # fmt: skip
-    # The (kind, length) pairs of the keys (lengths only, never values): the filter rejects other shapes unhashed.
-    shapes = (
-        harvested.select("kind", F.length("norm").cast("long").alias("n"))
-        .distinct()
-        .select(F.lit("shape").alias("what"), F.col("kind").alias("category"), empty.alias("label"),
-                empty.alias("src_type"), empty.alias("src_path"), "n")
-    )  # fmt: skip
-    keys = harvested.select("kind", "norm").distinct().agg(F.count(F.lit(1)).alias("n"))
-    keys = keys.select(F.lit("keys").alias("what"), empty.alias("category"), empty.alias("label"),
-                       empty.alias("src_type"), empty.alias("src_path"), "n")  # fmt: skip
-    counts: dict[str, dict[str, int]] = {}
-    sensitive: set[tuple[str, str]] = set()
-    distinct_keys = 0
-    key_shapes: set[tuple[str, int]] = set()
-    rows = per_label.unionByName(places).unionByName(shapes).unionByName(keys).collect()
-    for row in sorted(rows, key=lambda r: (r["what"], r["category"] or "", r["label"] or "")):
-        if row["what"] == "label":
-            counts.setdefault(row["category"], {})[row["label"]] = int(row["n"])
-        elif row["what"] == "place":
-            sensitive.add((row["src_type"], row["src_path"]))
-        elif row["what"] == "shape":
-            key_shapes.add((row["category"], int(row["n"])))
-        else:
-            distinct_keys = int(row["n"])
-    # A key added twice sets the same bits: the filter reads the harvested rows as they are (no second distinct).
-    bloom = build_bloom(harvested, distinct_keys, frozenset(key_shapes))
-    return Harvest(harvested, counts, sensitive, bloom, source)
-
-
 def run_leak_audit(
     spark: SparkSession, source_lines: DataFrame, harvest: Harvest, output: DataFrame
 ) -> LeakAuditResult:
@@ -232,7 +162,12 @@ def _classify(
     The source's key at the same place is looked for in three steps, each only where the one before left hits
     without a reason (the first reason wins, so this is what reading every place would give): the hit's very value
     among the source pass's value digests at that type and path (a kept value: nothing is read again), then the
-    source lines of the types still concerned, walked down to those places only."""
+    source lines of the types still concerned, walked down to those places only.
+
+    Two jobs when the kept values explain every hit they may (the usual case): the hits per location, then the
+    final aggregate, which also counts the hits left without a reason at exemptable places. Places are told apart
+    by column expressions over ``(rtype, path)`` (no join with a driver-made table: each would be a broadcast job).
+    """
     from pyspark.sql import functions as F
 
     sensitive = harvest.sensitive
@@ -252,61 +187,60 @@ def _classify(
         if not is_sensitive_path(t, p, sensitive) and not t.startswith(VIEW_TYPE_PREFIX)
     ]
     exemptable = [(t, p) for t, p in outside if not is_free_text_path(p) and open_hits[(t, p)]]
-    cached: list[DataFrame] = []
-    marked = per_hit.withColumn("reason", F.lit(None).cast("string"))
-    if outside:
-        places = spark.createDataFrame(outside, "rtype string, path string").withColumn(
-            "_outside", F.lit(True)
-        )
-        marked = (
-            marked.join(places, ["rtype", "path"], "left")
-            .withColumn("reason", F.when(F.col("_outside"), word_reason).otherwise(F.col("reason")))
-            .drop("_outside")
-        )
+    marked = per_hit.withColumn("reason", F.when(_at_places(outside), word_reason))
     if exemptable:
-        marked = _kept_values(spark, marked, valued, harvest.records, exemptable, cached)
-        remaining = (
-            marked.where(F.col("reason").isNull())
-            .join(spark.createDataFrame(exemptable, "rtype string, path string"), ["rtype", "path"])
-            .groupBy("rtype", "path")
-            .count()
-            .collect()
-        )
-        # Types and paths only (never values).
-        log.info(
-            "leak audit: %d exemptable places, %d with hits no kept value explains (source lines read again)",
-            len(exemptable),
-            len(remaining),
-        )
-        if remaining:
-            marked = _kept_keys(
-                spark, marked, source_lines, {(r["rtype"], r["path"]): int(r["count"]) for r in remaining}
-            )
-    marked = marked.withColumn("exempt", F.col("reason").isNotNull()).cache()
+        marked = _kept_values(marked, valued, harvest.records, exemptable)
+    marked = marked.withColumn("exempt", F.col("reason").isNotNull()).withColumn(
+        "_open", _at_places(exemptable) & F.col("reason").isNull()
+    )
+    marked = marked.cache()
+    cached = [marked]
     try:
-        return _aggregate(marked, harvest.counts, sensitive)
+        result, remaining = _aggregate(marked, harvest.counts, sensitive)
+        if exemptable:
+            # Types and paths only (never values).
+            log.info(
+                "leak audit: %d exemptable places, %d with hits no kept value explains (source lines read again)",
+                len(exemptable),
+                len(remaining),
+            )
+        if remaining:
+            marked = _kept_keys(spark, marked.drop("exempt", "_open"), source_lines, remaining)
+            marked = marked.withColumn("exempt", F.col("reason").isNotNull()).withColumn(
+                "_open", F.lit(False)
+            )
+            marked = marked.cache()
+            cached.append(marked)
+            result, _ = _aggregate(marked, harvest.counts, sensitive)
+        return result
     finally:
-        marked.unpersist()
         for frame in cached:
             frame.unpersist()
 
 
+def _at_places(places: list[tuple[str, str]]) -> Column:
+    """True for the rows whose ``(rtype, path)`` is one of ``places`` (types and paths, never values)."""
+    from pyspark.sql import functions as F
+
+    if not places:
+        return F.lit(False)
+    return F.concat(F.col("rtype"), F.lit("\x01"), F.col("path")).isin(
+        sorted(f"{t}\x01{p}" for t, p in places)
+    )
+
+
 def _kept_values(
-    spark: SparkSession,
     marked: DataFrame,
     valued: DataFrame,
     source: DataFrame,
     exemptable: list[tuple[str, str]],
-    cached: list[DataFrame],
 ) -> DataFrame:
     """Mark the hits without a reason whose value the source holds, unchanged, at the same type and path (its value
-    digest among the source pass's ``leaf`` records there): the same value has the same keys. What it persists is
-    appended to ``cached`` (the caller unpersists it)."""
+    digest among the source pass's ``leaf`` records there): the same value has the same keys."""
     from pyspark.sql import functions as F
 
-    places = spark.createDataFrame(exemptable, "rtype string, path string")
     at_places = ["rtype", "path", "digest"]
-    hit_values = valued.join(places, ["rtype", "path"]).where(F.col("digest").isNotNull())
+    hit_values = valued.where(_at_places(exemptable) & F.col("digest").isNotNull())
     wanted = hit_values.select(*at_places).distinct()
     # Only the source's value digests at those types and paths are compared (a filter on the cached records).
     types, paths = sorted({t for t, _ in exemptable}), sorted({p for _, p in exemptable})
@@ -315,11 +249,8 @@ def _kept_values(
     ).select(*at_places)
     kept = leaves.join(wanted, at_places, "left_semi").distinct()
     same = hit_values.join(kept, at_places, "left_semi").select(*HIT_COLUMNS).distinct()
-    # Small (hits only): computed once for the count of the hits left and for the final aggregate.
-    same = same.withColumn("_same", F.lit(True)).persist()
-    cached.append(same)
     return (
-        marked.join(same, list(HIT_COLUMNS), "left")
+        marked.join(same.withColumn("_same", F.lit(True)), list(HIT_COLUMNS), "left")
         .withColumn("reason", F.coalesce("reason", F.when(F.col("_same"), F.lit(KEPT_IN_SOURCE))))
         .drop("_same")
     )
@@ -359,18 +290,42 @@ def _kept_keys(
 
 def _aggregate(
     marked: DataFrame, harvest_counts: dict[str, dict[str, int]], sensitive: set[tuple[str, str]]
-) -> LeakAuditResult:
+) -> tuple[LeakAuditResult, dict[tuple[str, str], int]]:
+    """The findings and exempt words (one job), and the hits per exemptable place still without a reason (``_open``
+    rows; constant within a finding's group, so grouping by it splits nothing)."""
     from pyspark.sql import functions as F
 
-    rows = (
-        marked.groupBy("category", "rtype", "path", "exempt", "reason")
-        .agg(
-            F.countDistinct("uid").alias("resources"),
-            F.countDistinct("kind", "norm").alias("distinct_values"),
-            F.sort_array(F.collect_set("label")).alias("labels"),
-        )
-        .orderBy("exempt", "category", "rtype", "path", "reason")
-        .collect()
+    null = F.lit(None).cast("string")
+    findings_rows = marked.groupBy("category", "rtype", "path", "exempt", "reason", "_open").agg(
+        F.countDistinct("uid").alias("resources"),
+        F.countDistinct("kind", "norm").alias("distinct_values"),
+        F.sort_array(F.collect_set("label")).alias("labels"),
+        F.count(F.lit(1)).alias("rows"),
+    )
+    # Only words of the public list reach the driver (and the report): never another matched value.
+    word_rows = (
+        marked.where(F.col("reason") == COMMON_WORD)
+        .groupBy("norm")
+        .agg(F.countDistinct("uid").alias("resources"))
+        .select(null.alias("category"), null.alias("rtype"), F.col("norm").alias("path"),
+                F.lit(True).alias("exempt"), F.lit(COMMON_WORD).alias("reason"), F.lit(False).alias("_open"),
+                "resources", F.lit(0).cast("long").alias("distinct_values"),
+                F.array().cast("array<string>").alias("labels"), F.lit(0).cast("long").alias("rows"))
+    )  # fmt: skip
+    tagged = findings_rows.withColumn("_word", F.lit(False)).unionByName(
+        word_rows.withColumn("_word", F.lit(True))
+    )
+    collected = tagged.collect()
+    rows = sorted(
+        (r for r in collected if not r["_word"]),
+        key=lambda r: (
+            r["exempt"],
+            r["category"],
+            r["rtype"],
+            r["path"],
+            r["reason"] is not None,
+            r["reason"] or "",
+        ),
     )
     findings = [
         {
@@ -385,15 +340,15 @@ def _aggregate(
         }
         for r in rows
     ]
-    # Only words of the public list reach the driver (and the report): never another matched value.
-    words = (
-        marked.where(F.col("reason") == COMMON_WORD)
-        .groupBy("norm")
-        .agg(F.countDistinct("uid").alias("hits"))
-        .orderBy(F.desc("hits"), "norm")
-        .collect()
-    )
-    exempt_words = [{"word": r["norm"], "reason": COMMON_WORD, "hits": int(r["hits"])} for r in words]
+    words = sorted((r for r in collected if r["_word"]), key=lambda r: (-int(r["resources"]), r["path"]))
+    exempt_words = [{"word": r["path"], "reason": COMMON_WORD, "hits": int(r["resources"])} for r in words]
+    remaining: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r["_open"]:
+            remaining[(r["rtype"], r["path"])] = remaining.get((r["rtype"], r["path"]), 0) + int(r["rows"])
     leaks = sum(f["hits"] for f in findings if not f["exempt"])
     exempt = sum(f["hits"] for f in findings if f["exempt"])
-    return LeakAuditResult(harvest_counts, findings, leaks, exempt, len(sensitive), exempt_words=exempt_words)
+    result = LeakAuditResult(
+        harvest_counts, findings, leaks, exempt, len(sensitive), exempt_words=exempt_words
+    )
+    return result, remaining

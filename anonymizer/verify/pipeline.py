@@ -16,9 +16,10 @@ from anonymizer.spark.zone import QuarantineZone, ResearchZone
 from anonymizer.verify import counts as counts_mod
 from anonymizer.verify.changes import ChangesResult, run_changes
 from anonymizer.verify.checklist import build_checklist
+from anonymizer.verify.harvest_frame import prepare_harvest
 from anonymizer.verify.history import HistoryResult, check_history
 from anonymizer.verify.identifier_checks import address_keeping_types, identifier_findings
-from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
+from anonymizer.verify.leak_audit import LeakAuditResult, run_leak_audit
 from anonymizer.verify.passes import output_pass, source_pass
 from anonymizer.verify.precision_checks import (
     PrecisionResult,
@@ -141,7 +142,6 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
                 summary.config_fingerprint if summary else None,
             )
     finally:
-        harvest.keys.unpersist()
         source.unpersist()
         if output is not None:
             output.unpersist()

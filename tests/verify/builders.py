@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.config.lint import validate_without_keys
 from anonymizer.config.loader import fingerprint
 from anonymizer.config.model import AnonymizerConfig
-from anonymizer.verify.leak_audit import LeakAuditResult, prepare_harvest, run_leak_audit
+from anonymizer.verify.harvest_frame import prepare_harvest
+from anonymizer.verify.leak_audit import LeakAuditResult, run_leak_audit
 from anonymizer.verify.passes import output_pass, source_pass
 from anonymizer.verify.precision_checks import Promises
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from anonymizer.verify import leak_audit
-from anonymizer.verify.leak_audit import KEPT_IN_SOURCE, LeakAuditResult, prepare_harvest
+from anonymizer.verify.harvest_frame import prepare_harvest
+from anonymizer.verify.leak_audit import KEPT_IN_SOURCE, LeakAuditResult
 from anonymizer.verify.passes import source_pass
 from tests.verify.builders import run_audit
 
