@@ -252,3 +252,35 @@ def test_the_staged_write_setting_is_the_sessions_again_after_the_write(spark) -
         assert spark.conf.get(CONCURRENT_WRITERS) == "3"
     finally:
         spark.conf.unset(CONCURRENT_WRITERS)
+
+
+class _RefusingConf:
+    """A session's ``conf`` that refuses to set anything, as Databricks serverless does for most settings."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: str) -> None:
+        raise RuntimeError(f"[CONFIG_NOT_AVAILABLE] Configuration {key} is not available.")
+
+    def unset(self, key: str) -> None:
+        raise AssertionError("nothing was set, so nothing may be unset")
+
+
+def test_the_staged_write_goes_on_sorted_where_the_setting_is_refused() -> None:
+    """The concurrent writers are a speed-up only: where the session refuses the setting, the block still runs
+    (the write sorts as Spark's default does) and an error inside it still propagates."""
+    from types import SimpleNamespace
+
+    from anonymizer.spark.deidentify_steps import unsorted_partition_writes
+
+    session = SimpleNamespace(conf=_RefusingConf())
+    ran = []
+    with unsorted_partition_writes(session):  # type: ignore[arg-type]
+        ran.append(True)
+    assert ran == [True]
+    with pytest.raises(ValueError), unsorted_partition_writes(session):  # type: ignore[arg-type]
+        raise ValueError("the write failed")
