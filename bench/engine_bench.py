@@ -3,9 +3,18 @@
 Run: .venv/bin/python bench/engine_bench.py [--data DIR] [--config FILE] [--repeat N] [--baseline REV]
 
 The ratio (orjson round-trip time / engine time) is measured in the same process on the same lines, so it is
-comparable across machines; 0.25 means anonymizing costs 4x parsing and serialising. ``--baseline REV`` also
-runs this benchmark on a temporary ``git worktree`` of REV (a subprocess with ``PYTHONPATH`` set to it),
-alternating with the working tree, and prints both ratios: before and after, in the same run.
+comparable across machines; 0.25 means anonymizing costs 4x parsing and serialising. Two engine figures:
+
+* **first pass** (the headline, what a Spark task sees): a fresh engine is warmed on a replica of the lines whose
+  ids and references differ (its plans, generated walk code and the memos of values that really repeat, such as
+  codes, are filled), then times one pass over the lines themselves, whose ids and references it has not seen;
+  best of ``--repeat`` rounds, each with a fresh engine and its own replica;
+* **repeated pass**: the same lines again through the same engine, best of ``--repeat``. Every value memo hits
+  (ids, references, date shifts), so this overstates what a real export, whose ids do not repeat, gets.
+
+``--baseline REV`` also runs this benchmark on a temporary ``git worktree`` of REV (a subprocess with
+``PYTHONPATH`` set to it), alternating with the working tree, and prints both ratios: before and after, in the
+same run.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from pathlib import Path
 import orjson
 
 from anonymizer.engine import Anonymizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline_bench import replica_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path("/work/shared/data/synthea/bulk-data-server-export-100-patients")
@@ -65,17 +77,30 @@ def main() -> None:
         return
 
     lines = load_lines(args.data)
-    engine = Anonymizer.from_config_file(args.config, as_of=date(2026, 1, 1), allow_ephemeral_keys=True)
+
+    def new_engine() -> Anonymizer:
+        return Anonymizer.from_config_file(args.config, as_of=date(2026, 1, 1), allow_ephemeral_keys=True)
 
     def baseline() -> None:
         for line in lines:
             orjson.dumps(orjson.loads(line))
 
+    def first_pass(round_no: int) -> float:
+        engine = new_engine()
+        for line in replicas(lines, f"w{round_no}"):
+            engine.anonymize_json(line)
+        start = time.process_time()
+        for line in lines:
+            engine.anonymize_json(line)
+        return time.process_time() - start
+
+    engine = new_engine()
+
     def anonymize() -> None:
         for line in lines:
             engine.anonymize_json(line)
 
-    anonymize()  # warm the per-type plans and caches
+    anonymize()  # the repeated pass: plans and every value memo warm on these very lines
     if args.profile:
         import cProfile
         import pstats
@@ -83,17 +108,29 @@ def main() -> None:
         cProfile.runctx("anonymize()", globals(), {"anonymize": anonymize})
         pstats.Stats().sort_stats("cumulative").print_stats(25)
     t_base = best_of(max(args.repeat, 10), baseline)  # short: more runs to find an undisturbed one
-    t_engine = best_of(args.repeat, anonymize)
+    t_first = min(first_pass(n) for n in range(args.repeat))
+    t_repeated = best_of(args.repeat, anonymize)
     if args.json:
-        print(json.dumps({"round_trip_s": t_base, "engine_s": t_engine, "lines": len(lines)}))
+        print(
+            json.dumps(
+                {"round_trip_s": t_base, "engine_s": t_first, "repeated_s": t_repeated, "lines": len(lines)}
+            )
+        )
         return
     mb = sum(len(line) for line in lines) / 1e6
     print(
         f"data: {args.data} ({len(lines)} resources, {mb:.1f} MB); config: {args.config.name} ({len(engine.config.rules)} rules)"
     )
     print(f"orjson round trip: {len(lines) / t_base:,.0f} resources/s ({t_base:.2f}s)")
-    print(f"anonymizer:        {len(lines) / t_engine:,.0f} resources/s ({t_engine:.2f}s)")
-    print(f"ratio (round trip time / anonymizer time): {t_base / t_engine:.3f}  (target >= 0.25)")
+    print(f"anonymizer, first pass:    {len(lines) / t_first:,.0f} resources/s ({t_first:.2f}s)")
+    print(f"anonymizer, repeated pass: {len(lines) / t_repeated:,.0f} resources/s ({t_repeated:.2f}s)")
+    print(f"ratio (round trip time / anonymizer time), first pass: {t_base / t_first:.3f}  (target >= 0.25)")
+    print(f"ratio, repeated pass (every value memo hits; not what an export sees): {t_base / t_repeated:.3f}")
+
+
+def replicas(lines: list[bytes], tag: str) -> list[bytes]:
+    """The lines with ids and references prefixed by ``tag``: resources the engine has not met."""
+    return [replica_line(line.decode(), tag).encode() for line in lines]
 
 
 def _measure(tree: Path, args: argparse.Namespace) -> dict[str, float]:
@@ -123,9 +160,11 @@ def compare(args: argparse.Namespace) -> None:
     ratios = {}
     for name, results in runs.items():
         best = min(results, key=lambda r: r["engine_s"])
+        repeated = min(r.get("repeated_s", r["engine_s"]) for r in results)
         ratios[name] = round_trip / best["engine_s"]
-        print(f"{name:6} ({args.baseline if name == 'before' else 'working tree'}): "
-              f"{best['lines'] / best['engine_s']:,.0f} resources/s, ratio {ratios[name]:.3f}")  # fmt: skip
+        print(f"{name:6} ({args.baseline if name == 'before' else 'working tree'}): first pass "
+              f"{best['lines'] / best['engine_s']:,.0f} resources/s, ratio {ratios[name]:.3f}; "
+              f"repeated pass ratio {round_trip / repeated:.3f}")  # fmt: skip
     print(
         f"orjson round trip: {runs['after'][0]['lines'] / round_trip:,.0f} resources/s (CPU time, best of all runs)"
     )

@@ -30,6 +30,13 @@ _REF = re.compile(r'"reference":"([A-Z][A-Za-z]+)/')
 DEFAULT_DATA = Path("/work/shared/data/synthea/bulk-data-server-export-100-patients")
 
 
+def replica_line(line: str, tag: str) -> str:
+    """``line`` with a ``<tag>-`` prefix on its ids and on the ids inside its references: a distinct resource
+    that still joins with the other resources of the same replica."""
+    line_copy = line.replace('"id":"', f'"id":"{tag}-').replace("urn:uuid:", f"urn:uuid:{tag}-")
+    return _REF.sub(rf'"reference":"\1/{tag}-', line_copy)
+
+
 def replicate(src: Path, dst: Path, factor: int) -> int:
     """Write ``factor`` copies of every NDJSON file with distinct ids; returns the number of lines."""
     dst.mkdir(parents=True, exist_ok=True)
@@ -39,11 +46,7 @@ def replicate(src: Path, dst: Path, factor: int) -> int:
         with (dst / path.name).open("w") as out:
             for copy in range(factor):
                 for line in original:
-                    # a "c<copy>-" prefix on ids and on the ids inside references keeps copies distinct and joinable
-                    line_copy = line.replace('"id":"', f'"id":"c{copy}-').replace(
-                        "urn:uuid:", f"urn:uuid:c{copy}-"
-                    )
-                    out.write(_REF.sub(rf'"reference":"\1/c{copy}-', line_copy) + "\n")
+                    out.write(replica_line(line, f"c{copy}") + "\n")
                     lines += 1
     return lines
 
