@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from anonymizer.methods.dates import age_over_threshold, parse_date_parts, zero_time
@@ -10,14 +10,84 @@ from anonymizer.methods.redact import REDACT, redact_date
 
 PERTURB = "PERTURB"
 
+_BASE = 131
+_MODULUS = 101
+#: 131**2 % 101 == 256**11 % 101: bytes two places apart in the fold weigh as bytes 11 places apart in an integer.
+_PAIR_BYTES = 11
+
+
+def fold(data: bytes) -> int:
+    """Microsoft's fold of ``data``: ``h = (h*131 + b) % 101`` over its bytes, from ``h = 0``."""
+    h = 0
+    for b in data:
+        h = (h * _BASE + b) % _MODULUS
+    return h
+
+
+def _spread(data: bytes) -> int:
+    """The integer whose big-endian bytes are those of ``data``, each after 10 zero bytes."""
+    buf = bytearray(_PAIR_BYTES * len(data))
+    buf[_PAIR_BYTES - 1 :: _PAIR_BYTES] = data
+    return int.from_bytes(buf, "big")
+
+
+def fold_fast(data: bytes) -> int:
+    """:func:`fold` by integer arithmetic in C: ``fold(data)`` is the sum of ``data[-1 - j] * 131**j`` mod 101.
+
+    The bytes an even number of places from the end weigh ``(131**2)**t``, that is ``(256**11)**t`` mod 101, as
+    in an integer with one of them every 11 bytes; those an odd number of places from the end, 131 times that.
+    """
+    n = len(data)
+    return (_spread(data[(n - 1) % 2 :: 2]) + _BASE * _spread(data[n % 2 :: 2])) % _MODULUS
+
+
+@lru_cache(maxsize=64)
+def _key_fold(key: str) -> tuple[int, int]:
+    """What the fold of ``prefix + key`` needs from ``key``: it is linear modulo 101, so
+    ``fold(p + k) = (fold(p) * 131**len(k) + fold(k)) % 101``; returns ``131**len(k) % 101`` and ``fold(k)``."""
+    raw = key.encode("utf-8")
+    return pow(_BASE, len(raw), _MODULUS), fold(raw)
+
+
+def fold_offset(prefix: str, key: str) -> int:
+    """:func:`offset_days` without its memo (for callers that keep their own)."""
+    try:
+        raw = prefix.encode("utf-8")
+        shift, tail = _key_fold(key)
+    except UnicodeEncodeError:  # (a lone surrogate) raised as the byte loop raises it
+        return fold((prefix + key).encode("utf-8")) - 50
+    return (fold_fast(raw) * shift + tail) % _MODULUS - 50
+
 
 @lru_cache(maxsize=65536)
 def offset_days(prefix: str, key: str) -> int:
     """Microsoft's offset: fold the UTF-8 bytes of prefix+key with ``h = (h*131 + b) % 101``, minus 50."""
-    h = 0
-    for b in (prefix + key).encode("utf-8"):
-        h = (h * 131 + b) % 101
-    return h - 50
+    return fold_offset(prefix, key)
+
+
+def shift_plan(value: str, as_of: date) -> tuple[int, str] | None:
+    """What shifting ``value`` needs whatever the offset: its day's ordinal and the text written after the day
+    (the time zeroed, the zone kept); ``None`` when ``value`` is redacted instead (see :func:`shift_date`)."""
+    parts = parse_date_parts(value)
+    if parts is None or parts.day is None or parts.month is None or age_over_threshold(parts, as_of):
+        return None
+    try:
+        ordinal = date(parts.year, parts.month, parts.day).toordinal()
+    except ValueError:
+        return None
+    return ordinal, (zero_time(parts.time) + (parts.zone or "")) if parts.time else ""
+
+
+def shift_planned(
+    value: str, plan: tuple[int, str] | None, fhir_type: str, offset: int, *, partial: bool, as_of: date
+) -> tuple[str | None, str]:
+    """:func:`shift_date` of ``value`` whose :func:`shift_plan` is ``plan``."""
+    if plan is not None:
+        try:
+            return date.fromordinal(plan[0] + offset).isoformat() + plan[1], PERTURB
+        except (ValueError, OverflowError):  # out of date's range
+            pass
+    return redact_date(value, fhir_type, partial=partial, as_of=as_of), REDACT
 
 
 def shift_date(
@@ -29,14 +99,4 @@ def shift_date(
     time is zeroed and the zone kept. Anything else falls back to redaction (year under partial mode).
     Returns the new value (``None`` = removed) and the operation recorded (``PERTURB`` or ``REDACT``).
     """
-    parts = parse_date_parts(value)
-    if parts is None or parts.day is None or parts.month is None or age_over_threshold(parts, as_of):
-        return redact_date(value, fhir_type, partial=partial, as_of=as_of), REDACT
-    try:
-        shifted = date(parts.year, parts.month, parts.day) + timedelta(days=offset)
-    except (ValueError, OverflowError):
-        return redact_date(value, fhir_type, partial=partial, as_of=as_of), REDACT
-    out = shifted.isoformat()
-    if parts.time:
-        out += zero_time(parts.time) + (parts.zone or "")
-    return out, PERTURB
+    return shift_planned(value, shift_plan(value, as_of), fhir_type, offset, partial=partial, as_of=as_of)

@@ -123,6 +123,8 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         op.inline = (cache, ids, None)  # type: ignore[attr-defined]  # see shapes.py
         return op
 
+    shifted = fn.shifted  # the result for a string and an offset not in the memo (recorded there)
+
     def shifting(value: Any, run: Run, _parent: Any) -> Any:
         if value is None or value == "":
             return NOCHANGE
@@ -130,9 +132,13 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         if value.__class__ is str:
             offset = run.offset_value(index)
             found = cache.get((value, offset))
-            if found is not None:
-                run.log.append(ids[found[1]])
-                return found[0]
+            if found is None:
+                try:
+                    found = shifted(value, offset)
+                except VALUE_FAILURES as exc:
+                    raise failed(exc) from None
+            run.log.append(ids[found[1]])
+            return found[0]
         try:
             new, label = fn(value, run.offset_for(index))
         except VALUE_FAILURES as exc:

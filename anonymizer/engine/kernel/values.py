@@ -24,6 +24,9 @@ _MEMO_LIMIT = 50_000
 #: Entries all the memos of one configuration's engine keep (one memo per position): all forgotten beyond it.
 VALUE_CACHE_BUDGET = 200_000
 
+#: A value not in a memo whose entries may be ``None``.
+_UNSEEN: Any = object()
+
 #: ``fn(value, offset) -> (new value, operation label)``; ``offset`` is called only by date shifting.
 ValueFn = Callable[[Any, Callable[[], int]], tuple[Any, str]]
 
@@ -177,20 +180,39 @@ def remove(_value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
 
 def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
     fhir_type, partial, as_of = pos.fhir_type, s.params.partial_dates, s.as_of
+    # Two memos: results by (value, offset), as the compiled plans look them up inline; and what a value needs
+    # whatever the offset (its day's ordinal and suffix, or None: redacted), for values met again under another
+    # offset (the dates of one encounter are written in every resource of it, each with its own offset).
     cache: dict[tuple[str, int], tuple[Any, str]] = s.caches.new()
+    plans: dict[str, tuple[int, str] | None] = s.caches.new()
     added = s.caches.added
+    shift_plan, shift_planned = date_shift.shift_plan, date_shift.shift_planned
+
+    def shifted(value: str, offset: int) -> tuple[Any, str]:
+        """The result for a string ``value`` and ``offset`` not in ``cache`` (recorded there)."""
+        plan = plans.get(value, _UNSEEN)
+        if plan is _UNSEEN:
+            if len(plans) >= _MEMO_LIMIT:
+                plans.clear()
+            plan = plans[value] = shift_plan(value, as_of)
+            added()
+        if len(cache) >= _MEMO_LIMIT:
+            cache.clear()
+        out = cache[(value, offset)] = shift_planned(
+            value, plan, fhir_type, offset, partial=partial, as_of=as_of
+        )
+        added()
+        return out
 
     def shift(value: Any, offset: Callable[[], int]) -> tuple[Any, str]:
         key = (str(value), offset())
         out = cache.get(key)
         if out is None:
-            if len(cache) >= _MEMO_LIMIT:
-                cache.clear()
-            out = cache[key] = date_shift.shift_date(key[0], fhir_type, key[1], partial=partial, as_of=as_of)
-            added()
+            out = shifted(*key)
         return out
 
     shift.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
+    shift.shifted = shifted  # type: ignore[attr-defined]  # called by them on a miss
     return shift
 
 
