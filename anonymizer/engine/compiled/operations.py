@@ -102,15 +102,24 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         return method_failed(rule.label, rule.method, owner_path, exc)
 
     if not needs_offset:
+        fill = getattr(fn, "fill", None)  # the result for a string not in the memo (recorded there)
+        if fill is None:
+
+            def fill(value: str) -> Any:
+                return fn(value, None)
 
         def op(value: Any, run: Run, _parent: Any) -> Any:
             if value.__class__ is str:
                 if not value:
                     return NOCHANGE
                 found = cache.get(value)
-                if found is not None:
-                    run.log.append(ids[found[1]])
-                    return found[0]
+                if found is None:
+                    try:
+                        found = fill(value)
+                    except VALUE_FAILURES as exc:
+                        raise failed(exc) from None
+                run.log.append(ids[found[1]])
+                return found[0]
             elif value is None:
                 return NOCHANGE
             try:

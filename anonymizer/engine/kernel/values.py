@@ -122,22 +122,32 @@ def _generalize(rule: RuleConfig, pos: Position) -> ValueFn:
     return generalized
 
 
-def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches) -> ValueFn:
+def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
+          of_str: Callable[[str], tuple[Any, str]] | None = None) -> ValueFn:  # fmt: skip
+    """``fn`` memoised on string values; ``of_str``: ``fn`` for strings only (default ``fn``)."""
     cache: dict[Any, tuple[Any, str]] = caches.new()
     added = caches.added
+    compute = fn if of_str is None else of_str
+
+    def fill(value: str) -> tuple[Any, str]:
+        """The result for a string ``value`` not in ``cache`` (recorded there)."""
+        out = compute(value)
+        if len(cache) >= _MEMO_LIMIT:
+            cache.clear()
+        cache[value] = out
+        added()
+        return out
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
         if type(value) is not str:  # 1, 1.0 and True are equal keys: only strings are cached
             return fn(value)
         out = cache.get(value)
         if out is None:
-            if len(cache) >= _MEMO_LIMIT:
-                cache.clear()
-            out = cache[value] = fn(value)
-            added()
+            out = fill(value)
         return out
 
     memoised.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
+    memoised.fill = fill  # type: ignore[attr-defined]  # called by them on a miss
     return memoised
 
 
@@ -219,10 +229,21 @@ def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
 def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
     key, types = s.crypto_hash_key, s.resource_types
     if pos.name == "reference" and pos.parent_type == "Reference":
-        hasher = (
-            crypto_hash.hash_reference_joinable
-            if s.params.reference_hashing == "joinable"
-            else crypto_hash.hash_reference
+        joinable = s.params.reference_hashing == "joinable"
+        hasher = crypto_hash.hash_reference_joinable if joinable else crypto_hash.hash_reference
+        try:
+            of_str = crypto_hash.reference_hasher(key, types, joinable=joinable)
+        except UnicodeEncodeError:  # a key UTF-8 cannot encode: raised per value, as the hash raises it
+            return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
+        return _memo(
+            lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"),
+            s.caches,
+            lambda v: (of_str(v), "CRYPTOHASH"),  # (to_dotnet_string of a string: itself)
         )
-        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
-    return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
+    try:
+        hexed = crypto_hash.hex_hasher(key)
+    except UnicodeEncodeError:
+        return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
+    return _memo(
+        lambda v: (hexed(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, lambda v: (hexed(v), "CRYPTOHASH")
+    )
