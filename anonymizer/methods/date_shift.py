@@ -9,6 +9,8 @@ from anonymizer.methods.dates import age_over_threshold, parse_date_parts, zero_
 from anonymizer.methods.redact import REDACT, redact_date
 
 PERTURB = "PERTURB"
+#: The last day ``date`` has, as an ordinal (the first is 1).
+MAX_ORDINAL = date.max.toordinal()
 
 _BASE = 131
 _MODULUS = 101

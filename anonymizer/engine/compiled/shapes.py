@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from operator import itemgetter
 from typing import Any
 
@@ -30,6 +31,7 @@ from orjson import JSONEncodeError, dumps, loads
 
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
 from anonymizer.errors import AnonymizerError
+from anonymizer.methods.date_shift import MAX_ORDINAL, PERTURB
 
 __all__ = ["SHAPE_LIMIT", "SHAPE_BUDGET", "shape_function"]
 
@@ -120,17 +122,18 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
             bound[f"O{i}"] = ep.op
             body.append(f"v = obj[{k}]")
             inline = getattr(ep.op, "inline", None)
-            if inline is not None:  # a memoised value operation: look the value up here (a string result)
-                bound[f"C{i}"], bound[f"I{i}"], index = inline
-                if index is not None:
-                    offsets[index] = offsets.get(index, 0) + 1
-                lookup = (
-                    f"C{i}.get(v)"
-                    if index is None
-                    else f"C{i}.get((v, {{OFFSET{index}}}))"  # (Run.offset_value, inlined; see below)
-                )
-                body += [f"if v.__class__ is str and v and (f := {lookup}) is not None and (new := f[0]).__class__ is str:",
-                         *(["    run.volatile += 1"] if index is not None else []),
+            if inline is not None and inline[2] is not None:  # a date shift: a planned value shifted here
+                bound[f"C{i}"], ids, index = inline
+                bound[f"I{i}"] = ids[PERTURB]  # (the op logs this id for the same values)
+                offsets[index] = offsets.get(index, 0) + 1
+                # (Run.offset_value, inlined: see below; shift_planned, inlined: a day date has)
+                body += [f"if v.__class__ is str and (p := C{i}.get(v)) is not None and 0 < (d := p[0] + ({{OFFSET{index}}})) <= LAST:",
+                         "    run.volatile += 1", f"    log.append(I{i})", f"    obj[{k}] = isoformat(fromordinal(d)) + p[1]",
+                         "elif v.__class__ is list:"]  # fmt: skip
+                bound.update(LAST=MAX_ORDINAL, isoformat=date.isoformat, fromordinal=date.fromordinal)
+            elif inline is not None:  # a memoised value operation: look the value up here (a string result)
+                bound[f"C{i}"], bound[f"I{i}"], _ = inline
+                body += [f"if v.__class__ is str and v and (f := C{i}.get(v)) is not None and (new := f[0]).__class__ is str:",
                          f"    log.append(I{i}[f[1]])", f"    obj[{k}] = new", "elif v.__class__ is list:"]  # fmt: skip
             else:
                 body.append("if v.__class__ is list:")

@@ -25,7 +25,7 @@ _MEMO_LIMIT = 50_000
 VALUE_CACHE_BUDGET = 200_000
 
 #: A value not in a memo whose entries may be ``None``.
-_UNSEEN: Any = object()
+UNSEEN: Any = object()
 
 #: ``fn(value, offset) -> (new value, operation label)``; ``offset`` is called only by date shifting.
 ValueFn = Callable[[Any, Callable[[], int]], tuple[Any, str]]
@@ -152,7 +152,7 @@ def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
 
 
 def value_cache(fn: ValueFn) -> dict[Any, tuple[Any, str]] | None:
-    """The memo of a value function made here (keys: string values, or ``(value, offset)`` for date shifting),
+    """The memo of a value function made here (keys: string values; date shifting keeps :func:`date_plans`),
     for callers that look results up before calling ``fn``; ``None`` when ``fn`` keeps none.
 
     Only ``fn`` fills it (and clears it at its bound); a result found there is what ``fn`` would return.
@@ -190,40 +190,46 @@ def remove(_value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
 
 def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
     fhir_type, partial, as_of = pos.fhir_type, s.params.partial_dates, s.as_of
-    # Two memos: results by (value, offset), as the compiled plans look them up inline; and what a value needs
-    # whatever the offset (its day's ordinal and suffix, or None: redacted), for values met again under another
-    # offset (the dates of one encounter are written in every resource of it, each with its own offset).
-    cache: dict[tuple[str, int], tuple[Any, str]] = s.caches.new()
+    # Memoised per value: what shifting it needs whatever the offset (its day's ordinal and the text after the
+    # day, or None: redacted). A result depends on the resource's offset too, so it is computed each time: the
+    # dates of one encounter are written in every resource of it, each with its own offset.
     plans: dict[str, tuple[int, str] | None] = s.caches.new()
     added = s.caches.added
     shift_plan, shift_planned = date_shift.shift_plan, date_shift.shift_planned
 
-    def shifted(value: str, offset: int) -> tuple[Any, str]:
-        """The result for a string ``value`` and ``offset`` not in ``cache`` (recorded there)."""
-        plan = plans.get(value, _UNSEEN)
-        if plan is _UNSEEN:
-            if len(plans) >= _MEMO_LIMIT:
-                plans.clear()
-            plan = plans[value] = shift_plan(value, as_of)
-            added()
-        if len(cache) >= _MEMO_LIMIT:
-            cache.clear()
-        out = cache[(value, offset)] = shift_planned(
-            value, plan, fhir_type, offset, partial=partial, as_of=as_of
-        )
+    def plan_of(value: str) -> tuple[int, str] | None:
+        """The plan of a string ``value`` not in ``plans`` (recorded there)."""
+        plan = shift_plan(value, as_of)
+        if len(plans) >= _MEMO_LIMIT:
+            plans.clear()
+        plans[value] = plan
         added()
-        return out
+        return plan
 
     def shift(value: Any, offset: Callable[[], int]) -> tuple[Any, str]:
-        key = (str(value), offset())
-        out = cache.get(key)
-        if out is None:
-            out = shifted(*key)
-        return out
+        days = offset()
+        text = str(value)
+        plan = plans.get(text, UNSEEN)
+        if plan is UNSEEN:
+            plan = plan_of(text)
+        return shift_planned(text, plan, fhir_type, days, partial=partial, as_of=as_of)
 
-    shift.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
-    shift.shifted = shifted  # type: ignore[attr-defined]  # called by them on a miss
+    def planned(text: str, plan: tuple[int, str] | None, days: int) -> tuple[Any, str]:
+        """``fn``'s result for a string whose plan is known."""
+        return shift_planned(text, plan, fhir_type, days, partial=partial, as_of=as_of)
+
+    shift.plans = plans  # type: ignore[attr-defined]  # read by the compiled plans' inlined shifts
+    shift.plan_of = plan_of  # type: ignore[attr-defined]
+    shift.planned = planned  # type: ignore[attr-defined]
     return shift
+
+
+def date_plans(fn: ValueFn) -> dict[str, tuple[int, str] | None] | None:
+    """The memo of a date-shift value function made here (string value -> its plan, see
+    :func:`anonymizer.methods.date_shift.shift_plan`), for callers that shift planned values themselves;
+    ``None`` for other functions. Only ``fn`` fills it (and clears it at its bound)."""
+    plans: dict[str, tuple[int, str] | None] | None = getattr(fn, "plans", None)
+    return plans
 
 
 def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
