@@ -14,8 +14,6 @@ MAX_ORDINAL = date.max.toordinal()
 
 _BASE = 131
 _MODULUS = 101
-#: 131**2 % 101 == 256**11 % 101: bytes two places apart in the fold weigh as bytes 11 places apart in an integer.
-_PAIR_BYTES = 11
 
 
 def fold(data: bytes) -> int:
@@ -24,23 +22,6 @@ def fold(data: bytes) -> int:
     for b in data:
         h = (h * _BASE + b) % _MODULUS
     return h
-
-
-def _spread(data: bytes) -> int:
-    """The integer whose big-endian bytes are those of ``data``, each after 10 zero bytes."""
-    buf = bytearray(_PAIR_BYTES * len(data))
-    buf[_PAIR_BYTES - 1 :: _PAIR_BYTES] = data
-    return int.from_bytes(buf, "big")
-
-
-def fold_fast(data: bytes) -> int:
-    """:func:`fold` by integer arithmetic in C: ``fold(data)`` is the sum of ``data[-1 - j] * 131**j`` mod 101.
-
-    The bytes an even number of places from the end weigh ``(131**2)**t``, that is ``(256**11)**t`` mod 101, as
-    in an integer with one of them every 11 bytes; those an odd number of places from the end, 131 times that.
-    """
-    n = len(data)
-    return (_spread(data[(n - 1) % 2 :: 2]) + _BASE * _spread(data[n % 2 :: 2])) % _MODULUS
 
 
 @lru_cache(maxsize=64)
@@ -58,7 +39,7 @@ def fold_offset(prefix: str, key: str) -> int:
         shift, tail = _key_fold(key)
     except UnicodeEncodeError:  # (a lone surrogate) raised as the byte loop raises it
         return fold((prefix + key).encode("utf-8")) - 50
-    return (fold_fast(raw) * shift + tail) % _MODULUS - 50
+    return (fold(raw) * shift + tail) % _MODULUS - 50
 
 
 @lru_cache(maxsize=65536)
