@@ -215,6 +215,41 @@ def test_date_shift_edges_agree_when_met_again(fixed: int | None) -> None:
     assert fast.rule_hits == tree.rule_hits
 
 
+def test_a_memoised_operation_failing_in_generated_code_fails_as_on_the_tree() -> None:
+    """A memo miss computed by generated walk code (cryptoHash of an id, of a reference) raises what the node tree
+    raises for a value the method refuses (a lone surrogate UTF-8 cannot encode), and goes on after it."""
+    fast, tree = _pair(_shipped("ms-r4-configuration-sample.json"))
+    resources = [
+        {
+            "resourceType": "Observation",
+            "id": "ok-1",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "bad\ud800",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ok-2",
+            "status": "final",
+            "subject": {"reference": "Patient/\udfff"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ok-3",
+            "status": "final",
+            "subject": {"reference": "Patient/q"},
+        },
+    ]
+    outs = [_run(fast, resource) for resource in resources]
+    assert outs == [_run(tree, resource) for resource in resources]
+    assert [isinstance(out, tuple) for out in outs] == [False, True, True, False]
+
+
 def test_edge_cases_do_what_the_rules_say() -> None:
     fast, _ = _pair(EDGE_CONFIG)
     patient = fast.anonymize(copy.deepcopy(EDGE_RESOURCES[0]))

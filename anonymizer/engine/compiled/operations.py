@@ -95,8 +95,9 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op
 def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op:
     """:func:`_recording` for a value function with a memo: a string value found there costs no call.
 
-    The op's ``inline`` attribute, ``(memo, label ids, None)``, lets generated walk code
-    (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and call the op on a miss.
+    The op's ``inline`` attribute, ``(memo, label ids, None, fill, failed)``, lets generated walk code
+    (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and on a miss call ``fill(value)`` (the
+    result of a string, recorded in the memo), raising ``failed(exc)`` for what it raises.
     """
     rule = prog.rule
 
@@ -130,7 +131,7 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         run.log.append(ids[label])
         return new
 
-    op.inline = (cache, ids, None)  # type: ignore[attr-defined]  # see shapes.py
+    op.inline = (cache, ids, None, fill, failed)  # type: ignore[attr-defined]  # see shapes.py
     return op
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from orjson import JSONEncodeError, dumps, loads
 
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
-from anonymizer.errors import AnonymizerError
+from anonymizer.errors import VALUE_FAILURES, AnonymizerError
 from anonymizer.methods.date_shift import MAX_ORDINAL, PERTURB
 
 __all__ = ["SHAPE_LIMIT", "SHAPE_BUDGET", "shape_function"]
@@ -121,6 +121,17 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         if plain and ep.op is not None and kp.primitive:
             bound[f"O{i}"] = ep.op
             body.append(f"v = obj[{k}]")
+            general = [  # (the operation does it all: a value that is not a string, or a result that is not one)
+                f"new = O{i}(v, run, obj)",
+                "if new is not NOCHANGE:",
+                f"    obj[{k}] = v = new",
+                "if v is None:",
+                f"    del obj[{k}]",
+                "elif v.__class__ is not str and isinstance(v, CONTAINERS):",
+                "    prune(v)",
+                "    if not v:",
+                f"        del obj[{k}]",
+            ]
             inline = getattr(ep.op, "inline", None)
             if inline is not None and inline[2] is not None:  # a date shift: a planned value shifted here
                 bound[f"C{i}"], ids, index = inline
@@ -129,27 +140,22 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
                 # (Run.offset_value, inlined: see below; shift_planned, inlined: a day date has)
                 body += [f"if v.__class__ is str and (p := C{i}.get(v)) is not None and 0 < (d := p[0] + ({{OFFSET{index}}})) <= LAST:",
                          "    run.volatile += 1", f"    log.append(I{i})", f"    obj[{k}] = isoformat(fromordinal(d)) + p[1]",
-                         "elif v.__class__ is list:"]  # fmt: skip
+                         "elif v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
                 bound.update(LAST=MAX_ORDINAL, isoformat=date.isoformat, fromordinal=date.fromordinal)
-            elif inline is not None:  # a memoised value operation: look the value up here (a string result)
-                bound[f"C{i}"], bound[f"I{i}"], _ = inline
-                body += [f"if v.__class__ is str and v and (f := C{i}.get(v)) is not None and (new := f[0]).__class__ is str:",
-                         f"    log.append(I{i}[f[1]])", f"    obj[{k}] = new", "elif v.__class__ is list:"]  # fmt: skip
+            elif inline is not None:  # a memoised value operation: looked up here, a miss computed here
+                bound[f"C{i}"], bound[f"I{i}"], _, bound[f"F{i}"], bound[f"X{i}"] = inline
+                body += ["if v.__class__ is str and v:", f"    f = C{i}.get(v)", "    if f is None:", "        try:",
+                         f"            f = F{i}(v)", "        except VALUE_FAILURES as exc:",
+                         f"            raise X{i}(exc) from None", "    if (new := f[0]).__class__ is str:",
+                         f"        log.append(I{i}[f[1]])", f"        obj[{k}] = new", "    else:",
+                         *("        " + line for line in general),
+                         "elif v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
+                bound["VALUE_FAILURES"] = VALUE_FAILURES
             else:
-                body.append("if v.__class__ is list:")
-            body += [
-                f"    _key(obj, {k}, v, plan, run)",
-                "else:",  # (a miss, or a result that is not a string: the operation does it all again)
-                f"    new = O{i}(v, run, obj)",
-                "    if new is not NOCHANGE:",
-                f"        obj[{k}] = v = new",
-                "    if v is None:",
-                f"        del obj[{k}]",
-                "    elif v.__class__ is not str and isinstance(v, CONTAINERS):",
-                "        prune(v)",
-                "        if not v:",
-                f"            del obj[{k}]",
-            ]
+                body += ["if v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
             continue
         if ep is None and kp.guards and not kp.primitive and not kp.is_resource and not kp.holder_only:
             # A complex element whose plan depends on its value (a where() or extension('url') guard): the plan

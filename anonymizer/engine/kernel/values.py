@@ -123,20 +123,33 @@ def _generalize(rule: RuleConfig, pos: Position) -> ValueFn:
 
 
 def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
-          of_str: Callable[[str], tuple[Any, str]] | None = None) -> ValueFn:  # fmt: skip
-    """``fn`` memoised on string values; ``of_str``: ``fn`` for strings only (default ``fn``)."""
+          of_str: Callable[[str], Any] | None = None, label: str = "") -> ValueFn:  # fmt: skip
+    """``fn`` memoised on string values; ``of_str``: the new value of a string, labelled ``label`` (as ``fn``)."""
     cache: dict[Any, tuple[Any, str]] = caches.new()
     added = caches.added
-    compute = fn if of_str is None else of_str
 
-    def fill(value: str) -> tuple[Any, str]:
-        """The result for a string ``value`` not in ``cache`` (recorded there)."""
-        out = compute(value)
-        if len(cache) >= _MEMO_LIMIT:
-            cache.clear()
-        cache[value] = out
-        added()
-        return out
+    if of_str is None:
+
+        def fill(value: str) -> tuple[Any, str]:
+            """The result for a string ``value`` not in ``cache`` (recorded there)."""
+            out = fn(value)
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            cache[value] = out
+            added()
+            return out
+
+    else:
+        compute = of_str
+
+        def fill(value: str) -> tuple[Any, str]:
+            """The result for a string ``value`` not in ``cache`` (recorded there)."""
+            out = (compute(value), label)
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            cache[value] = out
+            added()
+            return out
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
         if type(value) is not str:  # 1, 1.0 and True are equal keys: only strings are cached
@@ -241,15 +254,10 @@ def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
             of_str = crypto_hash.reference_hasher(key, types, joinable=joinable)
         except UnicodeEncodeError:  # a key UTF-8 cannot encode: raised per value, as the hash raises it
             return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
-        return _memo(
-            lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"),
-            s.caches,
-            lambda v: (of_str(v), "CRYPTOHASH"),  # (to_dotnet_string of a string: itself)
-        )
+        # (to_dotnet_string of a string: itself)
+        return _memo(lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, of_str, "CRYPTOHASH")
     try:
         hexed = crypto_hash.hex_hasher(key)
     except UnicodeEncodeError:
         return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
-    return _memo(
-        lambda v: (hexed(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, lambda v: (hexed(v), "CRYPTOHASH")
-    )
+    return _memo(lambda v: (hexed(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, hexed, "CRYPTOHASH")
