@@ -1,5 +1,5 @@
 """``date_shift``'s offset (the fold of prefix+key split into the
-prefix's and the key's, precomputed per key) and its shift
+prefix's, by integer arithmetic, and the key's, precomputed per key) and its shift
 (a day ordinal and a suffix per value) against the byte loop and the date arithmetic they replace."""
 
 from __future__ import annotations
@@ -89,3 +89,12 @@ def test_shift_is_the_date_arithmetic_for_random_values_and_offsets(seed: int) -
         fhir_type, partial = rng.choice(["date", "dateTime", "instant"]), rng.random() < 0.5
         expected = _arithmetic_shift(value, fhir_type, offset, partial)
         assert date_shift.shift_date(value, fhir_type, offset, partial=partial, as_of=AS_OF) == expected
+
+
+def test_fast_fold_is_the_byte_loop_for_every_length() -> None:
+    rng = random.Random(7)
+    for n in range(320):
+        for _ in range(3):
+            data = bytes(rng.randrange(256) for _ in range(n))
+            assert date_shift.fold_fast(data) == date_shift.fold(data)
+    assert date_shift.fold_fast(b"\xff" * 200) == date_shift.fold(b"\xff" * 200)
