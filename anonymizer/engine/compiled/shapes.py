@@ -8,8 +8,9 @@ by the plan, so :func:`shape_function` writes them out once as Python source, st
 - keys whose primitive no rule changes are checked together, in C (``itemgetter`` and a type set); a value that
   is not a JSON scalar sends the whole object to the table-driven walk, before anything was changed;
 - an element no rule changes (only walked) is memoised or walked below, with no lookup;
-- a primitive with a fixed operation calls it directly (a memoised one is looked up inline; a date rule's offset
-  is read once per call);
+- a primitive with a fixed operation calls it directly; a memoised one is looked up inline and a miss computed in
+  place by the memo's ``fill``; a date is shifted inline from its memoised plan (day ordinal, suffix) by the
+  rule's offset, read once per call;
 - a complex element whose plan depends on its value (``where(...)``, ``extension('url')``) gets its plan from the
   guards, then the shape of its object is called directly;
 - anything else calls the table-driven code for that one key.
