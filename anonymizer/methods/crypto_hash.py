@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -52,11 +53,33 @@ def _mac(data: bytes, key: str) -> Any:
     return outer
 
 
+@lru_cache(maxsize=64)
+def hex_hasher(key: str) -> Callable[[str], str]:
+    """:func:`hmac_hex` with ``key`` bound: ``hasher(value)`` (one call per value, the keyed hashes at hand).
+
+    Raises ``UnicodeEncodeError`` at once for a key UTF-8 cannot encode (:func:`hmac_hex` raises it for each
+    value but the empty one).
+    """
+    inner_keyed, outer_keyed = _keyed(key)
+    copy_inner, copy_outer = inner_keyed.copy, outer_keyed.copy
+
+    def hexed(value: str) -> str:
+        if not value:
+            return value
+        inner = copy_inner()
+        inner.update(value.encode("utf-8"))
+        outer = copy_outer()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+    return hexed
+
+
 def hmac_hex(value: str, key: str) -> str:
     """HMAC-SHA256 of the UTF-8 value with the UTF-8 key, lowercase hex; empty stays empty."""
     if not value:
-        return value
-    return _mac(value.encode("utf-8"), key).hexdigest()
+        return value  # (the key is not read)
+    return hex_hasher(key)(value)
 
 
 #: The UID root for UUID-derived UIDs (ISO/IEC 9834-8, DICOM PS3.5 B.2): ``2.25.<the UUID as one integer>``.
@@ -82,15 +105,7 @@ def hash_dicom_uid(value: str, key: str) -> str:
 
 def hash_reference(value: str, key: str, resource_types: frozenset[str]) -> str:
     """Microsoft's reference-aware hash: only the id part of known reference forms changes."""
-    if value.startswith("#"):
-        return "#" + hmac_hex(value[1:], key)
-    m = _LITERAL_REF.match(value)
-    if m and m.group("type") in resource_types:
-        return m.group("prefix") + hmac_hex(m.group("id"), key) + (m.group("suffix") or "")
-    m = _URN_OID.match(value) or _URN_UUID.match(value)
-    if m:
-        return value[: m.start("id")] + hmac_hex(m.group("id"), key)
-    return hmac_hex(value, key)
+    return _reference(value, hex_hasher(key), resource_types)
 
 
 def hash_reference_joinable(value: str, key: str, resource_types: frozenset[str]) -> str:
@@ -102,25 +117,56 @@ def hash_reference_joinable(value: str, key: str, resource_types: frozenset[str]
     - conditional ``Type?identifier=system|value`` -> the value part hashed, system kept;
     - contained ``#id`` and ``urn:oid:`` as Microsoft; anything else hashed whole.
     """
+    return _reference_joinable(value, hex_hasher(key), resource_types)
+
+
+def reference_hasher(key: str, resource_types: frozenset[str], *, joinable: bool) -> Callable[[str], str]:
+    """:func:`hash_reference` (or :func:`hash_reference_joinable`) with ``key`` and ``resource_types`` bound."""
+    hexed = hex_hasher(key)
+    body = _reference_joinable if joinable else _reference
+
+    def hashed(value: str) -> str:
+        return body(value, hexed, resource_types)
+
+    return hashed
+
+
+def _reference(value: str, hexed: Callable[[str], str], resource_types: frozenset[str]) -> str:
     if value.startswith("#"):
-        return "#" + hmac_hex(value[1:], key)
-    m = _ANY_LITERAL_REF.match(value)
-    if m and m.group("type") in resource_types:
-        return f"{m.group('type')}/{hmac_hex(m.group('id'), key)}{m.group('suffix') or ''}"
+        return "#" + hexed(value[1:])
+    m = _LITERAL_REF.match(value)
+    if m:
+        prefix, kind, ident, suffix = m.group("prefix", "type", "id", "suffix")
+        if kind in resource_types:
+            return prefix + hexed(ident) + (suffix or "")
     m = _URN_OID.match(value) or _URN_UUID.match(value)
     if m:
-        return value[: m.start("id")] + hmac_hex(m.group("id"), key)
+        return value[: m.start("id")] + hexed(m.group("id"))
+    return hexed(value)
+
+
+def _reference_joinable(value: str, hexed: Callable[[str], str], resource_types: frozenset[str]) -> str:
+    if value.startswith("#"):
+        return "#" + hexed(value[1:])
+    m = _ANY_LITERAL_REF.match(value)
+    if m:
+        kind, ident, suffix = m.group("type", "id", "suffix")
+        if kind in resource_types:
+            return f"{kind}/{hexed(ident)}{suffix or ''}"
+    m = _URN_OID.match(value) or _URN_UUID.match(value)
+    if m:
+        return value[: m.start("id")] + hexed(m.group("id"))
     m = _CONDITIONAL_REF.match(value)
     if m and m.group("type") in resource_types:
-        return f"{m.group('type')}?{_hash_query(m.group('query'), key)}"
-    return hmac_hex(value, key)
+        return f"{m.group('type')}?{_hash_query(m.group('query'), hexed)}"
+    return hexed(value)
 
 
-def _hash_query(query: str, key: str) -> str:
+def _hash_query(query: str, hexed: Callable[[str], str]) -> str:
     parts = []
     for item in query.split("&"):
         name, sep, val = item.partition("=")
         system, bar, code = val.rpartition("|")
-        hashed = f"{system}|{hmac_hex(code, key)}" if bar else hmac_hex(val, key)
+        hashed = f"{system}|{hexed(code)}" if bar else hexed(val)
         parts.append(f"{name}{sep}{hashed}")
     return "&".join(parts)

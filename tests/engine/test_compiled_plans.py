@@ -20,6 +20,7 @@ from anonymizer.engine import Anonymizer
 from anonymizer.engine.compiled.program import unsupported_reason
 from anonymizer.errors import AnonymizerError, ProcessingError, RuleNotApplicableError
 from anonymizer.fhir.model import r4
+from anonymizer.methods import date_shift
 from tests.strong_keys import DATE_KEY, HASH_KEY
 
 ROOT = Path(__file__).parents[2]
@@ -163,6 +164,90 @@ def test_edge_cases_agree(resource: dict[str, Any]) -> None:
     assert out == _run(tree, resource)
     if not isinstance(out, tuple):  # hits of a resource that failed half-way are not comparable
         assert fast.rule_hits == tree.rule_hits
+
+
+DATE_EDGES = ["0001-01-01", "0001-02-10", "9999-12-31", "9999-12-01T10:20:30.5+01:00", "1925-06-01",
+              "2020-02-29", "2019-02-29", "2020-01", "2020", "x2020-03-04Tz", "2020-03-04T23:59:59Z", ""]  # fmt: skip
+
+
+@pytest.mark.parametrize("fixed", [None, 1, -1, 40, -40, 10**7])
+def test_date_shift_edges_agree_when_met_again(fixed: int | None) -> None:
+    """Generated walk code shifts a planned date inline (a value met before): the day range, redaction (an age
+    over 89, no day, an invalid day) and lists agree with the node tree, the first time and the next."""
+    parameters: dict[str, Any] = {**KEYS}
+    if fixed is not None:
+        parameters["dateShiftFixedOffsetInDays"] = fixed
+    config = {
+        "fhirVersion": "R4",
+        "fhirPathRules": [
+            {"path": "nodesByType('date')", "method": "dateShift"},
+            {"path": "nodesByType('dateTime')", "method": "dateShift"},
+            {"path": "nodesByType('instant')", "method": "dateShift"},
+        ],
+        "parameters": parameters,
+    }
+    fast, tree = _pair(config)
+    for round_no in range(2):
+        for n, value in enumerate(DATE_EDGES):
+            resources = [
+                {"resourceType": "Patient", "id": f"p{n}", "birthDate": value},
+                {
+                    "resourceType": "Observation",
+                    "id": f"o{n}-{round_no}",
+                    "status": "final",
+                    "effectiveDateTime": value,
+                    "issued": value,
+                },  # fmt: skip
+                {
+                    "resourceType": "MedicationRequest",
+                    "id": f"m{n}",
+                    "status": "active",
+                    "intent": "order",
+                    "dosageInstruction": [{"timing": {"event": [value, value, "2020-05-05"]}}],
+                },  # fmt: skip
+            ]
+            for resource in resources:
+                out = _run(fast, resource)
+                assert out == _run(tree, resource), (round_no, n, resource["resourceType"])
+                if fixed is not None and resource["resourceType"] == "Patient" and value:
+                    shifted, _ = date_shift.shift_date(value, "date", fixed, partial=False, as_of=AS_OF)
+                    assert orjson.loads(out).get("birthDate") == shifted
+    assert fast.rule_hits == tree.rule_hits
+
+
+def test_a_memoised_operation_failing_in_generated_code_fails_as_on_the_tree() -> None:
+    """A memo miss computed by generated walk code (cryptoHash of an id, of a reference) raises what the node tree
+    raises for a value the method refuses (a lone surrogate UTF-8 cannot encode), and goes on after it."""
+    fast, tree = _pair(_shipped("ms-r4-configuration-sample.json"))
+    resources = [
+        {
+            "resourceType": "Observation",
+            "id": "ok-1",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "bad\ud800",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ok-2",
+            "status": "final",
+            "subject": {"reference": "Patient/\udfff"},
+        },
+        {
+            "resourceType": "Observation",
+            "id": "ok-3",
+            "status": "final",
+            "subject": {"reference": "Patient/q"},
+        },
+    ]
+    outs = [_run(fast, resource) for resource in resources]
+    assert outs == [_run(tree, resource) for resource in resources]
+    assert [isinstance(out, tuple) for out in outs] == [False, True, True, False]
 
 
 def test_edge_cases_do_what_the_rules_say() -> None:

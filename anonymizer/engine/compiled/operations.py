@@ -8,6 +8,7 @@ names the rule and path when a value makes the method fail.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from anonymizer.engine.compiled.changes import Changes, LabelIds
@@ -16,10 +17,11 @@ from anonymizer.engine.compiled.program import RuleProgram
 from anonymizer.engine.compiled.run import Run
 from anonymizer.engine.kernel import numbers
 from anonymizer.engine.kernel.scrub import NOT_TEXT, scrub_text, text_scrubber
-from anonymizer.engine.kernel.values import OpSettings, remove, value_cache, value_op
+from anonymizer.engine.kernel.values import UNSEEN, OpSettings, date_plans, remove, value_cache, value_op
 from anonymizer.engine.reference.nodes import generalize_not_applicable
 from anonymizer.errors import VALUE_FAILURES, RuleNotApplicableError, method_failed
 from anonymizer.fhir.model import PRIMITIVE_TYPES, TypeModel
+from anonymizer.methods.date_shift import MAX_ORDINAL, PERTURB
 
 
 def operation(prog: RuleProgram, element: ElementPlan, model: TypeModel, settings: OpSettings,
@@ -68,9 +70,12 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op
     needs_offset = rule.method == "dateshift"
     volatile = needs_offset or rule.method == "encrypt"  # the resource's offset; a random IV
     keeps_empty = rule.method != "generalize"  # generalize evaluates its cases on "" too
+    plans = date_plans(fn)
+    if plans is not None:
+        return _shifting(fn, plans, prog, owner_path, ids)
     cache = value_cache(fn)
     if cache is not None and keeps_empty:
-        return _cached(fn, cache, prog, owner_path, needs_offset, ids)
+        return _cached(fn, cache, prog, owner_path, ids)
 
     def op(value: Any, run: Run, _parent: Any) -> Any:
         if value is None or (keeps_empty and value == ""):
@@ -87,41 +92,62 @@ def _recording(fn: Any, prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op
     return op
 
 
-def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, needs_offset: bool,
-            ids: LabelIds) -> Op:  # fmt: skip
+def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op:
     """:func:`_recording` for a value function with a memo: a string value found there costs no call.
 
-    Date shifting keys its memo on ``(value, offset)``; the offset is the run's (see :meth:`Run.offset_for`).
-    The op's ``inline`` attribute, ``(memo, label ids, rule index of a date shift or None)``, lets generated
-    walk code (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and call the op on a miss.
+    The op's ``inline`` attribute, ``(memo, label ids, None, fill, failed)``, lets generated walk code
+    (:mod:`anonymizer.engine.compiled.shapes`) do the lookup itself and on a miss call ``fill(value)`` (the
+    result of a string, recorded in the memo), raising ``failed(exc)`` for what it raises.
     """
     rule = prog.rule
-    index = rule.index
 
     def failed(exc: Exception) -> Exception:
         return method_failed(rule.label, rule.method, owner_path, exc)
 
-    if not needs_offset:
+    fill = getattr(fn, "fill", None)  # the result for a string not in the memo (recorded there)
+    if fill is None:
 
-        def op(value: Any, run: Run, _parent: Any) -> Any:
-            if value.__class__ is str:
-                if not value:
-                    return NOCHANGE
-                found = cache.get(value)
-                if found is not None:
-                    run.log.append(ids[found[1]])
-                    return found[0]
-            elif value is None:
+        def fill(value: str) -> Any:
+            return fn(value, None)
+
+    def op(value: Any, run: Run, _parent: Any) -> Any:
+        if value.__class__ is str:
+            if not value:
                 return NOCHANGE
-            try:
-                new, label = fn(value, None)
-            except VALUE_FAILURES as exc:
-                raise failed(exc) from None
-            run.log.append(ids[label])
-            return new
+            found = cache.get(value)
+            if found is None:
+                try:
+                    found = fill(value)
+                except VALUE_FAILURES as exc:
+                    raise failed(exc) from None
+            run.log.append(ids[found[1]])
+            return found[0]
+        elif value is None:
+            return NOCHANGE
+        try:
+            new, label = fn(value, None)
+        except VALUE_FAILURES as exc:
+            raise failed(exc) from None
+        run.log.append(ids[label])
+        return new
 
-        op.inline = (cache, ids, None)  # type: ignore[attr-defined]  # see shapes.py
-        return op
+    op.inline = (cache, ids, None, fill, failed)  # type: ignore[attr-defined]  # see shapes.py
+    return op
+
+
+def _shifting(fn: Any, plans: dict[str, Any], prog: RuleProgram, owner_path: str, ids: LabelIds) -> Op:
+    """:func:`_recording` for date shifting: a string's plan (its day's ordinal and the text after the day, see
+    :func:`anonymizer.methods.date_shift.shift_plan`) is memoised, the shift by the run's offset (see
+    :meth:`Run.offset_value`) is computed here.
+
+    The op's ``inline`` attribute, ``(plans, label ids, rule index)``, lets generated walk code
+    (:mod:`anonymizer.engine.compiled.shapes`) shift a planned value itself and call the op otherwise.
+    """
+    rule = prog.rule
+    index = rule.index
+    plan_of, planned = fn.plan_of, fn.planned
+    perturbed = ids[PERTURB]
+    fromordinal, last = date.fromordinal, MAX_ORDINAL
 
     def shifting(value: Any, run: Run, _parent: Any) -> Any:
         if value is None or value == "":
@@ -129,18 +155,26 @@ def _cached(fn: Any, cache: dict[Any, Any], prog: RuleProgram, owner_path: str, 
         run.volatile += 1  # the resource's offset
         if value.__class__ is str:
             offset = run.offset_value(index)
-            found = cache.get((value, offset))
-            if found is not None:
-                run.log.append(ids[found[1]])
-                return found[0]
+            plan = plans.get(value, UNSEEN)
+            try:
+                if plan is UNSEEN:
+                    plan = plan_of(value)
+                if plan is not None and 0 < (day := plan[0] + offset) <= last:  # (shift_planned, inlined)
+                    run.log.append(perturbed)
+                    return fromordinal(day).isoformat() + plan[1]
+                new, label = planned(value, plan, offset)
+            except VALUE_FAILURES as exc:
+                raise method_failed(rule.label, rule.method, owner_path, exc) from None
+            run.log.append(ids[label])
+            return new
         try:
             new, label = fn(value, run.offset_for(index))
         except VALUE_FAILURES as exc:
-            raise failed(exc) from None
+            raise method_failed(rule.label, rule.method, owner_path, exc) from None
         run.log.append(ids[label])
         return new
 
-    shifting.inline = (cache, ids, index)  # type: ignore[attr-defined]  # see shapes.py
+    shifting.inline = (plans, ids, index)  # type: ignore[attr-defined]  # see shapes.py
     return shifting
 
 

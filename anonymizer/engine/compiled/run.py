@@ -6,7 +6,7 @@ from typing import Any
 
 from anonymizer.engine.compiled.changes import Changes
 from anonymizer.engine.kernel.offsets import date_offset
-from anonymizer.methods.date_shift import offset_days
+from anonymizer.methods.date_shift import fold_offset
 
 __all__ = ["Run"]
 
@@ -83,7 +83,7 @@ class Run:
                 if late is None:
                     if len(offsets) >= OFFSETS_LIMIT:
                         offsets.clear()
-                    late = offsets[prefix] = offset_days(prefix, self.date_key)
+                    late = offsets[prefix] = fold_offset(prefix, self.date_key)
             self.late = late
         return late
 

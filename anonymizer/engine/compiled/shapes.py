@@ -8,8 +8,9 @@ by the plan, so :func:`shape_function` writes them out once as Python source, st
 - keys whose primitive no rule changes are checked together, in C (``itemgetter`` and a type set); a value that
   is not a JSON scalar sends the whole object to the table-driven walk, before anything was changed;
 - an element no rule changes (only walked) is memoised or walked below, with no lookup;
-- a primitive with a fixed operation calls it directly (a memoised one is looked up inline; a date rule's offset
-  is read once per call);
+- a primitive with a fixed operation calls it directly; a memoised one is looked up inline and a miss computed in
+  place by the memo's ``fill``; a date is shifted inline from its memoised plan (day ordinal, suffix) by the
+  rule's offset, read once per call;
 - a complex element whose plan depends on its value (``where(...)``, ``extension('url')``) gets its plan from the
   guards, then the shape of its object is called directly;
 - anything else calls the table-driven code for that one key.
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from operator import itemgetter
 from typing import Any
 
 from orjson import JSONEncodeError, dumps, loads
 
 from anonymizer.engine.compiled.plans import NOCHANGE, SKIP, ObjPlan
-from anonymizer.errors import AnonymizerError
+from anonymizer.errors import VALUE_FAILURES, AnonymizerError
+from anonymizer.methods.date_shift import MAX_ORDINAL, PERTURB
 
 __all__ = ["SHAPE_LIMIT", "SHAPE_BUDGET", "shape_function"]
 
@@ -119,34 +122,41 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
         if plain and ep.op is not None and kp.primitive:
             bound[f"O{i}"] = ep.op
             body.append(f"v = obj[{k}]")
-            inline = getattr(ep.op, "inline", None)
-            if inline is not None:  # a memoised value operation: look the value up here (a string result)
-                bound[f"C{i}"], bound[f"I{i}"], index = inline
-                if index is not None:
-                    offsets[index] = offsets.get(index, 0) + 1
-                lookup = (
-                    f"C{i}.get(v)"
-                    if index is None
-                    else f"C{i}.get((v, {{OFFSET{index}}}))"  # (Run.offset_value, inlined; see below)
-                )
-                body += [f"if v.__class__ is str and v and (f := {lookup}) is not None and (new := f[0]).__class__ is str:",
-                         *(["    run.volatile += 1"] if index is not None else []),
-                         f"    log.append(I{i}[f[1]])", f"    obj[{k}] = new", "elif v.__class__ is list:"]  # fmt: skip
-            else:
-                body.append("if v.__class__ is list:")
-            body += [
-                f"    _key(obj, {k}, v, plan, run)",
-                "else:",  # (a miss, or a result that is not a string: the operation does it all again)
-                f"    new = O{i}(v, run, obj)",
-                "    if new is not NOCHANGE:",
-                f"        obj[{k}] = v = new",
-                "    if v is None:",
+            general = [  # (the operation does it all: a value that is not a string, or a result that is not one)
+                f"new = O{i}(v, run, obj)",
+                "if new is not NOCHANGE:",
+                f"    obj[{k}] = v = new",
+                "if v is None:",
+                f"    del obj[{k}]",
+                "elif v.__class__ is not str and isinstance(v, CONTAINERS):",
+                "    prune(v)",
+                "    if not v:",
                 f"        del obj[{k}]",
-                "    elif v.__class__ is not str and isinstance(v, CONTAINERS):",
-                "        prune(v)",
-                "        if not v:",
-                f"            del obj[{k}]",
             ]
+            inline = getattr(ep.op, "inline", None)
+            if inline is not None and inline[2] is not None:  # a date shift: a planned value shifted here
+                bound[f"C{i}"], ids, index = inline
+                bound[f"I{i}"] = ids[PERTURB]  # (the op logs this id for the same values)
+                offsets[index] = offsets.get(index, 0) + 1
+                # (Run.offset_value, inlined: see below; shift_planned, inlined: a day date has)
+                body += [f"if v.__class__ is str and (p := C{i}.get(v)) is not None and 0 < (d := p[0] + ({{OFFSET{index}}})) <= LAST:",
+                         "    run.volatile += 1", f"    log.append(I{i})", f"    obj[{k}] = isoformat(fromordinal(d)) + p[1]",
+                         "elif v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
+                bound.update(LAST=MAX_ORDINAL, isoformat=date.isoformat, fromordinal=date.fromordinal)
+            elif inline is not None:  # a memoised value operation: looked up here, a miss computed here
+                bound[f"C{i}"], bound[f"I{i}"], _, bound[f"F{i}"], bound[f"X{i}"] = inline
+                body += ["if v.__class__ is str and v:", f"    f = C{i}.get(v)", "    if f is None:", "        try:",
+                         f"            f = F{i}(v)", "        except VALUE_FAILURES as exc:",
+                         f"            raise X{i}(exc) from None", "    if (new := f[0]).__class__ is str:",
+                         f"        log.append(I{i}[f[1]])", f"        obj[{k}] = new", "    else:",
+                         *("        " + line for line in general),
+                         "elif v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
+                bound["VALUE_FAILURES"] = VALUE_FAILURES
+            else:
+                body += ["if v.__class__ is list:", f"    _key(obj, {k}, v, plan, run)",
+                         "else:", *("    " + line for line in general)]  # fmt: skip
             continue
         if ep is None and kp.guards and not kp.primitive and not kp.is_resource and not kp.holder_only:
             # A complex element whose plan depends on its value (a where() or extension('url') guard): the plan

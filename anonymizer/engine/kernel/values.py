@@ -24,6 +24,9 @@ _MEMO_LIMIT = 50_000
 #: Entries all the memos of one configuration's engine keep (one memo per position): all forgotten beyond it.
 VALUE_CACHE_BUDGET = 200_000
 
+#: A value not in a memo whose entries may be ``None``.
+UNSEEN: Any = object()
+
 #: ``fn(value, offset) -> (new value, operation label)``; ``offset`` is called only by date shifting.
 ValueFn = Callable[[Any, Callable[[], int]], tuple[Any, str]]
 
@@ -119,27 +122,50 @@ def _generalize(rule: RuleConfig, pos: Position) -> ValueFn:
     return generalized
 
 
-def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches) -> ValueFn:
+def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
+          of_str: Callable[[str], Any] | None = None, label: str = "") -> ValueFn:  # fmt: skip
+    """``fn`` memoised on string values; ``of_str``: the new value of a string, labelled ``label`` (as ``fn``)."""
     cache: dict[Any, tuple[Any, str]] = caches.new()
     added = caches.added
+
+    if of_str is None:
+
+        def fill(value: str) -> tuple[Any, str]:
+            """The result for a string ``value`` not in ``cache`` (recorded there)."""
+            out = fn(value)
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            cache[value] = out
+            added()
+            return out
+
+    else:
+        compute = of_str
+
+        def fill(value: str) -> tuple[Any, str]:
+            """The result for a string ``value`` not in ``cache`` (recorded there)."""
+            out = (compute(value), label)
+            if len(cache) >= _MEMO_LIMIT:
+                cache.clear()
+            cache[value] = out
+            added()
+            return out
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
         if type(value) is not str:  # 1, 1.0 and True are equal keys: only strings are cached
             return fn(value)
         out = cache.get(value)
         if out is None:
-            if len(cache) >= _MEMO_LIMIT:
-                cache.clear()
-            out = cache[value] = fn(value)
-            added()
+            out = fill(value)
         return out
 
     memoised.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
+    memoised.fill = fill  # type: ignore[attr-defined]  # called by them on a miss
     return memoised
 
 
 def value_cache(fn: ValueFn) -> dict[Any, tuple[Any, str]] | None:
-    """The memo of a value function made here (keys: string values, or ``(value, offset)`` for date shifting),
+    """The memo of a value function made here (keys: string values; date shifting keeps :func:`date_plans`),
     for callers that look results up before calling ``fn``; ``None`` when ``fn`` keeps none.
 
     Only ``fn`` fills it (and clears it at its bound); a result found there is what ``fn`` would return.
@@ -177,30 +203,61 @@ def remove(_value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
 
 def _date_shift(pos: Position, s: OpSettings) -> ValueFn:
     fhir_type, partial, as_of = pos.fhir_type, s.params.partial_dates, s.as_of
-    cache: dict[tuple[str, int], tuple[Any, str]] = s.caches.new()
+    # Memoised per value: what shifting it needs whatever the offset (its day's ordinal and the text after the
+    # day, or None: redacted). A result depends on the resource's offset too, so it is computed each time: the
+    # dates of one encounter are written in every resource of it, each with its own offset.
+    plans: dict[str, tuple[int, str] | None] = s.caches.new()
     added = s.caches.added
+    shift_plan, shift_planned = date_shift.shift_plan, date_shift.shift_planned
+
+    def plan_of(value: str) -> tuple[int, str] | None:
+        """The plan of a string ``value`` not in ``plans`` (recorded there)."""
+        plan = shift_plan(value, as_of)
+        if len(plans) >= _MEMO_LIMIT:
+            plans.clear()
+        plans[value] = plan
+        added()
+        return plan
 
     def shift(value: Any, offset: Callable[[], int]) -> tuple[Any, str]:
-        key = (str(value), offset())
-        out = cache.get(key)
-        if out is None:
-            if len(cache) >= _MEMO_LIMIT:
-                cache.clear()
-            out = cache[key] = date_shift.shift_date(key[0], fhir_type, key[1], partial=partial, as_of=as_of)
-            added()
-        return out
+        days = offset()
+        text = str(value)
+        plan = plans.get(text, UNSEEN)
+        if plan is UNSEEN:
+            plan = plan_of(text)
+        return shift_planned(text, plan, fhir_type, days, partial=partial, as_of=as_of)
 
-    shift.cache = cache  # type: ignore[attr-defined]  # read by the compiled plans' inlined lookups
+    def planned(text: str, plan: tuple[int, str] | None, days: int) -> tuple[Any, str]:
+        """``fn``'s result for a string whose plan is known."""
+        return shift_planned(text, plan, fhir_type, days, partial=partial, as_of=as_of)
+
+    shift.plans = plans  # type: ignore[attr-defined]  # read by the compiled plans' inlined shifts
+    shift.plan_of = plan_of  # type: ignore[attr-defined]
+    shift.planned = planned  # type: ignore[attr-defined]
     return shift
+
+
+def date_plans(fn: ValueFn) -> dict[str, tuple[int, str] | None] | None:
+    """The memo of a date-shift value function made here (string value -> its plan, see
+    :func:`anonymizer.methods.date_shift.shift_plan`), for callers that shift planned values themselves;
+    ``None`` for other functions. Only ``fn`` fills it (and clears it at its bound)."""
+    plans: dict[str, tuple[int, str] | None] | None = getattr(fn, "plans", None)
+    return plans
 
 
 def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
     key, types = s.crypto_hash_key, s.resource_types
     if pos.name == "reference" and pos.parent_type == "Reference":
-        hasher = (
-            crypto_hash.hash_reference_joinable
-            if s.params.reference_hashing == "joinable"
-            else crypto_hash.hash_reference
-        )
-        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
-    return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
+        joinable = s.params.reference_hashing == "joinable"
+        hasher = crypto_hash.hash_reference_joinable if joinable else crypto_hash.hash_reference
+        try:
+            of_str = crypto_hash.reference_hasher(key, types, joinable=joinable)
+        except UnicodeEncodeError:  # a key UTF-8 cannot encode: raised per value, as the hash raises it
+            return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
+        # (to_dotnet_string of a string: itself)
+        return _memo(lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, of_str, "CRYPTOHASH")
+    try:
+        hexed = crypto_hash.hex_hasher(key)
+    except UnicodeEncodeError:
+        return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
+    return _memo(lambda v: (hexed(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, hexed, "CRYPTOHASH")
