@@ -192,7 +192,7 @@ def _boundary(high: bool) -> Callable[..., Value]:
     def fn(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
         x = fresh("x")
         bound = boundary(x, src.fhir_type, high)
-        sql = f"filter(transform({to_coll(src)}, {x} -> {bound}), {x} -> {x} IS NOT NULL)"
+        sql = f"array_compact(transform({to_coll(src)}, {x} -> {bound}))"
         out_type = {"date": "date", "time": "time", "instant": "dateTime"}.get(
             src.fhir_type or "", src.fhir_type
         )
