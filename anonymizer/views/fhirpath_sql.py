@@ -215,7 +215,9 @@ class ExpressionCompiler:
         if op == "/":
             return Value(f"try_divide({a}, {b})", "num", "decimal")
         if op == "div":
-            return Value(f"IF({b} = 0, CAST(NULL AS DOUBLE), CAST(({a}) DIV ({b}) AS DOUBLE))", "num", "integer")
+            return Value(
+                f"IF({b} = 0, CAST(NULL AS DOUBLE), CAST(({a}) DIV ({b}) AS DOUBLE))", "num", "integer"
+            )
         if op == "mod":
             return Value(f"IF({b} = 0, CAST(NULL AS DOUBLE), {a} % {b})", "num", "decimal")
         both_int = left.fhir_type == right.fhir_type == "integer"

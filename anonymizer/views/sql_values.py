@@ -130,7 +130,9 @@ def to_bool(v: Value) -> str:
         return f"({first_text(text)} <> 'false')"
     if v.kind == "coll":
         c = to_coll(v)
-        return f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS BOOLEAN) ELSE try_element_at({c}, 1) <> 'false' END"
+        return (
+            f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS BOOLEAN) ELSE try_element_at({c}, 1) <> 'false' END"
+        )
     return f"(({v.sql}) IS NOT NULL)"
 
 
