@@ -173,9 +173,7 @@ def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_roo
         # The same match as below with the type in the pattern: one regular expression per reference, and its
         # empty result (ids are never empty) means "no such reference".
         typed = quote(f"(?:^|/){wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
-        k = fresh("k")
-        keys = f"transform({references}, {r} -> regexp_extract({r}, {typed}, 1))"
-        return Value(f"filter({keys}, {k} -> {k} <> '')", "coll", "string", "string")
+        return _mapped(references, r, f"nullif(regexp_extract({r}, {typed}, 1), '')")
     wanted = (
         f" AND regexp_extract({r}, {_REFERENCE}, 1) = {quote(type_argument(Call(None, 'getReferenceKey', args)))}"
         if args
@@ -185,14 +183,21 @@ def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_roo
     if not args:
         keep = f"({keep} OR {r} LIKE 'urn:uuid:%')"
     key = f"IF({r} LIKE 'urn:uuid:%', substr({r}, 10), regexp_extract({r}, {_REFERENCE}, 2))"
-    return Value(f"transform(filter({references}, {r} -> {keep}), {r} -> {key})", "coll", "string", "string")
+    # One lambda: the key of each reference kept (never NULL for a reference), NULL for the others, dropped.
+    return _mapped(references, r, f"IF({keep}, {key}, NULL)")
+
+
+def _mapped(source: str, x: str, f: str) -> Value:
+    """The string collection ``array_compact(transform(source, x -> f))``, marked so a column can fuse with it."""
+    sql = f"array_compact(transform({source}, {x} -> {f}))"
+    return Value(sql, "coll", "string", "string", mapped=(sql, source, x, f))
 
 
 def _boundary(high: bool) -> Callable[..., Value]:
     def fn(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
         x = fresh("x")
         bound = boundary(x, src.fhir_type, high)
-        sql = f"filter(transform({to_coll(src)}, {x} -> {bound}), {x} -> {x} IS NOT NULL)"
+        sql = f"array_compact(transform({to_coll(src)}, {x} -> {bound}))"
         out_type = {"date": "date", "time": "time", "instant": "dateTime"}.get(
             src.fhir_type or "", src.fhir_type
         )
@@ -214,7 +219,7 @@ def _fn_substring(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: b
     text = to_text(src)
     length = f"CAST({to_num(c.compile(args[1], scope))} AS INT)" if len(args) > 1 else f"length({text})"
     return Value(
-        f"IF({start} < 0 OR {start} >= length({text}), NULL, substr({text}, {start} + 1, {length}))",
+        f"IF({start} < 0 OR {start} >= length({text}), CAST(NULL AS STRING), substr({text}, {start} + 1, {length}))",
         "str",
         "string",
     )

@@ -215,9 +215,11 @@ class ExpressionCompiler:
         if op == "/":
             return Value(f"try_divide({a}, {b})", "num", "decimal")
         if op == "div":
-            return Value(f"IF({b} = 0, NULL, CAST(({a}) DIV ({b}) AS DOUBLE))", "num", "integer")
+            return Value(
+                f"IF({b} = 0, CAST(NULL AS DOUBLE), CAST(({a}) DIV ({b}) AS DOUBLE))", "num", "integer"
+            )
         if op == "mod":
-            return Value(f"IF({b} = 0, NULL, {a} % {b})", "num", "decimal")
+            return Value(f"IF({b} = 0, CAST(NULL AS DOUBLE), {a} % {b})", "num", "decimal")
         both_int = left.fhir_type == right.fhir_type == "integer"
         return Value(f"({a} {op} {b})", "num", "integer" if both_int else "decimal")
 

@@ -24,7 +24,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from anonymizer.views.cardinality import repeats
-from anonymizer.views.sql_text import ident, let, quote
+from anonymizer.views.sql_text import ident, quote
 
 _ids = itertools.count()
 RAW = "_raw"
@@ -90,8 +90,8 @@ class Node:
     def parse(self, text: str) -> str:
         """SQL parsing one JSON text (object or array of objects) into this node's elements (empty when NULL)."""
         schema = quote(f"array<{self.raw_type()}>")
-        e, r = f"_e{next(_ids)}", f"_r{next(_ids)}"
-        parsed = f"filter(coalesce(from_json({text}, {schema}), from_json('[]', {schema})), {e} -> {e} IS NOT NULL)"
+        r = f"_r{next(_ids)}"
+        parsed = f"array_compact(coalesce(from_json({text}, {schema}), from_json('[]', {schema})))"
         return f"transform({parsed}, {r} -> {self.enriched(r)})" if self.children else parsed
 
     def reshaped(self, value: str) -> str:
@@ -99,8 +99,8 @@ class Node:
         if not self.repeated:
             empty = f"CAST(array() AS array<{self.element_type()}>)"
             return f"IF({value} IS NULL, {empty}, array({self.shaped_struct(value)}))"
-        e, r = f"_e{next(_ids)}", f"_r{next(_ids)}"
-        present = f"filter(coalesce({value}, CAST(array() AS {self.shaped_type()})), {e} -> {e} IS NOT NULL)"
+        r = f"_r{next(_ids)}"
+        present = f"array_compact(coalesce({value}, CAST(array() AS {self.shaped_type()})))"
         return f"transform({present}, {r} -> {self.shaped_struct(r)})" if self.children else present
 
     def element_type(self) -> str:
@@ -167,7 +167,8 @@ class NodeTree:
 
         Rows that do not have the R4 shape are parsed again the shape-agnostic way.
         """
-        parsed = f"from_json({text}, {quote(self.root.raw_type())})"
-        agnostic = let(parsed, self.root.enriched, prefix="raw")
+        # Parsed once per key read (only rows without the R4 shape get here), not bound with a lambda: each lambda
+        # level costs the analyzer a pass over the whole plan.
+        agnostic = self.root.enriched(f"from_json({text}, {quote(self.root.raw_type())})")
         shaped = self.root.shaped_struct(RAW)
         return f"IF({RAW}.{ident(UNPARSED)} IS NULL, {shaped}, {agnostic})"

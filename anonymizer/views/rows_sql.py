@@ -16,7 +16,16 @@ from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
 from anonymizer.views.parsed_nodes import NodeTree
 from anonymizer.views.sql_text import fresh, ident, let, quote, text_array
-from anonymizer.views.sql_values import Scope, Value, elements, member_text, to_bool, to_coll, to_text
+from anonymizer.views.sql_values import (
+    Scope,
+    Value,
+    elements,
+    mapped_parts,
+    member_text,
+    to_bool,
+    to_coll,
+    to_text,
+)
 from anonymizer.views.types import convert, mismatch_message
 
 REPEAT_DEPTH = 32
@@ -196,29 +205,33 @@ class RowsCompiler:
         )
         element = fresh("e")
         if column.collection:
-            return let(
-                to_coll(value),
-                lambda c: f"transform({c}, {element} -> {convert(element, target, mismatch)})",
-                prefix="col",
-            )
+            # No binding: the collection is read once, by the ``transform`` (each lambda level costs the analyzer a
+            # pass over the plan).
+            return f"transform({to_coll(value)}, {element} -> {convert(element, target, mismatch)})"
         if value.kind == "bool" and target == "BOOLEAN":
             return value.sql
         if value.kind != "coll":
+            if target == "STRING":  # converted as is: read once, no binding needed
+                return f"CAST({to_text(value)} AS STRING)"
             return let(
                 to_text(value), lambda t: f"CAST({convert(t, target, mismatch)} AS {target})", prefix="v"
             )
         many = quote(
             f"[views] view {self.view.name!r} column {column.name!r}: multiple values (the column is not a collection) in resource "
         )
+        several = f"CAST(raise_error(concat({many}, {RESOURCE_ID})) AS {target})"
         text = member_text(value)
         if text is not None:
-            return _single_text_column(text, target, mismatch, f"raise_error(concat({many}, {RESOURCE_ID}))")
+            return _single_text_column(text, target, mismatch, several)
+        mapped = mapped_parts(value)
+        if mapped is not None:
+            return _single_mapped_column(*mapped, target, mismatch, several)
         return let(
             to_coll(value),
             lambda c: (
                 f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS {target}) WHEN size({c}) = 1 "
                 f"THEN CAST({convert(f'element_at({c}, 1)', target, mismatch)} AS {target}) "
-                f"ELSE raise_error(concat({many}, {RESOURCE_ID})) END"
+                f"ELSE {several} END"
             ),
             prefix="col",
         )
@@ -241,6 +254,20 @@ def _single_text_column(text: str, target: str, mismatch: str, many: str) -> str
         f"WHEN {parsed} IS NULL THEN CAST({convert(text, target, mismatch)} AS {target}) "
         f"WHEN try_element_at({ordered}, 2) IS NOT NULL THEN {many} "
         f"ELSE CAST({convert(first, target, mismatch)} AS {target}) END"
+    )
+
+
+def _single_mapped_column(source: str, x: str, f: str, target: str, mismatch: str, many: str) -> str:
+    """A non-collection column over ``array_compact(transform(source, x -> f))`` in one lambda (``aggregate``).
+
+    The same as the general form: no non-NULL ``f`` is NULL, one is converted, a second raises ``many``; ``f`` is
+    evaluated once per element, and the collection is never built.
+    """
+    acc, value = fresh("acc"), fresh("v")
+    step = f"CASE WHEN {acc} IS NULL THEN {f} WHEN {f} IS NULL THEN {acc} ELSE CAST({many} AS STRING) END"
+    return (
+        f"aggregate({source}, CAST(NULL AS STRING), ({acc}, {x}) -> {step}, "
+        f"{value} -> CAST({convert(value, target, mismatch)} AS {target}))"
     )
 
 

@@ -27,9 +27,8 @@ def ident(name: str) -> str:
 
 def split_value(value: str) -> str:
     """A JSON member's text (array JSON, object JSON or primitive text) as a collection of element texts."""
-    y = fresh("y")
     # Only texts that start like a JSON array are parsed (a failed parse costs an exception per value).
-    array = f"coalesce(filter(from_json({value}, 'array<string>'), {y} -> {y} IS NOT NULL), array({value}))"
+    array = f"coalesce(array_compact(from_json({value}, 'array<string>')), array({value}))"
     return f"CASE WHEN {value} IS NULL THEN {EMPTY} WHEN left({value}, 1) = '[' THEN {array} ELSE array({value}) END"
 
 

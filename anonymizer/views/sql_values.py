@@ -41,7 +41,9 @@ class Value:
     (sql, t): while ``sql`` is still this value's SQL, the collection is ``split_value(t)`` (one member's JSON
     text), so a single value can be read from ``t`` without lambdas. ``one`` (sql, e): while ``sql`` is still this
     value's SQL, the collection has at most one element, ``e`` (NULL when empty): ``first()``, ``[i]``, a
-    ``forEach`` element.
+    ``forEach`` element. ``mapped`` (sql, source, x, f): while ``sql`` is still this value's SQL, the collection is
+    ``array_compact(transform(source, x -> f))`` (the non-NULL results of ``f``), so a single value can be taken in
+    the same lambda (see :func:`anonymizer.views.rows_sql.RowsCompiler`).
     """
 
     sql: str
@@ -51,6 +53,7 @@ class Value:
     node: Node | None = None
     text: tuple[str, str] | None = None
     one: tuple[str, str] | None = None
+    mapped: tuple[str, str, str, str] | None = None
 
 
 def member_text(v: Value) -> str | None:
@@ -61,6 +64,11 @@ def member_text(v: Value) -> str | None:
 def only_element(v: Value) -> str | None:
     """SQL of the only element of ``v`` (NULL when empty) if ``v`` is known to have at most one, else None."""
     return v.one[1] if v.one is not None and v.one[0] == v.sql else None
+
+
+def mapped_parts(v: Value) -> tuple[str, str, str] | None:
+    """``(source, x, f)`` when ``v`` is ``array_compact(transform(source, x -> f))`` (see :class:`Value`), else None."""
+    return v.mapped[1:] if v.mapped is not None and v.mapped[0] == v.sql and v.kind == "coll" else None
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,9 @@ def to_bool(v: Value) -> str:
         return f"({first_text(text)} <> 'false')"
     if v.kind == "coll":
         c = to_coll(v)
-        return f"CASE WHEN size({c}) = 0 THEN NULL ELSE try_element_at({c}, 1) <> 'false' END"
+        return (
+            f"CASE WHEN size({c}) = 0 THEN CAST(NULL AS BOOLEAN) ELSE try_element_at({c}, 1) <> 'false' END"
+        )
     return f"(({v.sql}) IS NOT NULL)"
 
 

@@ -60,19 +60,24 @@ def valid_ansi_type(value: str) -> bool:
 
 
 def convert(text: str, target: str, fail: str) -> str:
-    """SQL converting one element's text to ``target``; ``fail`` is the SQL to evaluate on a mismatch."""
+    """SQL converting one element's text to ``target``; ``fail`` is the SQL to evaluate on a mismatch.
+
+    NULLs and ``fail`` are cast to ``target`` explicitly: the result is the same, and the analyzer does not need
+    further passes to coerce them.
+    """
     if target == "STRING":
         return text
+    null, failed = f"CAST(NULL AS {target})", f"CAST({fail} AS {target})"
     if target == "BOOLEAN":
-        return f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} = 'true' THEN true WHEN {text} = 'false' THEN false ELSE {fail} END"
+        return f"CASE WHEN {text} IS NULL THEN {null} WHEN {text} = 'true' THEN true WHEN {text} = 'false' THEN false ELSE {failed} END"
     if target == "BINARY":
         converted = f"try_to_binary({text}, 'base64')"
     elif target in ("INT", "BIGINT", "SMALLINT"):
         exact = f"try_cast({text} AS DECIMAL(38, 9))"
-        converted = f"IF({exact} = CAST({exact} AS BIGINT), try_cast({exact} AS {target}), NULL)"
+        converted = f"IF({exact} = CAST({exact} AS BIGINT), try_cast({exact} AS {target}), {null})"
     else:
         converted = f"try_cast({text} AS {target})"
-    return f"IF({text} IS NULL, NULL, coalesce({converted}, {fail}))"
+    return f"IF({text} IS NULL, {null}, coalesce({converted}, {failed}))"
 
 
 def mismatch_message(view: str, column: str, target: str) -> str:

@@ -49,11 +49,12 @@ def test_shared_paths_are_parsed_once() -> None:
         "`component`:array<struct<`code`:struct<`coding`:array<struct<`code`:STRING>>>>>"
         in compiled.root_schema
     )
-    # Only a resource that does not have that shape is parsed again: the resource once, then each node's text
-    # (code, code.coding, valueQuantity, component, component.code, component.code.coding; each parse names its
-    # schema twice: the text and the empty array).
-    assert compiled.root.count("from_json(_resource") == 1
-    assert compiled.root.count("from_json(") == 1 + 2 * 6
+    # Only a resource that does not have that shape is parsed again: the resource once per root key read
+    # (resourceType, id, code, valueQuantity, component: not bound to a lambda variable, which would cost the
+    # analyzer a pass), then each node's text (code, code.coding, valueQuantity, component, component.code,
+    # component.code.coding; each parse names its schema twice: the text and the empty array).
+    assert compiled.root.count("from_json(_resource") == 5
+    assert compiled.root.count("from_json(") == 5 + 2 * 6
 
 
 def test_an_element_needed_as_text_is_not_parsed() -> None:
@@ -186,3 +187,51 @@ def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -
     several = base | {"id": "o4", "status": ["a", "b"]}
     with pytest.raises(ViewEvaluationError, match="'status': multiple values.*o4"):
         evaluate(SINGLE_VALUED, [several], spark=spark)  # type: ignore[arg-type]
+
+
+REFERENCES = {
+    "resourceType": "ViewDefinition",
+    "resource": "Observation",
+    "select": [
+        {
+            "column": [
+                {"name": "id", "path": "getResourceKey()"},
+                {"name": "patient", "path": "subject.getReferenceKey(Patient)"},
+                {"name": "keys", "path": "subject.getReferenceKey()", "collection": True},
+            ]
+        }
+    ],
+}
+
+
+def _with_column(path: str) -> dict[str, object]:
+    return REFERENCES | {"select": [{"column": [{"name": "key", "path": path}]}]}
+
+
+def test_a_single_reference_key_is_taken_in_one_lambda(spark: object) -> None:
+    """A single-valued reference key column reads the references in one ``aggregate``; same rows and errors."""
+    rows = RowsCompiler(parse_view(REFERENCES)).compiled().rows
+    patient = rows.split("'patient', ", 1)[1].split(", 'keys'", 1)[0]
+    assert patient.startswith("aggregate(") and patient.count("->") == 3  # member split, step, finish
+    p1 = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}
+    # Not the R4 shape (read the shape-agnostic way): two references, one of them a patient's.
+    two = [{"reference": "Group/g1"}, {"reference": "x/Patient/p2/_history/3"}]
+    resources = [
+        p1,
+        {"resourceType": "Observation", "id": "o2", "subject": two},
+        {"resourceType": "Observation", "id": "o3", "subject": {"reference": ["urn:uuid:u3", "Location/"]}},
+        {"resourceType": "Observation", "id": "o4"},
+    ]
+    out = evaluate(REFERENCES, resources, spark=spark)  # type: ignore[arg-type]
+    assert [(r["id"], r["patient"], r["keys"]) for r in out] == [
+        ("o1", "p1", ["p1"]),
+        ("o2", "p2", ["g1", "p2"]),
+        ("o3", None, ["u3"]),
+        ("o4", None, []),
+    ]
+    assert evaluate(_with_column("subject.getReferenceKey()"), [p1], spark=spark) == [{"key": "p1"}]  # type: ignore[arg-type]
+    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o2"):
+        evaluate(_with_column("subject.getReferenceKey()"), resources[1:2], spark=spark)  # type: ignore[arg-type]
+    both = {"resourceType": "Observation", "id": "o5", "subject": {"reference": ["Patient/a", "Patient/b"]}}
+    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o5"):
+        evaluate(_with_column("subject.getReferenceKey(Patient)"), [both], spark=spark)  # type: ignore[arg-type]
