@@ -202,6 +202,12 @@ class OutputScanner:
                 cands = entry.cands if not cands else cands | entry.cands
         return cands
 
+    def close(self) -> None:
+        """Forget the memos. Each table's walk refers back to the scanner (a reference cycle): after this, reference
+        counting frees them, as the output pass runs with the cyclic collector off."""
+        self._tables.clear()
+        self.pending.clear()
+
     def drain(self, leaves: Counter[Any], findings: Counter[Any]) -> None:
         """Add what the pending entries contributed, times their counts, to ``leaves`` (``(type, path, digest)``)
         and ``findings`` (``(rec, check, rtype, path)``); their counts start again from zero."""
@@ -357,9 +363,12 @@ class Digests(Memo):
 
     def of(self, value: Any) -> bytes:
         """The digest of ``value``."""
-        if isinstance(value, str) and len(value) > MEMO_CHARS:
-            return value_digest(value)
-        key = (value.__class__, value)
+        if value.__class__ is str:  # strings are their own key: no tuple, and no str equals a tuple key
+            if len(value) > MEMO_CHARS:
+                return value_digest(value)
+            key: Any = value
+        else:
+            key = (value.__class__, value)
         found = self.get(key)
         if found is None:
             found = self.miss(key, value_digest, value)
