@@ -74,6 +74,7 @@ MIN_LENGTH = {
     "blob": 64,
 }
 _MEDIA_TYPES = ("image/", "video/", "audio/")
+_NUMBER_RE = re.compile(r"[\d\s\-./()+]+")
 
 
 class Harvested(NamedTuple):
@@ -291,6 +292,6 @@ def _identifier(ident: dict[str, Any], path: str) -> Iterator[_Item]:
 
 
 def _id_keys(value: str, category: str, label: str, path: str) -> Iterator[_Item]:
-    if re.fullmatch(r"[\d\s\-./()+]+", value):
+    if _NUMBER_RE.fullmatch(value):
         yield ("digits", nz.digits_key(value), category, label, path)
     yield ("compact", nz.compact_key(value), category, label, path)
