@@ -250,7 +250,7 @@ def _output_partition(
                     findings[("precision", check, rtype, path)] += n
                 for (check, path), n in scan.ident.items():
                     findings[("ident", check, rtype, path)] += n
-            if len(scanner.pending) > _PENDING:
+            if scanner.backlog() > _PENDING:
                 scanner.drain(leaves, findings)
             if len(leaves) > _FLUSH_KEYS:
                 yield from flush()

@@ -152,6 +152,10 @@ class OutputScanner:
         self._stored = self._stored_bytes = 0
         #: entries counted since the last drain (each once, while its count is above zero)
         self.pending: list[Entry] = []
+        #: what the elements of keys that do not memoise (ids, references) gave since the last drain: value digests
+        #: ``(type, path, digest) -> n`` and findings ``(rec, check, rtype, path) -> n``, added without an entry
+        self._leaves: Counter[tuple[str, str, bytes]] = Counter()
+        self._findings: Counter[tuple[str, str, str, str]] = Counter()
 
     def add(
         self, resource: dict[str, Any], rtype: str, *, person: bool, searched_only: bool = False
@@ -193,7 +197,11 @@ class OutputScanner:
                 else:
                     slot.hits += 1
             else:
-                entry = self._element(resource, key, value, table)
+                found = self._unmemoised(resource, key, value, table)
+                if found:
+                    cands = frozenset(found) if not cands else cands | found
+                    found.clear()
+                continue
             if entry.live:
                 if not entry.n:
                     pending.append(entry)
@@ -208,9 +216,19 @@ class OutputScanner:
         self._tables.clear()
         self.pending.clear()
 
+    def backlog(self) -> int:
+        """How many entries and value digests wait for :meth:`drain`."""
+        return len(self.pending) + len(self._leaves)
+
     def drain(self, leaves: Counter[Any], findings: Counter[Any]) -> None:
         """Add what the pending entries contributed, times their counts, to ``leaves`` (``(type, path, digest)``)
         and ``findings`` (``(rec, check, rtype, path)``); their counts start again from zero."""
+        if self._leaves:
+            leaves.update(self._leaves)
+            self._leaves.clear()
+        if self._findings:
+            findings.update(self._findings)
+            self._findings.clear()
         for entry in self.pending:
             n = entry.n
             for key, m in entry.leaves:
@@ -223,7 +241,7 @@ class OutputScanner:
     def scan(self, resource: dict[str, Any], *, person: bool, searched_only: bool = False) -> Scan:
         """Every check's output for one resource, through :meth:`add` and :meth:`drain` (standalone use: nothing may
         be pending)."""
-        if self.pending:
+        if self.backlog() or self._findings:
             raise RuntimeError("scan() while entries are pending: drain() first")
         own = resource.get("resourceType")
         root = own if isinstance(own, str) else "Unknown"
@@ -250,6 +268,27 @@ class OutputScanner:
         """Walk one top-level element (what :meth:`_Context.walk_dict` does for one key of the resource)."""
         table.ctx.element(resource, table.root, key, value, True, True)
         return table.entry()
+
+    def _unmemoised(self, resource: dict[str, Any], key: str, value: Any, table: _Table) -> set[Candidate]:
+        """Walk one top-level element of a key that does not memoise and count what it gives directly (no entry);
+        returns its candidate keys (the walk's set: empty it once used)."""
+        out = table.out
+        table.ctx.element(resource, table.root, key, value, True, True)
+        if out.leaves:
+            counted, root = self._leaves, table.root
+            for (path, digest), n in out.leaves.items():
+                leaf = (root, path, digest)
+                counted[leaf] = counted.get(leaf, 0) + n
+            out.leaves.clear()
+        if out.precision or out.ident:
+            rtype, findings = table.rtype, self._findings
+            for (check, path), n in out.precision.items():
+                findings[("precision", check, rtype, path)] += n
+            for (check, path), n in out.ident.items():
+                findings[("ident", check, rtype, path)] += n
+            out.precision.clear()
+            out.ident.clear()
+        return out.candidates
 
     def _miss(
         self,
