@@ -163,6 +163,14 @@ def _dates(key: str, value: str, path: str) -> Iterator[_Item]:
         yield ("date", date, "C", label, path)
 
 
+#: Every key whose presence :func:`_classify` needs to find anything: a dict with none of them gives no key (most
+#: codings, references, periods and quantities), so a caller may skip it.
+CLASSIFIED_KEYS = frozenset(
+    {"family", "given", "line", "city", "postalCode", "district", "value", "display", "url", "data",
+     "subscriberId", "name"} | _DEVICE_ID_KEYS
+)  # fmt: skip
+
+
 def _classify(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
     """Match keys of one complex element, recognised by its shape (HumanName, Address, ...)."""
     if "family" in obj or "given" in obj:
