@@ -30,7 +30,8 @@ from anonymizer.verify.bloom import KeyBloom
 from anonymizer.verify.candidates import MIN_LENGTH, Blob, value_keys
 from anonymizer.verify.changes import security_codes
 from anonymizer.verify.harvest import PERSON_TYPES
-from anonymizer.verify.resource_scan import Memo, OutputScanner, reference_scan
+from anonymizer.verify.memo import Memo
+from anonymizer.verify.resource_scan import OutputScanner, reference_scan
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -13,7 +13,6 @@ reference definitions.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -23,51 +22,16 @@ import orjson
 from orjson import dumps
 
 from anonymizer.verify.candidates import is_free_text_path
+from anonymizer.verify.memo import MEMO_CHARS, Digests, Memo, candidate_digest
 from anonymizer.verify.precision_checks import Promises, _check_string
-from anonymizer.verify.scan_walk import DATA_SUFFIX, MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
+from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
 from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
-#: Values up to this length are memoised (longer ones are mostly unique narrative text).
-MEMO_CHARS = 256
-_MEMO_MAX = 200_000
 _EMPTY: tuple[Any, ...] = ()
 
 
 #: A candidate key ``(kind, norm, path, digest)``: ``digest`` is :func:`candidate_digest` of the value it came from.
 Candidate = tuple[str, str, str, bytes | None]
-
-
-def value_digest(value: Any) -> bytes:
-    """The digest of one primitive value that the changes step compares (BLAKE2b, 8 bytes, of its JSON)."""
-    return hashlib.blake2b(orjson.dumps(value), digest_size=8).digest()
-
-
-def candidate_digest(path: str, value: str | float) -> bytes | None:
-    """The value digest a candidate key carries: the :func:`value_digest` of the value at ``path`` (the leak audit
-    looks it up among the source's value digests at the same place), none for a ``data`` element (its searched text
-    is decoded, or a blob key; free text, never exempt)."""
-    return None if path.endswith(DATA_SUFFIX) else value_digest(value)
-
-
-class Memo(dict[Any, Any]):
-    """A per-worker memo of two generations: when the current one holds :data:`_MEMO_MAX` entries it becomes the
-    old one, and an old entry asked for again is brought back, so values that repeat survive a flood of unique ones
-    (ids). Look up with ``get``; on a miss call :meth:`miss`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._old: dict[Any, Any] = {}
-
-    def miss(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
-        """The old generation's value for ``key``, else ``compute(*args)``; remembered and returned."""
-        found = self._old.get(key)
-        if found is None:
-            found = compute(*args)
-        if len(self) >= _MEMO_MAX:
-            self._old = dict(self)
-            self.clear()
-        self[key] = found
-        return found
 
 
 class Entry:
@@ -395,20 +359,3 @@ def reference_scan(
         out.precision = precision_checks.check_resource(resource, promises, as_of)
     out.ident = identifier_checks.check_resource(resource, promises, zip_exempt)
     return out
-
-
-class Digests(Memo):
-    """:func:`value_digest` memoised per type and value (short strings and every other primitive)."""
-
-    def of(self, value: Any) -> bytes:
-        """The digest of ``value``."""
-        if value.__class__ is str:  # strings are their own key: no tuple, and no str equals a tuple key
-            if len(value) > MEMO_CHARS:
-                return value_digest(value)
-            key: Any = value
-        else:
-            key = (value.__class__, value)
-        found = self.get(key)
-        if found is None:
-            found = self.miss(key, value_digest, value)
-        return found

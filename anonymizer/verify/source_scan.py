@@ -25,8 +25,8 @@ import orjson
 
 from anonymizer.verify import normalize as nz
 from anonymizer.verify.harvest import CLASSIFIED_KEYS, _classify, is_ignored, is_person_linked
+from anonymizer.verify.memo import Digests
 from anonymizer.verify.precision_checks import _DATE_VALUE_RE
-from anonymizer.verify.resource_scan import Digests
 
 #: Memo entries per generation, and value digests held by one generation's entries, before it becomes the old one.
 _MEMO_ENTRIES = 100_000
