@@ -74,6 +74,7 @@ MIN_LENGTH = {
     "blob": 64,
 }
 _MEDIA_TYPES = ("image/", "video/", "audio/")
+_NUMBER_RE = re.compile(r"[\d\s\-./()+]+")
 
 
 class Harvested(NamedTuple):
@@ -160,6 +161,14 @@ def _dates(key: str, value: str, path: str) -> Iterator[_Item]:
     if date:
         label = "birth or death date" if key in ("birthDate", "deceasedDateTime") else "other full date"
         yield ("date", date, "C", label, path)
+
+
+#: Every key whose presence :func:`_classify` needs to find anything: a dict with none of them gives no key (most
+#: codings, references, periods and quantities), so a caller may skip it.
+CLASSIFIED_KEYS = frozenset(
+    {"family", "given", "line", "city", "postalCode", "district", "value", "display", "url", "data",
+     "subscriberId", "name"} | _DEVICE_ID_KEYS
+)  # fmt: skip
 
 
 def _classify(obj: dict[str, Any], rtype: str, path: str) -> Iterator[_Item]:
@@ -291,6 +300,6 @@ def _identifier(ident: dict[str, Any], path: str) -> Iterator[_Item]:
 
 
 def _id_keys(value: str, category: str, label: str, path: str) -> Iterator[_Item]:
-    if re.fullmatch(r"[\d\s\-./()+]+", value):
+    if _NUMBER_RE.fullmatch(value):
         yield ("digits", nz.digits_key(value), category, label, path)
     yield ("compact", nz.compact_key(value), category, label, path)

@@ -33,6 +33,8 @@ _ZIP_RE = re.compile(r"(?<![\w.\-/])(\d{5})(?:-\d{4})?(?![\-.]?\d)(?!\w)")
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _US_DATE_RE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 _URL_RE = re.compile(r"(?:https?|ftp)://[^\s\"'<>]+", re.IGNORECASE)
+_ZIP_KEY_RE = re.compile(r"\s*(\d{5})(?:-?\d{4})?\s*")
+_DATE_KEY_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _CHUNK_SPLIT_RE = re.compile(r"[\s/:?=&|,;#<>\"'()\[\]{}]+")
 
 #: Longest word n-gram emitted by the output side; longer harvested values are cut to their first words.
@@ -59,6 +61,12 @@ def words_key(text: str) -> str:
 
 def compact_key(text: str) -> str:
     """The ``compact`` match key: alphanumerics only, folded."""
+    if text.isascii():  # fold is lower(); ASCII letters and digits are exactly what isalnum() accepts
+        low = text.lower()
+        if low.isalnum():
+            return low
+        bare = low.replace("-", "")  # ids, UUIDs
+        return bare if bare.isalnum() else _NON_ALNUM_RE.sub("", bare)
     return _NON_ALNUM_RE.sub("", fold(text))
 
 
@@ -78,13 +86,13 @@ def phone_keys(text: str) -> list[str]:
 
 def zip_key(text: str) -> str | None:
     """The five-digit ZIP of a postal code (``02138-1234`` -> ``02138``), None when not US-shaped."""
-    match = re.fullmatch(r"\s*(\d{5})(?:-?\d{4})?\s*", text)
+    match = _ZIP_KEY_RE.fullmatch(text)
     return match.group(1) if match else None
 
 
 def date_key(text: str) -> str | None:
     """``YYYY-MM-DD`` when ``text`` starts with a day-precision FHIR date/dateTime, else None."""
-    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+    match = _DATE_KEY_RE.match(text.strip())
     return "-".join(match.groups()) if match else None
 
 

@@ -13,7 +13,6 @@ reference definitions.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -23,51 +22,16 @@ import orjson
 from orjson import dumps
 
 from anonymizer.verify.candidates import is_free_text_path
+from anonymizer.verify.memo import MEMO_CHARS, Digests, Memo, candidate_digest
 from anonymizer.verify.precision_checks import Promises, _check_string
-from anonymizer.verify.scan_walk import DATA_SUFFIX, MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
+from anonymizer.verify.scan_walk import MEMO_MAX_TEXT, MEMO_TRIAL, Scan, Slot, Walk
 from anonymizer.verify.scan_walk import ident_checks as _ident_checks
 
-#: Values up to this length are memoised (longer ones are mostly unique narrative text).
-MEMO_CHARS = 256
-_MEMO_MAX = 200_000
 _EMPTY: tuple[Any, ...] = ()
 
 
 #: A candidate key ``(kind, norm, path, digest)``: ``digest`` is :func:`candidate_digest` of the value it came from.
 Candidate = tuple[str, str, str, bytes | None]
-
-
-def value_digest(value: Any) -> bytes:
-    """The digest of one primitive value that the changes step compares (BLAKE2b, 8 bytes, of its JSON)."""
-    return hashlib.blake2b(orjson.dumps(value), digest_size=8).digest()
-
-
-def candidate_digest(path: str, value: str | float) -> bytes | None:
-    """The value digest a candidate key carries: the :func:`value_digest` of the value at ``path`` (the leak audit
-    looks it up among the source's value digests at the same place), none for a ``data`` element (its searched text
-    is decoded, or a blob key; free text, never exempt)."""
-    return None if path.endswith(DATA_SUFFIX) else value_digest(value)
-
-
-class Memo(dict[Any, Any]):
-    """A per-worker memo of two generations: when the current one holds :data:`_MEMO_MAX` entries it becomes the
-    old one, and an old entry asked for again is brought back, so values that repeat survive a flood of unique ones
-    (ids). Look up with ``get``; on a miss call :meth:`miss`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._old: dict[Any, Any] = {}
-
-    def miss(self, key: Any, compute: Callable[..., Any], *args: Any) -> Any:
-        """The old generation's value for ``key``, else ``compute(*args)``; remembered and returned."""
-        found = self._old.get(key)
-        if found is None:
-            found = compute(*args)
-        if len(self) >= _MEMO_MAX:
-            self._old = dict(self)
-            self.clear()
-        self[key] = found
-        return found
 
 
 class Entry:
@@ -152,6 +116,10 @@ class OutputScanner:
         self._stored = self._stored_bytes = 0
         #: entries counted since the last drain (each once, while its count is above zero)
         self.pending: list[Entry] = []
+        #: what the elements of keys that do not memoise (ids, references) gave since the last drain: value digests
+        #: ``(type, path, digest) -> n`` and findings ``(rec, check, rtype, path) -> n``, added without an entry
+        self._leaves: Counter[tuple[str, str, bytes]] = Counter()
+        self._findings: Counter[tuple[str, str, str, str]] = Counter()
 
     def add(
         self, resource: dict[str, Any], rtype: str, *, person: bool, searched_only: bool = False
@@ -193,7 +161,11 @@ class OutputScanner:
                 else:
                     slot.hits += 1
             else:
-                entry = self._element(resource, key, value, table)
+                found = self._unmemoised(resource, key, value, table)
+                if found:
+                    cands = frozenset(found) if not cands else cands | found
+                    found.clear()
+                continue
             if entry.live:
                 if not entry.n:
                     pending.append(entry)
@@ -202,9 +174,25 @@ class OutputScanner:
                 cands = entry.cands if not cands else cands | entry.cands
         return cands
 
+    def close(self) -> None:
+        """Forget the memos. Each table's walk refers back to the scanner (a reference cycle): after this, reference
+        counting frees them, as the output pass runs with the cyclic collector off."""
+        self._tables.clear()
+        self.pending.clear()
+
+    def backlog(self) -> int:
+        """How many entries and value digests wait for :meth:`drain`."""
+        return len(self.pending) + len(self._leaves)
+
     def drain(self, leaves: Counter[Any], findings: Counter[Any]) -> None:
         """Add what the pending entries contributed, times their counts, to ``leaves`` (``(type, path, digest)``)
         and ``findings`` (``(rec, check, rtype, path)``); their counts start again from zero."""
+        if self._leaves:
+            leaves.update(self._leaves)
+            self._leaves.clear()
+        if self._findings:
+            findings.update(self._findings)
+            self._findings.clear()
         for entry in self.pending:
             n = entry.n
             for key, m in entry.leaves:
@@ -217,7 +205,7 @@ class OutputScanner:
     def scan(self, resource: dict[str, Any], *, person: bool, searched_only: bool = False) -> Scan:
         """Every check's output for one resource, through :meth:`add` and :meth:`drain` (standalone use: nothing may
         be pending)."""
-        if self.pending:
+        if self.backlog() or self._findings:
             raise RuntimeError("scan() while entries are pending: drain() first")
         own = resource.get("resourceType")
         root = own if isinstance(own, str) else "Unknown"
@@ -244,6 +232,27 @@ class OutputScanner:
         """Walk one top-level element (what :meth:`_Context.walk_dict` does for one key of the resource)."""
         table.ctx.element(resource, table.root, key, value, True, True)
         return table.entry()
+
+    def _unmemoised(self, resource: dict[str, Any], key: str, value: Any, table: _Table) -> set[Candidate]:
+        """Walk one top-level element of a key that does not memoise and count what it gives directly (no entry);
+        returns its candidate keys (the walk's set: empty it once used)."""
+        out = table.out
+        table.ctx.element(resource, table.root, key, value, True, True)
+        if out.leaves:
+            counted, root = self._leaves, table.root
+            for (path, digest), n in out.leaves.items():
+                leaf = (root, path, digest)
+                counted[leaf] = counted.get(leaf, 0) + n
+            out.leaves.clear()
+        if out.precision or out.ident:
+            rtype, findings = table.rtype, self._findings
+            for (check, path), n in out.precision.items():
+                findings[("precision", check, rtype, path)] += n
+            for (check, path), n in out.ident.items():
+                findings[("ident", check, rtype, path)] += n
+            out.precision.clear()
+            out.ident.clear()
+        return out.candidates
 
     def _miss(
         self,
@@ -350,17 +359,3 @@ def reference_scan(
         out.precision = precision_checks.check_resource(resource, promises, as_of)
     out.ident = identifier_checks.check_resource(resource, promises, zip_exempt)
     return out
-
-
-class Digests(Memo):
-    """:func:`value_digest` memoised per type and value (short strings and every other primitive)."""
-
-    def of(self, value: Any) -> bytes:
-        """The digest of ``value``."""
-        if isinstance(value, str) and len(value) > MEMO_CHARS:
-            return value_digest(value)
-        key = (value.__class__, value)
-        found = self.get(key)
-        if found is None:
-            found = self.miss(key, value_digest, value)
-        return found

@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 from anonymizer.verify import normalize as nz
-from anonymizer.verify.harvest import _classify, is_ignored, is_person_linked
+from anonymizer.verify.harvest import CLASSIFIED_KEYS, _classify, is_ignored, is_person_linked
+from anonymizer.verify.memo import Digests
 from anonymizer.verify.precision_checks import _DATE_VALUE_RE
-from anonymizer.verify.resource_scan import Digests
 
 #: Memo entries per generation, and value digests held by one generation's entries, before it becomes the old one.
 _MEMO_ENTRIES = 100_000
@@ -117,7 +117,7 @@ class SourceScanner:
         if root is None:
             root = self._roots[(rtype, person)] = _Site(rtype, rtype, "", _HARVEST if person else _LEAVES)
         keys: list[HarvestKey] = []
-        if person:
+        if person and not CLASSIFIED_KEYS.isdisjoint(resource):
             keys.extend(_keys(_classify(resource, rtype, rtype), rtype))
         for key, value in resource.items():
             if key == "resourceType":
@@ -207,7 +207,7 @@ class SourceScanner:
     ) -> None:
         """What a dict at ``site`` gives (in ``site.mode``), memoised dicts inside it looked up."""
         mode = site.mode
-        if mode == _HARVEST:
+        if mode == _HARVEST and not CLASSIFIED_KEYS.isdisjoint(obj):
             harvest.extend(_keys(_classify(obj, site.rtype, site.path), site.rtype))
         for key, value in obj.items():
             if key == "resourceType":  # not a value the changes compare, nor harvested; its decades count

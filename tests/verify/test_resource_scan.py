@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from anonymizer.verify import resource_scan, scan_walk
+from anonymizer.verify import memo, resource_scan, scan_walk
 from anonymizer.verify.candidates import value_keys
 from anonymizer.verify.precision_checks import Promises
 from anonymizer.verify.resource_scan import OutputScanner, reference_scan
@@ -98,7 +98,7 @@ def _all_keys(value: str | float) -> list[tuple[str, str]]:
 def test_one_walk_equals_the_reference_walks(
     promises: Promises, memo_max: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(resource_scan, "_MEMO_MAX", memo_max)  # 50: the generations turn over many times
+    monkeypatch.setattr(memo, "_MEMO_MAX", memo_max)  # 50: the generations turn over many times
     scanner = OutputScanner(_all_keys, promises, AS_OF, frozenset({"Organization"}))
     resources = _sample_resources()
     assert len(resources) > 100
@@ -250,7 +250,7 @@ def test_the_output_pass_records_equal_the_reference(
     from anonymizer.verify import passes
 
     if small:
-        monkeypatch.setattr(resource_scan, "_MEMO_MAX", 50)
+        monkeypatch.setattr(memo, "_MEMO_MAX", 50)
         monkeypatch.setattr(resource_scan, "_ENTRIES_MAX", 40)
         monkeypatch.setattr(resource_scan, "MEMO_TRIAL", 20)
         monkeypatch.setattr(scan_walk, "MEMO_TRIAL", 20)
