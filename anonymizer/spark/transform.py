@@ -29,9 +29,9 @@ from anonymizer.errors import (
     ProcessingError,
     RuleNotApplicableError,
 )
-from anonymizer.fhir.patient import PATIENT_ELEMENTS, patient_id
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.line_text import line_texts
+from anonymizer.spark.patient_key import SharedPatientIds
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -66,6 +66,24 @@ class LineCounter:
         index = self._position.get(key, 0) + 1
         self._position[key] = index
         return index
+
+    def numbers(self, paths: list[str], starts: list[int]) -> list[int]:
+        """:meth:`next` of each ``(paths[i], starts[i])`` in turn (a run of lines of one split counted at once)."""
+        out: list[int] = []
+        position = self._position
+        key: tuple[str, int] | None = None
+        index = 0
+        for path, start in zip(paths, starts, strict=True):
+            if key is None or start != key[1] or path != key[0]:
+                if key is not None:
+                    position[key] = index
+                key = (path, start)
+                index = position.get(key, 0)
+            index += 1
+            out.append(index)
+        if key is not None:
+            position[key] = index
+        return out
 
 
 def identifiers_parser() -> Callable[[str | None], Any]:
@@ -105,66 +123,31 @@ def _quarantine(reason: str, detail: str, raw: str, resource_type: str | None = 
     }
 
 
+#: The columns an output row (``status`` "ok") fills, in the order of :func:`_output_row`'s tuple; the other columns
+#: of :data:`~anonymizer.spark.line_schema.TRANSFORMED_SCHEMA` are null on every output row.
+_ROW_COLUMNS = ("resource_type", "id", "patient_key", "last_updated", "resource_json")
+
+
+def _output_row(
+    out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
+) -> tuple[str | None, str | None, str | None, str | None, str]:
+    """The :data:`_ROW_COLUMNS` of an engine result."""
+    meta = out.get("meta")
+    last_updated = meta.get("lastUpdated") if meta.__class__ is dict else None
+    rid = out.get("id")
+    return (
+        out.get("resourceType"),
+        rid if rid.__class__ is str else None,
+        patient_id(out),
+        last_updated if last_updated.__class__ is str else None,
+        orjson.dumps(out).decode("utf-8"),
+    )
+
+
 def _output_columns(
     out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
 ) -> dict[str, Any]:
-    meta = out.get("meta")
-    last_updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
-    return {
-        "resource_type": out.get("resourceType"),
-        "id": out.get("id") if isinstance(out.get("id"), str) else None,
-        "patient_key": patient_id(out),
-        "last_updated": last_updated if isinstance(last_updated, str) else None,
-        "resource_json": orjson.dumps(out).decode("utf-8"),
-    }
-
-
-def shared_patient_id(out: dict[str, Any]) -> str | None:
-    """:func:`anonymizer.fhir.patient.patient_id` of a shared engine result (``anonymize_raising(shared=True)``),
-    whose memoised elements may be ``orjson.Fragment`` (JSON text, unreadable as a dict): those it reads are
-    decoded first (a small dict of them, the result itself is not changed)."""
-    return SharedPatientIds()(out)
-
-
-class SharedPatientIds:
-    """:func:`shared_patient_id` that remembers the Fragments it decoded.
-
-    The engine's memo hands out one Fragment object for an element that repeats (the patient's reference in
-    each of that patient's resources), so most Fragments read here were decoded before: the decoded value is
-    kept with the Fragment itself (which keeps its ``id`` from being reused while it is remembered) and only
-    read, never changed. At most ``limit`` are kept (all forgotten beyond it).
-    """
-
-    __slots__ = ("_decoded", "_limit")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._decoded: dict[int, tuple[orjson.Fragment, Any]] = {}
-        self._limit = limit
-
-    def _decode(self, fragment: orjson.Fragment) -> Any:
-        found = self._decoded.get(id(fragment))
-        if found is not None and found[0] is fragment:
-            return found[1]
-        value = orjson.loads(orjson.dumps(fragment))
-        if len(self._decoded) >= self._limit:
-            self._decoded.clear()
-        self._decoded[id(fragment)] = (fragment, value)
-        return value
-
-    def __call__(self, out: dict[str, Any]) -> str | None:
-        readable: dict[str, Any] | None = None
-        for element in PATIENT_ELEMENTS:
-            value = out.get(element)
-            if value.__class__ is orjson.Fragment:
-                decoded: Any = self._decode(value)
-            elif value.__class__ is list and value and value[0].__class__ is orjson.Fragment:
-                decoded = [self._decode(value[0])]  # (patient_id reads the first of a list)
-            else:
-                continue
-            if readable is None:
-                readable = {k: out[k] for k in ("resourceType", "id", *PATIENT_ELEMENTS) if k in out}
-            readable[element] = decoded
-        return patient_id(out if readable is None else readable)
+    return dict(zip(_ROW_COLUMNS, _output_row(out, patient_id), strict=True))
 
 
 def process_line(
@@ -184,6 +167,25 @@ def process_line(
     ``patient_identifiers`` (``PatientIdentifiers`` of the line's patient, or None) goes to the engine for
     contextual ``scrubText``.
     """
+    row = _classify(
+        line, anonymizer, source_file, options, known_types, patient_id, where, patient_identifiers
+    )
+    if row.__class__ is tuple:
+        return {"status": ls.STATUS_OK, **dict(zip(_ROW_COLUMNS, row, strict=True))}
+    return row  # type: ignore[return-value]
+
+
+def _classify(
+    line: str,
+    anonymizer: Any,
+    source_file: str,
+    options: TransformOptions,
+    known_types: frozenset[str],
+    patient_id: Callable[[dict[str, Any]], str | None],
+    where: object,
+    patient_identifiers: Any = None,
+) -> tuple[str | None, str | None, str | None, str | None, str] | dict[str, Any]:
+    """:func:`process_line`, an output row as :func:`_output_row`'s tuple (status "ok"), any other as its dict."""
     if not line or line.isspace():
         return _quarantine(ls.EMPTY_LINE, "blank line", line)
     if (
@@ -216,7 +218,7 @@ def process_line(
             source_file=source_file,
             source_folder=options.source_folder,
             patient_identifiers=patient_identifiers,
-            shared=True,  # read by _output_columns and serialised at once, never kept
+            shared=True,  # read by _output_row and serialised at once, never kept
         )
     except ProcessingError as exc:
         if anonymizer.processing_errors != "skip":
@@ -236,9 +238,7 @@ def process_line(
             f"unexpected {type(exc).__name__} in the engine (a bug; the message is withheld: it may hold PHI)"
         )
         return _quarantine(ls.ENGINE_ERROR, detail, line, resource_type)
-    row = _output_columns(out, patient_id)
-    row["status"] = ls.STATUS_OK
-    return row
+    return _output_row(out, patient_id)
 
 
 def make_partition_transform(
@@ -262,57 +262,81 @@ def make_partition_transform(
         identifiers = identifiers_parser()
         patient_key = SharedPatientIds()
         files: dict[str, tuple[str, str | None]] = {}  # path -> (file name, the type its name announces)
+        where = _Where(
+            "", 0, 0
+        )  # (one object, set per line: its str() is taken only when an error is raised)
         for batch in batches:
             hits_before = Counter(anonymizer.rule_hits)
-            rows: list[dict[str, Any]] = []
+            rows: list[Any] = []  # output rows as _output_row tuples, others as dicts
             has_positions = False  # some row is not an output row (it has quarantine columns)
             values = line_texts(batch.column("value"))
             paths = batch.column("source_path").to_pylist()
             starts = batch.column("split_start").to_pylist()
             fields = batch.schema.names
-            numbers = batch.column("line_in_split").to_pylist() if "line_in_split" in fields else None
-            id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else None
-            for i, (value, path, start) in enumerate(zip(values, paths, starts, strict=True)):
-                number = numbers[i] if numbers is not None else counter.next(path, start)
+            numbers = (
+                batch.column("line_in_split").to_pylist()
+                if "line_in_split" in fields
+                else counter.numbers(paths, starts)
+            )
+            id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else [None] * len(paths)
+            for value, path, start, number, ids_json in zip(
+                values, paths, starts, numbers, id_jsons, strict=True
+            ):
                 file = files.get(path)
                 if file is None:
                     name = _basename(path)
                     file = files[path] = (name, type_from_file_name(name, known_types))
-                ids = identifiers(id_jsons[i]) if id_jsons is not None else None
-                where = _Where(file[0], start, number)
-                row = process_line(
-                    value or "", anonymizer, file[0], options, known_types, patient_key, where, ids
+                where.file, where.start, where.number = file[0], start, number
+                row = _classify(
+                    value or "",
+                    anonymizer,
+                    file[0],
+                    options,
+                    known_types,
+                    patient_key,
+                    where,
+                    identifiers(ids_json) if ids_json else None,
                 )
-                if row["status"] != ls.STATUS_OK:
-                    # Positions only where the quarantine needs them (output rows are written without them).
-                    has_positions = True
-                    if row.get("resource_type") is None:
-                        row["resource_type"] = file[1]
-                    row["source_file"] = path
-                    row["split_start"] = start
-                    row["line_in_split"] = number
-                    if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
-                        row["raw_line"] = base64.b64encode(
-                            row["raw_line"].encode("utf-8", "surrogatepass")
-                        ).decode("ascii")
-                elif row["resource_type"] is None:
+                if row.__class__ is tuple:
+                    if row[0] is None:
+                        row = (file[1], *row[1:])
+                    rows.append(row)
+                    continue
+                assert isinstance(row, dict)
+                # Positions only where the quarantine needs them (output rows are written without them).
+                has_positions = True
+                if row.get("resource_type") is None:
                     row["resource_type"] = file[1]
+                row["source_file"] = path
+                row["split_start"] = start
+                row["line_in_split"] = number
+                if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
+                    row["raw_line"] = base64.b64encode(
+                        row["raw_line"].encode("utf-8", "surrogatepass")
+                    ).decode("ascii")
                 rows.append(row)
             yield _batch(rows, has_positions, _hits_json(anonymizer.rule_hits - hits_before))
 
     return transform
 
 
-#: The columns an output row has (``status`` "ok"); the others are null on every output row.
-_OUTPUT_COLUMNS = ("status", "resource_type", "id", "patient_key", "last_updated", "resource_json")
-
-
-def _batch(rows: list[dict[str, Any]], has_positions: bool, hits_json: str | None) -> pa.RecordBatch:
-    """The Arrow batch of one input batch's rows; ``rule_hits_json`` on its first row only. Without quarantine
-    rows (``has_positions`` False) the quarantine columns are all null and are not gathered row by row."""
+def _batch(rows: list[Any], has_positions: bool, hits_json: str | None) -> pa.RecordBatch:
+    """The Arrow batch of one input batch's rows (output rows as :func:`_output_row` tuples, the others as dicts);
+    ``rule_hits_json`` on its first row only. Without quarantine rows (``has_positions`` False) the quarantine
+    columns are all null and the output columns are the tuples transposed."""
     n = len(rows)
-    names = ls.TRANSFORMED_SCHEMA.names if has_positions else _OUTPUT_COLUMNS
-    columns: dict[str, Any] = {name: [row.get(name) for row in rows] for name in names}
+    columns: dict[str, Any]
+    if has_positions:
+        full = [
+            row
+            if row.__class__ is dict
+            else {"status": ls.STATUS_OK, **dict(zip(_ROW_COLUMNS, row, strict=True))}
+            for row in rows
+        ]
+        columns = {name: [row.get(name) for row in full] for name in ls.TRANSFORMED_SCHEMA.names}
+    else:
+        columns = dict(zip(_ROW_COLUMNS, map(list, zip(*rows, strict=True)) if n else ([],) * 5, strict=True))
+        columns["status"] = [ls.STATUS_OK] * n
     for name in ls.TRANSFORMED_SCHEMA.names:
         if name not in columns:
             columns[name] = pa.nulls(n, ls.TRANSFORMED_SCHEMA.field(name).type)
