@@ -32,6 +32,7 @@ from anonymizer.errors import (
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.line_text import line_texts
 from anonymizer.spark.patient_key import SharedPatientIds
+from anonymizer.spark.transform_batch import ROW_COLUMNS, hits_json, output_batch
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -123,15 +124,10 @@ def _quarantine(reason: str, detail: str, raw: str, resource_type: str | None = 
     }
 
 
-#: The columns an output row (``status`` "ok") fills, in the order of :func:`_output_row`'s tuple; the other columns
-#: of :data:`~anonymizer.spark.line_schema.TRANSFORMED_SCHEMA` are null on every output row.
-_ROW_COLUMNS = ("resource_type", "id", "patient_key", "last_updated", "resource_json")
-
-
 def _output_row(
     out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
 ) -> tuple[str | None, str | None, str | None, str | None, str]:
-    """The :data:`_ROW_COLUMNS` of an engine result."""
+    """The :data:`~anonymizer.spark.transform_batch.ROW_COLUMNS` of an engine result (``status`` "ok")."""
     meta = out.get("meta")
     last_updated = meta.get("lastUpdated") if meta.__class__ is dict else None
     rid = out.get("id")
@@ -147,7 +143,7 @@ def _output_row(
 def _output_columns(
     out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
 ) -> dict[str, Any]:
-    return dict(zip(_ROW_COLUMNS, _output_row(out, patient_id), strict=True))
+    return dict(zip(ROW_COLUMNS, _output_row(out, patient_id), strict=True))
 
 
 def process_line(
@@ -171,7 +167,7 @@ def process_line(
         line, anonymizer, source_file, options, known_types, patient_id, where, patient_identifiers
     )
     if row.__class__ is tuple:
-        return {"status": ls.STATUS_OK, **dict(zip(_ROW_COLUMNS, row, strict=True))}
+        return {"status": ls.STATUS_OK, **dict(zip(ROW_COLUMNS, row, strict=True))}
     return row  # type: ignore[return-value]
 
 
@@ -262,94 +258,88 @@ def make_partition_transform(
         identifiers = identifiers_parser()
         patient_key = SharedPatientIds()
         files: dict[str, tuple[str, str | None]] = {}  # path -> (file name, the type its name announces)
-        where = _Where(
-            "", 0, 0
-        )  # (one object, set per line: its str() is taken only when an error is raised)
-        for batch in batches:
-            hits_before = Counter(anonymizer.rule_hits)
-            rows: list[Any] = []  # output rows as _output_row tuples, others as dicts
-            has_positions = False  # some row is not an output row (it has quarantine columns)
-            values = line_texts(batch.column("value"))
-            paths = batch.column("source_path").to_pylist()
-            starts = batch.column("split_start").to_pylist()
-            fields = batch.schema.names
-            numbers = (
-                batch.column("line_in_split").to_pylist()
-                if "line_in_split" in fields
-                else counter.numbers(paths, starts)
+        # One object, set per line: its str() is taken only when an error is raised.
+        where = _Where("", 0, 0)
+        # The cyclic garbage collector is off while the lines are processed (the session's setting is restored
+        # after): reference counting frees each line's objects (they hold no cycles), and its collections would
+        # only traverse the engine's growing plans and memos again and again (about 5 % of the Python workers'
+        # CPU in a 120,000-line task; docs/performance.md, ninth session).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            yield from _transform_batches(
+                batches, anonymizer, options, known_types, counter, identifiers, patient_key, files, where
             )
-            id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else [None] * len(paths)
-            for value, path, start, number, ids_json in zip(
-                values, paths, starts, numbers, id_jsons, strict=True
-            ):
-                file = files.get(path)
-                if file is None:
-                    name = _basename(path)
-                    file = files[path] = (name, type_from_file_name(name, known_types))
-                where.file, where.start, where.number = file[0], start, number
-                row = _classify(
-                    value or "",
-                    anonymizer,
-                    file[0],
-                    options,
-                    known_types,
-                    patient_key,
-                    where,
-                    identifiers(ids_json) if ids_json else None,
-                )
-                if row.__class__ is tuple:
-                    if row[0] is None:
-                        row = (file[1], *row[1:])
-                    rows.append(row)
-                    continue
-                assert isinstance(row, dict)
-                # Positions only where the quarantine needs them (output rows are written without them).
-                has_positions = True
-                if row.get("resource_type") is None:
-                    row["resource_type"] = file[1]
-                row["source_file"] = path
-                row["split_start"] = start
-                row["line_in_split"] = number
-                if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
-                    row["raw_line"] = base64.b64encode(
-                        row["raw_line"].encode("utf-8", "surrogatepass")
-                    ).decode("ascii")
-                rows.append(row)
-            yield _batch(rows, has_positions, _hits_json(anonymizer.rule_hits - hits_before))
+        finally:
+            if collecting:
+                gc.enable()
 
     return transform
 
 
-def _batch(rows: list[Any], has_positions: bool, hits_json: str | None) -> pa.RecordBatch:
-    """The Arrow batch of one input batch's rows (output rows as :func:`_output_row` tuples, the others as dicts);
-    ``rule_hits_json`` on its first row only. Without quarantine rows (``has_positions`` False) the quarantine
-    columns are all null and the output columns are the tuples transposed."""
-    n = len(rows)
-    columns: dict[str, Any]
-    if has_positions:
-        full = [
-            row
-            if row.__class__ is dict
-            else {"status": ls.STATUS_OK, **dict(zip(_ROW_COLUMNS, row, strict=True))}
-            for row in rows
-        ]
-        columns = {name: [row.get(name) for row in full] for name in ls.TRANSFORMED_SCHEMA.names}
-    else:
-        columns = dict(zip(_ROW_COLUMNS, map(list, zip(*rows, strict=True)) if n else ([],) * 5, strict=True))
-        columns["status"] = [ls.STATUS_OK] * n
-    for name in ls.TRANSFORMED_SCHEMA.names:
-        if name not in columns:
-            columns[name] = pa.nulls(n, ls.TRANSFORMED_SCHEMA.field(name).type)
-    columns["rule_hits_json"] = pa.array([hits_json] + [None] * (n - 1) if n else [], pa.string())
-    return pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
-
-
-def _hits_json(hits: Counter[tuple[int, str]]) -> str | None:
-    return (
-        orjson.dumps({f"{index}:{method}": n for (index, method), n in hits.items()}).decode()
-        if hits
-        else None
-    )
+def _transform_batches(
+    batches: Iterator[pa.RecordBatch],
+    anonymizer: Any,
+    options: TransformOptions,
+    known_types: frozenset[str],
+    counter: LineCounter,
+    identifiers: Callable[[str | None], Any],
+    patient_key: SharedPatientIds,
+    files: dict[str, tuple[str, str | None]],
+    where: _Where,
+) -> Iterator[pa.RecordBatch]:
+    """The output batch of each input batch (:func:`make_partition_transform`'s loop)."""
+    for batch in batches:
+        hits_before = Counter(anonymizer.rule_hits)
+        rows: list[Any] = []  # output rows as _output_row tuples, others as dicts
+        has_positions = False  # some row is not an output row (it has quarantine columns)
+        values = line_texts(batch.column("value"))
+        paths = batch.column("source_path").to_pylist()
+        starts = batch.column("split_start").to_pylist()
+        fields = batch.schema.names
+        numbers = (
+            batch.column("line_in_split").to_pylist()
+            if "line_in_split" in fields
+            else counter.numbers(paths, starts)
+        )
+        id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else [None] * len(paths)
+        for value, path, start, number, ids_json in zip(
+            values, paths, starts, numbers, id_jsons, strict=True
+        ):
+            file = files.get(path)
+            if file is None:
+                name = _basename(path)
+                file = files[path] = (name, type_from_file_name(name, known_types))
+            where.file, where.start, where.number = file[0], start, number
+            row = _classify(
+                value or "",
+                anonymizer,
+                file[0],
+                options,
+                known_types,
+                patient_key,
+                where,
+                identifiers(ids_json) if ids_json else None,
+            )
+            if row.__class__ is tuple:
+                if row[0] is None:
+                    row = (file[1], *row[1:])
+                rows.append(row)
+                continue
+            assert isinstance(row, dict)
+            # Positions only where the quarantine needs them (output rows are written without them).
+            has_positions = True
+            if row.get("resource_type") is None:
+                row["resource_type"] = file[1]
+            row["source_file"] = path
+            row["split_start"] = start
+            row["line_in_split"] = number
+            if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
+                row["raw_line"] = base64.b64encode(row["raw_line"].encode("utf-8", "surrogatepass")).decode(
+                    "ascii"
+                )
+            rows.append(row)
+        yield output_batch(rows, has_positions, hits_json(anonymizer.rule_hits - hits_before))
 
 
 def sum_rule_hits(transformed: DataFrame) -> list[RuleHit]:

@@ -147,3 +147,39 @@ def test_line_counter_numbers_a_batch_as_next_does() -> None:
         assert by_batch.numbers(paths, starts) == [
             one_by_one.next(p, s) for p, s in zip(paths, starts, strict=True)
         ]
+
+
+def test_the_transform_turns_the_cyclic_collector_off_while_it_runs_and_restores_it() -> None:
+    """The lines are processed with the cyclic garbage collector off; it is on again after the last batch (and off
+    after it when it was off before)."""
+    import gc
+    from collections import Counter
+
+    import pyarrow as pa
+
+    from anonymizer.spark.transform import make_partition_transform
+
+    class _Identity:
+        processing_errors = "raise"
+        rule_hits: Counter[tuple[int, str]] = Counter()
+
+        def anonymize_raising(self, resource: dict[str, Any], **_: Any) -> dict[str, Any]:
+            assert not gc.isenabled()
+            return resource
+
+    line = '{"resourceType":"Patient","id":"p"}'
+    batch = pa.RecordBatch.from_pydict(
+        {"value": [line, ""], "source_path": ["/x/Patient.ndjson"] * 2, "split_start": [0, 0]}
+    )
+    transform = make_partition_transform(_Identity(), TransformOptions())
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            out = list(transform(iter([batch])))
+            assert gc.isenabled() is enabled
+            assert out[0].column("status").to_pylist() == [ls.STATUS_OK, ls.STATUS_QUARANTINED]
+            assert out[0].column("id").to_pylist() == ["p", None]
+            assert out[0].column("line_in_split").to_pylist() == [None, 2]
+    finally:
+        (gc.enable if was else gc.disable)()
