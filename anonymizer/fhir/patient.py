@@ -25,20 +25,28 @@ def patient_id(resource: dict[str, Any]) -> str | None:
         rid = resource.get("id")
         return rid if isinstance(rid, str) else None
     for element in PATIENT_ELEMENTS:
-        ref = resource.get(element)
-        if isinstance(ref, list):
-            ref = ref[0] if ref else None
-        if not isinstance(ref, dict):
-            continue
-        text = ref.get("reference")
-        if not isinstance(text, str):
-            continue
-        m = _PATIENT_REF.search(text)
-        if m:
-            return m.group(1)
-        m = _URN_UUID.match(text)
-        if m and (ref.get("type") in (None, "Patient")) and element in ("subject", "patient", "beneficiary"):
-            return m.group(1)
+        found = element_patient_id(element, resource.get(element))
+        if found is not None:
+            return found
+    return None
+
+
+def element_patient_id(element: str, ref: Any) -> str | None:
+    """The patient id the value of one of :data:`PATIENT_ELEMENTS` names (the first of a list), or ``None``:
+    the test :func:`patient_id` applies to each element in turn."""
+    if isinstance(ref, list):
+        ref = ref[0] if ref else None
+    if not isinstance(ref, dict):
+        return None
+    text = ref.get("reference")
+    if not isinstance(text, str):
+        return None
+    m = _PATIENT_REF.search(text)
+    if m:
+        return m.group(1)
+    m = _URN_UUID.match(text)
+    if m and (ref.get("type") in (None, "Patient")) and element in ("subject", "patient", "beneficiary"):
+        return m.group(1)
     return None
 
 

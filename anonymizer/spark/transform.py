@@ -29,9 +29,10 @@ from anonymizer.errors import (
     ProcessingError,
     RuleNotApplicableError,
 )
-from anonymizer.fhir.patient import PATIENT_ELEMENTS, patient_id
 from anonymizer.spark import line_schema as ls
 from anonymizer.spark.line_text import line_texts
+from anonymizer.spark.patient_key import SharedPatientIds
+from anonymizer.spark.transform_batch import ROW_COLUMNS, hits_json, output_batch
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -66,6 +67,24 @@ class LineCounter:
         index = self._position.get(key, 0) + 1
         self._position[key] = index
         return index
+
+    def numbers(self, paths: list[str], starts: list[int]) -> list[int]:
+        """:meth:`next` of each ``(paths[i], starts[i])`` in turn (a run of lines of one split counted at once)."""
+        out: list[int] = []
+        position = self._position
+        key: tuple[str, int] | None = None
+        index = 0
+        for path, start in zip(paths, starts, strict=True):
+            if key is None or start != key[1] or path != key[0]:
+                if key is not None:
+                    position[key] = index
+                key = (path, start)
+                index = position.get(key, 0)
+            index += 1
+            out.append(index)
+        if key is not None:
+            position[key] = index
+        return out
 
 
 def identifiers_parser() -> Callable[[str | None], Any]:
@@ -105,66 +124,26 @@ def _quarantine(reason: str, detail: str, raw: str, resource_type: str | None = 
     }
 
 
+def _output_row(
+    out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
+) -> tuple[str | None, str | None, str | None, str | None, str]:
+    """The :data:`~anonymizer.spark.transform_batch.ROW_COLUMNS` of an engine result (``status`` "ok")."""
+    meta = out.get("meta")
+    last_updated = meta.get("lastUpdated") if meta.__class__ is dict else None
+    rid = out.get("id")
+    return (
+        out.get("resourceType"),
+        rid if rid.__class__ is str else None,
+        patient_id(out),
+        last_updated if last_updated.__class__ is str else None,
+        orjson.dumps(out).decode("utf-8"),
+    )
+
+
 def _output_columns(
     out: dict[str, Any], patient_id: Callable[[dict[str, Any]], str | None]
 ) -> dict[str, Any]:
-    meta = out.get("meta")
-    last_updated = meta.get("lastUpdated") if isinstance(meta, dict) else None
-    return {
-        "resource_type": out.get("resourceType"),
-        "id": out.get("id") if isinstance(out.get("id"), str) else None,
-        "patient_key": patient_id(out),
-        "last_updated": last_updated if isinstance(last_updated, str) else None,
-        "resource_json": orjson.dumps(out).decode("utf-8"),
-    }
-
-
-def shared_patient_id(out: dict[str, Any]) -> str | None:
-    """:func:`anonymizer.fhir.patient.patient_id` of a shared engine result (``anonymize_raising(shared=True)``),
-    whose memoised elements may be ``orjson.Fragment`` (JSON text, unreadable as a dict): those it reads are
-    decoded first (a small dict of them, the result itself is not changed)."""
-    return SharedPatientIds()(out)
-
-
-class SharedPatientIds:
-    """:func:`shared_patient_id` that remembers the Fragments it decoded.
-
-    The engine's memo hands out one Fragment object for an element that repeats (the patient's reference in
-    each of that patient's resources), so most Fragments read here were decoded before: the decoded value is
-    kept with the Fragment itself (which keeps its ``id`` from being reused while it is remembered) and only
-    read, never changed. At most ``limit`` are kept (all forgotten beyond it).
-    """
-
-    __slots__ = ("_decoded", "_limit")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._decoded: dict[int, tuple[orjson.Fragment, Any]] = {}
-        self._limit = limit
-
-    def _decode(self, fragment: orjson.Fragment) -> Any:
-        found = self._decoded.get(id(fragment))
-        if found is not None and found[0] is fragment:
-            return found[1]
-        value = orjson.loads(orjson.dumps(fragment))
-        if len(self._decoded) >= self._limit:
-            self._decoded.clear()
-        self._decoded[id(fragment)] = (fragment, value)
-        return value
-
-    def __call__(self, out: dict[str, Any]) -> str | None:
-        readable: dict[str, Any] | None = None
-        for element in PATIENT_ELEMENTS:
-            value = out.get(element)
-            if value.__class__ is orjson.Fragment:
-                decoded: Any = self._decode(value)
-            elif value.__class__ is list and value and value[0].__class__ is orjson.Fragment:
-                decoded = [self._decode(value[0])]  # (patient_id reads the first of a list)
-            else:
-                continue
-            if readable is None:
-                readable = {k: out[k] for k in ("resourceType", "id", *PATIENT_ELEMENTS) if k in out}
-            readable[element] = decoded
-        return patient_id(out if readable is None else readable)
+    return dict(zip(ROW_COLUMNS, _output_row(out, patient_id), strict=True))
 
 
 def process_line(
@@ -184,6 +163,25 @@ def process_line(
     ``patient_identifiers`` (``PatientIdentifiers`` of the line's patient, or None) goes to the engine for
     contextual ``scrubText``.
     """
+    row = _classify(
+        line, anonymizer, source_file, options, known_types, patient_id, where, patient_identifiers
+    )
+    if row.__class__ is tuple:
+        return {"status": ls.STATUS_OK, **dict(zip(ROW_COLUMNS, row, strict=True))}
+    return row  # type: ignore[return-value]
+
+
+def _classify(
+    line: str,
+    anonymizer: Any,
+    source_file: str,
+    options: TransformOptions,
+    known_types: frozenset[str],
+    patient_id: Callable[[dict[str, Any]], str | None],
+    where: object,
+    patient_identifiers: Any = None,
+) -> tuple[str | None, str | None, str | None, str | None, str] | dict[str, Any]:
+    """:func:`process_line`, an output row as :func:`_output_row`'s tuple (status "ok"), any other as its dict."""
     if not line or line.isspace():
         return _quarantine(ls.EMPTY_LINE, "blank line", line)
     if (
@@ -216,7 +214,7 @@ def process_line(
             source_file=source_file,
             source_folder=options.source_folder,
             patient_identifiers=patient_identifiers,
-            shared=True,  # read by _output_columns and serialised at once, never kept
+            shared=True,  # read by _output_row and serialised at once, never kept
         )
     except ProcessingError as exc:
         if anonymizer.processing_errors != "skip":
@@ -236,9 +234,7 @@ def process_line(
             f"unexpected {type(exc).__name__} in the engine (a bug; the message is withheld: it may hold PHI)"
         )
         return _quarantine(ls.ENGINE_ERROR, detail, line, resource_type)
-    row = _output_columns(out, patient_id)
-    row["status"] = ls.STATUS_OK
-    return row
+    return _output_row(out, patient_id)
 
 
 def make_partition_transform(
@@ -262,70 +258,88 @@ def make_partition_transform(
         identifiers = identifiers_parser()
         patient_key = SharedPatientIds()
         files: dict[str, tuple[str, str | None]] = {}  # path -> (file name, the type its name announces)
-        for batch in batches:
-            hits_before = Counter(anonymizer.rule_hits)
-            rows: list[dict[str, Any]] = []
-            has_positions = False  # some row is not an output row (it has quarantine columns)
-            values = line_texts(batch.column("value"))
-            paths = batch.column("source_path").to_pylist()
-            starts = batch.column("split_start").to_pylist()
-            fields = batch.schema.names
-            numbers = batch.column("line_in_split").to_pylist() if "line_in_split" in fields else None
-            id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else None
-            for i, (value, path, start) in enumerate(zip(values, paths, starts, strict=True)):
-                number = numbers[i] if numbers is not None else counter.next(path, start)
-                file = files.get(path)
-                if file is None:
-                    name = _basename(path)
-                    file = files[path] = (name, type_from_file_name(name, known_types))
-                ids = identifiers(id_jsons[i]) if id_jsons is not None else None
-                where = _Where(file[0], start, number)
-                row = process_line(
-                    value or "", anonymizer, file[0], options, known_types, patient_key, where, ids
-                )
-                if row["status"] != ls.STATUS_OK:
-                    # Positions only where the quarantine needs them (output rows are written without them).
-                    has_positions = True
-                    if row.get("resource_type") is None:
-                        row["resource_type"] = file[1]
-                    row["source_file"] = path
-                    row["split_start"] = start
-                    row["line_in_split"] = number
-                    if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
-                        row["raw_line"] = base64.b64encode(
-                            row["raw_line"].encode("utf-8", "surrogatepass")
-                        ).decode("ascii")
-                elif row["resource_type"] is None:
-                    row["resource_type"] = file[1]
-                rows.append(row)
-            yield _batch(rows, has_positions, _hits_json(anonymizer.rule_hits - hits_before))
+        # One object, set per line: its str() is taken only when an error is raised.
+        where = _Where("", 0, 0)
+        # The cyclic garbage collector is off while the lines are processed (the session's setting is restored
+        # after): reference counting frees each line's objects (they hold no cycles), and its collections would
+        # only traverse the engine's growing plans and memos again and again (about 5 % of the Python workers'
+        # CPU in a 120,000-line task; docs/performance.md, ninth session).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            yield from _transform_batches(
+                batches, anonymizer, options, known_types, counter, identifiers, patient_key, files, where
+            )
+        finally:
+            if collecting:
+                gc.enable()
 
     return transform
 
 
-#: The columns an output row has (``status`` "ok"); the others are null on every output row.
-_OUTPUT_COLUMNS = ("status", "resource_type", "id", "patient_key", "last_updated", "resource_json")
-
-
-def _batch(rows: list[dict[str, Any]], has_positions: bool, hits_json: str | None) -> pa.RecordBatch:
-    """The Arrow batch of one input batch's rows; ``rule_hits_json`` on its first row only. Without quarantine
-    rows (``has_positions`` False) the quarantine columns are all null and are not gathered row by row."""
-    n = len(rows)
-    names = ls.TRANSFORMED_SCHEMA.names if has_positions else _OUTPUT_COLUMNS
-    columns: dict[str, Any] = {name: [row.get(name) for row in rows] for name in names}
-    for name in ls.TRANSFORMED_SCHEMA.names:
-        if name not in columns:
-            columns[name] = pa.nulls(n, ls.TRANSFORMED_SCHEMA.field(name).type)
-    columns["rule_hits_json"] = pa.array([hits_json] + [None] * (n - 1) if n else [], pa.string())
-    return pa.RecordBatch.from_pydict(columns, schema=ls.TRANSFORMED_SCHEMA)
-
-
-def _hits_json(hits: Counter[tuple[int, str]]) -> str | None:
-    return (
-        orjson.dumps({f"{index}:{method}": n for (index, method), n in hits.items()}).decode()
-        if hits
-        else None
-    )
+def _transform_batches(
+    batches: Iterator[pa.RecordBatch],
+    anonymizer: Any,
+    options: TransformOptions,
+    known_types: frozenset[str],
+    counter: LineCounter,
+    identifiers: Callable[[str | None], Any],
+    patient_key: SharedPatientIds,
+    files: dict[str, tuple[str, str | None]],
+    where: _Where,
+) -> Iterator[pa.RecordBatch]:
+    """The output batch of each input batch (:func:`make_partition_transform`'s loop)."""
+    for batch in batches:
+        hits_before = Counter(anonymizer.rule_hits)
+        rows: list[Any] = []  # output rows as _output_row tuples, others as dicts
+        has_positions = False  # some row is not an output row (it has quarantine columns)
+        values = line_texts(batch.column("value"))
+        paths = batch.column("source_path").to_pylist()
+        starts = batch.column("split_start").to_pylist()
+        fields = batch.schema.names
+        numbers = (
+            batch.column("line_in_split").to_pylist()
+            if "line_in_split" in fields
+            else counter.numbers(paths, starts)
+        )
+        id_jsons = batch.column("ids_json").to_pylist() if "ids_json" in fields else [None] * len(paths)
+        for value, path, start, number, ids_json in zip(
+            values, paths, starts, numbers, id_jsons, strict=True
+        ):
+            file = files.get(path)
+            if file is None:
+                name = _basename(path)
+                file = files[path] = (name, type_from_file_name(name, known_types))
+            where.file, where.start, where.number = file[0], start, number
+            row = _classify(
+                value or "",
+                anonymizer,
+                file[0],
+                options,
+                known_types,
+                patient_key,
+                where,
+                identifiers(ids_json) if ids_json else None,
+            )
+            if row.__class__ is tuple:
+                if row[0] is None:
+                    row = (file[1], *row[1:])
+                rows.append(row)
+                continue
+            assert isinstance(row, dict)
+            # Positions only where the quarantine needs them (output rows are written without them).
+            has_positions = True
+            if row.get("resource_type") is None:
+                row["resource_type"] = file[1]
+            row["source_file"] = path
+            row["split_start"] = start
+            row["line_in_split"] = number
+            if row.get("raw_line") is not None and not _is_valid_text(row["raw_line"]):
+                row["raw_line"] = base64.b64encode(row["raw_line"].encode("utf-8", "surrogatepass")).decode(
+                    "ascii"
+                )
+            rows.append(row)
+        yield output_batch(rows, has_positions, hits_json(anonymizer.rule_hits - hits_before))
 
 
 def sum_rule_hits(transformed: DataFrame) -> list[RuleHit]:

@@ -46,7 +46,7 @@ def test_patient_key_of_shared_results_read_through_memoised_elements(rememberin
     import orjson
 
     from anonymizer.engine import Anonymizer
-    from anonymizer.spark.transform import SharedPatientIds, shared_patient_id
+    from anonymizer.spark.patient_key import SharedPatientIds, shared_patient_id
     from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
     root = Path(__file__).parents[2]
@@ -83,3 +83,103 @@ def test_patient_key_of_shared_results_read_through_memoised_elements(rememberin
         orjson.loads(r["resource_json"])["subject"]["reference"] == f"Patient/{r['patient_key']}"
         for r in rows
     )
+
+
+def _as_fragments(value: Any, depth: int) -> Any:
+    """``value`` with its dicts at ``depth`` (0: the value itself) turned into ``orjson.Fragment``s of their JSON."""
+    import orjson
+
+    if depth == 0:
+        return orjson.Fragment(orjson.dumps(value)) if isinstance(value, dict) else value
+    if isinstance(value, list):
+        return [_as_fragments(v, depth - 1) for v in value]
+    return value
+
+
+_REFERENCES: list[Any] = [
+    {"reference": "Patient/p1"},
+    {"reference": "https://x.org/fhir/Patient/p2/_history/3"},
+    {"reference": "urn:uuid:u1"},
+    {"reference": "urn:uuid:u2", "type": "Group"},
+    {"reference": "Practitioner/d1"},
+    {"display": "no reference"},
+    {"reference": 7},
+    [{"reference": "Patient/p3"}, {"reference": "Patient/p4"}],
+    [{"reference": "Group/g1"}],
+    [[{"reference": "Patient/p5"}]],
+    [],
+    "Patient/p6",
+]
+
+
+@pytest.mark.parametrize("element", ["subject", "patient", "beneficiary", "who", "for"])
+def test_patient_key_of_fragments_is_patient_id_of_the_decoded_resource(element: str) -> None:
+    """``SharedPatientIds`` gives what ``patient_id`` gives on the decoded resource, for every reference shape
+    (lists, urn:uuid, which only some elements accept, non-patients), read as Fragments or not, remembered
+    (the second read) or forgotten (``limit=1``), and after an element that names no patient."""
+    from anonymizer.spark.patient_key import SharedPatientIds
+
+    keys, forgetful = SharedPatientIds(), SharedPatientIds(limit=1)
+    for ref in _REFERENCES:
+        for before in ({}, {"patient": {"reference": "Practitioner/x"}}, {"subject": [{"display": "d"}]}):
+            plain = {"resourceType": "Observation", "id": "o", **before, element: ref}
+            expected = patient_id(plain)
+            for depth in (0, 1):
+                shared = {**plain, element: _as_fragments(ref, depth)}
+                for key_of in (keys, keys, forgetful, forgetful):
+                    assert key_of(shared) == expected, (element, ref, before, depth)
+    patient = {"resourceType": "Patient", "id": "p", "subject": {"reference": "Patient/q"}}
+    assert keys(patient) == "p" and keys({**patient, "id": 3}) is None
+
+
+def test_line_counter_numbers_a_batch_as_next_does() -> None:
+    """``LineCounter.numbers`` (a batch at once) continues each split's count across batches as ``next`` does."""
+    from anonymizer.spark.transform import LineCounter
+
+    batches = [
+        (["a", "a", "b", "a", "a"], [0, 0, 0, 0, 9]),
+        (["a", "b", "b", "a"], [9, 0, 0, 0]),
+        ([], []),
+        (["c"], [0]),
+    ]
+    by_batch, one_by_one = LineCounter(), LineCounter()
+    for paths, starts in batches:
+        assert by_batch.numbers(paths, starts) == [
+            one_by_one.next(p, s) for p, s in zip(paths, starts, strict=True)
+        ]
+
+
+def test_the_transform_turns_the_cyclic_collector_off_while_it_runs_and_restores_it() -> None:
+    """The lines are processed with the cyclic garbage collector off; it is on again after the last batch (and off
+    after it when it was off before)."""
+    import gc
+    from collections import Counter
+
+    import pyarrow as pa
+
+    from anonymizer.spark.transform import make_partition_transform
+
+    class _Identity:
+        processing_errors = "raise"
+        rule_hits: Counter[tuple[int, str]] = Counter()
+
+        def anonymize_raising(self, resource: dict[str, Any], **_: Any) -> dict[str, Any]:
+            assert not gc.isenabled()
+            return resource
+
+    line = '{"resourceType":"Patient","id":"p"}'
+    batch = pa.RecordBatch.from_pydict(
+        {"value": [line, ""], "source_path": ["/x/Patient.ndjson"] * 2, "split_start": [0, 0]}
+    )
+    transform = make_partition_transform(_Identity(), TransformOptions())
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            out = list(transform(iter([batch])))
+            assert gc.isenabled() is enabled
+            assert out[0].column("status").to_pylist() == [ls.STATUS_OK, ls.STATUS_QUARANTINED]
+            assert out[0].column("id").to_pylist() == ["p", None]
+            assert out[0].column("line_in_split").to_pylist() == [None, 2]
+    finally:
+        (gc.enable if was else gc.disable)()
