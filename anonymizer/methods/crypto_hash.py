@@ -120,15 +120,58 @@ def hash_reference_joinable(value: str, key: str, resource_types: frozenset[str]
     return _reference_joinable(value, hex_hasher(key), resource_types)
 
 
-def reference_hasher(key: str, resource_types: frozenset[str], *, joinable: bool) -> Callable[[str], str]:
-    """:func:`hash_reference` (or :func:`hash_reference_joinable`) with ``key`` and ``resource_types`` bound."""
-    hexed = hex_hasher(key)
+def reference_hasher(key: str, resource_types: frozenset[str], *, joinable: bool,
+                     hexed: Callable[[str], str] | None = None) -> Callable[[str], str]:  # fmt: skip
+    """:func:`hash_reference` (or :func:`hash_reference_joinable`) with ``key`` and ``resource_types`` bound.
+
+    ``hexed``: the id hash to use (``hex_hasher(key)`` or a memo of it, which must give the same results).
+    The common forms, ``Type/id`` and ``urn:uuid:<uuid>``, are parsed without the regular expressions
+    (:func:`split_plain_reference`, which accepts only what they accept, with the same parts).
+    """
+    if hexed is None:
+        hexed = hex_hasher(key)
     body = _reference_joinable if joinable else _reference
+    split = split_plain_reference
 
     def hashed(value: str) -> str:
+        head = split(value, resource_types)
+        if head is not None:  # (the forms both bodies write as the head + the id's hash)
+            return head + hexed(value[len(head) :])
         return body(value, hexed, resource_types)
 
     return hashed
+
+
+#: The characters of an id (``_ID``) and of a UUID's text.
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-."
+_UUID_CHARS = "0123456789abcdefABCDEF-"
+_URN_UUID_PREFIX = "urn:uuid:"
+
+
+def split_plain_reference(value: str, resource_types: frozenset[str]) -> str | None:
+    """For ``Type/id`` (``Type`` a resource type, ``id`` as ``_ID``) and ``urn:uuid:<uuid>``: the text before the
+    id (``Type/``, ``urn:uuid:``), which both reference hashes keep, hashing the rest; ``None`` for any other
+    value (the regular expressions decide those).
+
+    Accepts exactly a subset of what :data:`_LITERAL_REF` / :data:`_ANY_LITERAL_REF` (a resource type, no base,
+    no history) and :data:`_URN_UUID` match, with the same parts, so the caller's result equals the regular
+    expressions' path. ``str.strip`` with a character set checks every character in C (``$`` would also match
+    before a final newline: such values are not accepted here).
+    """
+    kind, slash, ident = value.partition("/")
+    if slash:
+        if kind in resource_types and 0 < len(ident) <= 64 and not ident.strip(_ID_CHARS):
+            return kind + "/"
+        return None
+    if (
+        len(value) == 45
+        and value.startswith(_URN_UUID_PREFIX)
+        and value[17] == value[22] == value[27] == value[32] == "-"
+        and value.count("-") == 4
+        and not value[9:].strip(_UUID_CHARS)
+    ):
+        return _URN_UUID_PREFIX
+    return None
 
 
 def _reference(value: str, hexed: Callable[[str], str], resource_types: frozenset[str]) -> str:
