@@ -63,7 +63,7 @@ def fold_offset(prefix: str, key: str) -> int:
     return (fold_fast(raw) * shift + tail) % _MODULUS - 50
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # (a memo: ids rarely recur in resource scope; see compiled.run.OFFSETS_LIMIT)
 def offset_days(prefix: str, key: str) -> int:
     """Microsoft's offset: fold the UTF-8 bytes of prefix+key with ``h = (h*131 + b) % 101``, minus 50."""
     return fold_offset(prefix, key)

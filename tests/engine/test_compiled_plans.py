@@ -632,3 +632,36 @@ def test_an_id_is_hashed_once_for_its_resource_and_every_reference_to_it(
     assert [orjson.loads(fast.anonymize_json(orjson.dumps(resource))) for resource in resources] == want
     assert fast.rule_hits == tree.rule_hits
     assert sorted(hashed) == sorted({"enc-1", "pat-1", "obs-1", "0b8a1c9e-2f3d-4e5f-8a9b-0c1d2e3f4a5b"})
+
+
+def test_remembered_element_texts_take_only_their_length() -> None:
+    """orjson's bytes keep a 4 KiB buffer whatever their length: the memo keeps compact copies."""
+    import tracemalloc
+
+    from anonymizer.engine.compiled.walk import _compact
+
+    texts = [orjson.dumps({"reference": f"Patient/{i}"}) for i in range(200)]
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        copies = [_compact(text) for text in texts]
+        held = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert copies == texts and all(c is not t for c, t in zip(copies, texts, strict=True))
+    assert held < 200 * 200
+
+
+def test_date_shift_offsets_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anonymizer.engine.compiled import run
+
+    monkeypatch.setattr(run, "OFFSETS_LIMIT", 5)
+    fast, tree = _pair(_shipped("ms-r4-configuration-sample.json"))
+    resources = [r for r in _sample_resources(per_file=4) if r["resourceType"] != "Patient"]
+    for _ in range(2):
+        for resource in resources:
+            assert orjson.loads(fast.anonymize_json(orjson.dumps(resource))) == orjson.loads(
+                _run(tree, resource)
+            )
+    offsets = fast._engine._offsets
+    assert 0 < len(offsets) <= 5 < len(resources)

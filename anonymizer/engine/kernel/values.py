@@ -68,9 +68,13 @@ class ValueCaches:
         """One entry was added to one of the memos (all are cleared beyond the budget)."""
         self.used += 1
         if self.used > VALUE_CACHE_BUDGET:
-            for cache in self.caches:
-                cache.clear()
-            self.used = 0
+            self.clear()
+
+    def clear(self) -> None:
+        """Forget every entry of every memo (for callers that count ``used`` themselves: :meth:`added`)."""
+        for cache in self.caches:
+            cache.clear()
+        self.used = 0
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,9 @@ def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
             if len(cache) >= _MEMO_LIMIT:
                 cache.clear()
             cache[value] = out
-            added()
+            caches.used += 1  # (caches.added, inlined)
+            if caches.used > VALUE_CACHE_BUDGET:
+                caches.clear()
             return out
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
