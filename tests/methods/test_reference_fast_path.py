@@ -64,7 +64,8 @@ def _edge_values(rng: random.Random) -> list[str]:
                 u[rng.randrange(len(u))] = rng.choice("0aF-g/\nZ")
             value = "urn:uuid:" + "".join(u)
         elif form == 2:  # a near miss: one character changed, inserted or removed anywhere
-            base = list(f"{rng.choice(types)}/{uuid.UUID(int=rng.getrandbits(128))}")
+            head = rng.choice([f"{rng.choice(types)}/", "urn:uuid:"])
+            base = list(f"{head}{uuid.UUID(int=rng.getrandbits(128))}")
             i = rng.randrange(len(base))
             op = rng.randrange(3)
             if op == 0:
