@@ -103,13 +103,17 @@ def _comparison(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, st
     raise ValueError("not a literal")
 
 
-def _generate(tree: Node) -> Predicate:
+def _generate(tree: Node, two_valued: bool = True) -> Predicate:
     """One Python function for the whole argument (straight-line code, no call per comparison).
 
     Every comparison is evaluated (as FHIRPath evaluates both sides of ``and``/``or``): any value outside what
     the comparisons answer with certainty raises :class:`Undecided`, whatever the other comparisons give. So each
     member is read, and checked against the kinds of literal it is compared with, once, before any comparison.
     Members and literals are bound as arguments of the generated code, never written into it.
+
+    ``two_valued``: when every member is present (the common case) no comparison is empty, so the three-valued
+    ``and``/``or`` are Python's (comparisons of checked members cannot raise or have effects): the argument is
+    then one short-circuit expression, about three times faster. ``False`` leaves it out (for tests).
     """
     constants: list[Any] = []
     lines = ["if type(value) is not dict:", "    raise Undecided", "get = value.get"]
@@ -150,6 +154,13 @@ def _generate(tree: Node) -> Predicate:
         )
         return f"r{n}"
 
+    def emit_two_valued(node: Node) -> str:
+        if node[0] in ("or", "and"):
+            return f"({emit_two_valued(node[1])} {node[0]} {emit_two_valued(node[2])})"
+        _kind, member, op, literal = node
+        constants.append(literal)
+        return f"{members[member]} {op if op != '=' else '=='} c{len(constants) - 1}"
+
     read(tree)
     for member, x in members.items():
         for kind in sorted(kinds[member]):
@@ -160,6 +171,9 @@ def _generate(tree: Node) -> Predicate:
             )
             lines.append(f"if {x} is not None and ({check}):")
             lines.append("    raise Undecided")
+    if two_valued:
+        present = " and ".join(f"{x} is not None" for x in members.values())
+        lines += [f"if {present}:", f"    return {emit_two_valued(tree)}"]
     result = emit(tree)
     lines.extend(comparisons)
     names = [f"c{i}" for i in range(len(constants))]

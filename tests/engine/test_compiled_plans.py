@@ -593,3 +593,75 @@ def test_shared_results_of_anonymize_raising_serialise_as_the_copies() -> None:
     assert shared.rule_hits == copying.rule_hits
     hits = [p.memo_hits for root in shared._engine.compiler.roots.values() for p in _sub_plans(root)]
     assert sum(hits) > len(resources)
+
+
+@pytest.mark.parametrize("joinable", [False, True])
+def test_an_id_is_hashed_once_for_its_resource_and_every_reference_to_it(
+    monkeypatch: pytest.MonkeyPatch, joinable: bool
+) -> None:
+    """Hashes depend only on the value and the key: one memo for every position, ids inside references included,
+    with the same output and rule hits as the node-tree engine (which keeps no such memo per position)."""
+    from anonymizer.methods import crypto_hash
+
+    hashed: list[str] = []
+    real = crypto_hash.hex_hasher
+
+    def counting(key: str) -> Any:
+        fn = real(key)
+
+        def hexed(value: str) -> str:
+            hashed.append(value)
+            return fn(value)
+
+        return hexed
+
+    monkeypatch.setattr(crypto_hash, "hex_hasher", counting)
+    config = _shipped("hipaa-safe-harbor.json")
+    config["parameters"]["referenceHashing"] = "joinable" if joinable else "microsoft"
+    fast, tree = _pair(config)
+    encounter = {"resourceType": "Encounter", "id": "enc-1", "status": "finished", "class": {"code": "AMB"},
+                 "subject": {"reference": "Patient/pat-1"}}  # fmt: skip
+    observation = {"resourceType": "Observation", "id": "obs-1", "status": "final", "code": {"text": "x"},
+                   "subject": {"reference": "Patient/pat-1", "display": "x"}, "encounter": {"reference": "Encounter/enc-1"},
+                   "hasMember": [{"reference": "urn:uuid:0b8a1c9e-2f3d-4e5f-8a9b-0c1d2e3f4a5b"}]}  # fmt: skip
+    condition = {"resourceType": "Condition", "id": "0b8a1c9e-2f3d-4e5f-8a9b-0c1d2e3f4a5b",
+                 "subject": {"reference": "Patient/pat-1"}, "encounter": {"reference": "Encounter/enc-1", "type": "Encounter"}}  # fmt: skip
+    resources = (encounter, observation, condition)
+    want = [orjson.loads(_run(tree, resource)) for resource in resources]
+    hashed.clear()
+    assert [orjson.loads(fast.anonymize_json(orjson.dumps(resource))) for resource in resources] == want
+    assert fast.rule_hits == tree.rule_hits
+    assert sorted(hashed) == sorted({"enc-1", "pat-1", "obs-1", "0b8a1c9e-2f3d-4e5f-8a9b-0c1d2e3f4a5b"})
+
+
+def test_remembered_element_texts_take_only_their_length() -> None:
+    """orjson's bytes keep a 4 KiB buffer whatever their length: the memo keeps compact copies."""
+    import tracemalloc
+
+    from anonymizer.engine.compiled.walk import _compact
+
+    texts = [orjson.dumps({"reference": f"Patient/{i}"}) for i in range(200)]
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        copies = [_compact(text) for text in texts]
+        held = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert copies == texts and all(c is not t for c, t in zip(copies, texts, strict=True))
+    assert held < 200 * 200
+
+
+def test_date_shift_offsets_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anonymizer.engine.compiled import run
+
+    monkeypatch.setattr(run, "OFFSETS_LIMIT", 5)
+    fast, tree = _pair(_shipped("ms-r4-configuration-sample.json"))
+    resources = [r for r in _sample_resources(per_file=4) if r["resourceType"] != "Patient"]
+    for _ in range(2):
+        for resource in resources:
+            assert orjson.loads(fast.anonymize_json(orjson.dumps(resource))) == orjson.loads(
+                _run(tree, resource)
+            )
+    offsets = fast._engine._offsets
+    assert 0 < len(offsets) <= 5 < len(resources)

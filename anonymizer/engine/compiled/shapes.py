@@ -197,8 +197,8 @@ def _generate(plan: ObjPlan, keys: tuple[str, ...], namespace: dict[str, Any]) -
 def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> list[str]:
     """Lines that look ``var`` up in the memo of ``sub`` (a hit: inline) or else call ``_walk_memoised``.
 
-    The same steps as :func:`anonymizer.engine.compiled.walk._walk_memoised` on a hit; a miss (or a value JSON
-    cannot write) goes to it, which writes the value again and records the result.
+    The same steps as :func:`anonymizer.engine.compiled.walk._walk_memoised` on a hit; a miss goes to it with the
+    value's JSON text (``None`` for a value JSON cannot write), and it records the result.
     """
     # meta is changed later (labels): never shared
     result = "loads(out)" if plan.fhir_type == "Meta" else "result if shared else loads(out)"
@@ -206,11 +206,14 @@ def _memoised(sub: str, var: str, target: str, plan: ObjPlan, indent: str) -> li
         f"m = {sub}.memo",
         "if m is not None:",
         "    try:",
-        f"        out, entries, result = m[dumps({var})]",
-        "    except (KeyError, JSONEncodeError):",  # a miss (rare once warm), or a value JSON cannot write
+        f"        out, entries, result = m[b := dumps({var})]",
+        "    except KeyError:",  # a miss (rare once warm): its JSON text is the key _walk_memoised records
         "        out = MISS",  # (handled outside: no exception raised below may carry the key as context)
+        "    except JSONEncodeError:",  # a value JSON cannot write
+        "        out = MISS",
+        "        b = None",
         "    if out is MISS:",
-        f"        {target} = _walk_memoised({var}, {sub}, run)",
+        f"        {target} = _walk_memoised({var}, {sub}, run, b)",
         "    else:",
         f"        {sub}.memo_hits += 1",
         "        if entries:",

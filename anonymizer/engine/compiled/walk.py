@@ -136,23 +136,31 @@ def _key(obj: dict[str, Any], key: str, value: Any, plan: ObjPlan, run: Run) -> 
             del obj[key]
 
 
-def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, Any]:
+def _walk_memoised(
+    value: dict[str, Any], plan: ObjPlan, run: Run, before: bytes | None = None
+) -> dict[str, Any]:
     """:func:`_walk` ``value``, or reuse the result of an equal value met before at this position.
 
     Elements of resources repeat (codes, references to the same patient, units): a walk whose changes depend
     only on the values and their positions (no date offset, patient identifiers or randomness: ``run.volatile``
     unchanged) and that found no resource inside is remembered by the element's JSON text, with the changes it
     logged. A position where few elements repeat stops being memoised. Returns the value to keep.
+
+    ``before``: the value's JSON text when the caller has written it and not found it in the memo (generated
+    code); otherwise it is written and looked up here.
     """
     memo = plan.memo
     assert memo is not None
     # (result text or None when unchanged; the changes logged; the result as an object, handed out when shared)
-    try:
-        before = dumps(value)
-    except JSONEncodeError:  # a dict built by the caller, with values JSON does not have
-        _walk(value, plan, run, tuple(value))
-        return value
-    found = memo.get(before)
+    if before is None:
+        try:
+            before = dumps(value)
+        except JSONEncodeError:  # a dict built by the caller, with values JSON does not have
+            _walk(value, plan, run, tuple(value))
+            return value
+        found = memo.get(before)
+    else:
+        found = None
     if found is not None:
         out, entries, result = found
         if entries:
@@ -184,8 +192,9 @@ def _walk_memoised(value: dict[str, Any], plan: ObjPlan, run: Run) -> dict[str, 
 
 
 def _compact(text: bytes) -> bytes:
-    """A copy of ``text`` that takes only its length in memory."""
-    return bytes(memoryview(text))
+    """A copy of ``text`` that takes only its length in memory (formatting writes an exact-size copy: about half
+    the time of ``bytes(memoryview(text))``, 100 against 270 ns for a 175-byte text)."""
+    return b"%b" % text
 
 
 def _account(plan: ObjPlan, size: int) -> None:

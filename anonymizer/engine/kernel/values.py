@@ -43,11 +43,14 @@ class Position:
 class ValueCaches:
     """The value memos of one :class:`OpSettings` (one engine), bounded together by :data:`VALUE_CACHE_BUDGET`."""
 
-    __slots__ = ("used", "caches")
+    __slots__ = ("used", "caches", "shared")
 
     def __init__(self) -> None:
         self.used = 0
         self.caches: list[dict[Any, Any]] = []
+        #: value functions whose result depends only on the value (and these settings), made once and used at
+        #: every position: one memo for all of them (see :func:`_crypto_hash`)
+        self.shared: dict[Any, ValueFn] = {}
 
     def __repr__(self) -> str:
         return f"ValueCaches(memos={len(self.caches)}, entries={self.used})"
@@ -65,9 +68,13 @@ class ValueCaches:
         """One entry was added to one of the memos (all are cleared beyond the budget)."""
         self.used += 1
         if self.used > VALUE_CACHE_BUDGET:
-            for cache in self.caches:
-                cache.clear()
-            self.used = 0
+            self.clear()
+
+    def clear(self) -> None:
+        """Forget every entry of every memo (for callers that count ``used`` themselves: :meth:`added`)."""
+        for cache in self.caches:
+            cache.clear()
+        self.used = 0
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,9 @@ def _memo(fn: Callable[[Any], tuple[Any, str]], caches: ValueCaches,
             if len(cache) >= _MEMO_LIMIT:
                 cache.clear()
             cache[value] = out
-            added()
+            caches.used += 1  # (caches.added, inlined)
+            if caches.used > VALUE_CACHE_BUDGET:
+                caches.clear()
             return out
 
     def memoised(value: Any, _offset: Callable[[], int]) -> tuple[Any, str]:
@@ -246,18 +255,50 @@ def date_plans(fn: ValueFn) -> dict[str, tuple[int, str] | None] | None:
 
 
 def _crypto_hash(pos: Position, s: OpSettings) -> ValueFn:
-    key, types = s.crypto_hash_key, s.resource_types
+    # A hash depends only on the value and the key: one memo per form for every position (a reference to a
+    # patient is hashed once, not once per element that holds it; an id once for its resource and its references).
     if pos.name == "reference" and pos.parent_type == "Reference":
         joinable = s.params.reference_hashing == "joinable"
-        hasher = crypto_hash.hash_reference_joinable if joinable else crypto_hash.hash_reference
-        try:
-            of_str = crypto_hash.reference_hasher(key, types, joinable=joinable)
-        except UnicodeEncodeError:  # a key UTF-8 cannot encode: raised per value, as the hash raises it
-            return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
-        # (to_dotnet_string of a string: itself)
-        return _memo(lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, of_str, "CRYPTOHASH")
+        return _shared(s, ("reference", joinable), lambda: _reference_hash(s, joinable))
+    return _shared(s, ("hex",), lambda: _hex_hash(s))
+
+
+def _shared(s: OpSettings, name: tuple[Any, ...], make: Callable[[], ValueFn]) -> ValueFn:
+    """The value function ``name`` of these settings, made by ``make`` the first time."""
+    fn = s.caches.shared.get(name)
+    if fn is None:
+        fn = s.caches.shared[name] = make()
+    return fn
+
+
+def _hex_hash(s: OpSettings) -> ValueFn:
+    key = s.crypto_hash_key
     try:
         hexed = crypto_hash.hex_hasher(key)
     except UnicodeEncodeError:
         return _memo(lambda v: (crypto_hash.hmac_hex(to_dotnet_string(v), key), "CRYPTOHASH"), s.caches)
     return _memo(lambda v: (hexed(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, hexed, "CRYPTOHASH")
+
+
+def _reference_hash(s: OpSettings, joinable: bool) -> ValueFn:
+    key, types = s.crypto_hash_key, s.resource_types
+    hasher = crypto_hash.hash_reference_joinable if joinable else crypto_hash.hash_reference
+    try:
+        crypto_hash.hex_hasher(key)
+    except UnicodeEncodeError:  # a key UTF-8 cannot encode: raised per value, as the hash raises it
+        return _memo(lambda v: (hasher(to_dotnet_string(v), key, types), "CRYPTOHASH"), s.caches)
+    # The id inside a reference hashes as the plain values do: through their memo (an id met as a resource's
+    # own id, or in a reference elsewhere, is hashed once).
+    plain = _shared(s, ("hex",), lambda: _hex_hash(s))
+    cache, fill = plain.cache, plain.fill  # type: ignore[attr-defined]
+
+    def hexed(value: str) -> str:
+        found = cache.get(value)
+        if found is None:
+            found = fill(value)
+        out: str = found[0]
+        return out
+
+    of_str = crypto_hash.reference_hasher(key, types, joinable=joinable, hexed=hexed)
+    # (to_dotnet_string of a string: itself)
+    return _memo(lambda v: (of_str(to_dotnet_string(v)), "CRYPTOHASH"), s.caches, of_str, "CRYPTOHASH")
