@@ -213,7 +213,7 @@ def _output_partition(
             for rtype, n in rows.items():
                 yield ("rows", rtype, None, None, None, None, None, None, n, None)
             for (rtype, path, digest), n in leaves.items():
-                yield ("leaf", rtype, path, None, None, None, None, _UNPACK_LONG(digest)[0], n, None)
+                yield ("leaf", rtype, path, None, None, None, None, record_digest(digest), n, None)
             for (rtype, code), n in labels.items():
                 yield ("label", rtype, None, None, code, None, None, None, n, None)
             for (rec, check, rtype, path), n in findings.items():
