@@ -67,8 +67,9 @@ WORKER = textwrap.dedent(
             for row in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
                 if row[0] == "cand":  # compared without the value digest (older trees emit none)
                     cands.add(row[:7] + (None,) + row[8:])
-                else:
-                    sums[row[:8]] += row[8]
+                else:  # a digest as bytes (older trees) or as its 64-bit integer: compared as the integer
+                    digest = row[7] if not isinstance(row[7], bytes) else int.from_bytes(row[7], "little", signed=True)
+                    sums[row[:7] + (digest,)] += row[8]
     h = hashlib.sha256()
     for key in sorted(sums, key=repr):
         h.update(repr((key, sums[key])).encode())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import re
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,12 +44,11 @@ if TYPE_CHECKING:
 #: (rtype, path, kind = check, n).
 RECORD_DDL = (
     "rec string, rtype string, path string, kind string, norm string, category string, label string, "
-    "digest binary, n bigint, uid bigint"
+    "digest bigint, n bigint, uid bigint"
 )
 _FIELDS = ("rec", "rtype", "path", "kind", "norm", "category", "label", "digest", "n", "uid")
 _SCHEMA = pa.schema(
-    [(name, pa.binary() if name == "digest" else pa.int64() if name in ("n", "uid") else pa.string())
-     for name in _FIELDS]
+    [(name, pa.int64() if name in ("digest", "n", "uid") else pa.string()) for name in _FIELDS]
 )  # fmt: skip
 _BATCH_ROWS = 5000
 #: Counters are summed over a whole partition and emitted when they hold this many keys (and at its end).
@@ -57,6 +57,14 @@ _FLUSH_KEYS = 200_000
 _PENDING = 50_000
 #: One record: the values of :data:`_FIELDS`, in order.
 Record = tuple[Any, ...]
+_UNPACK_LONG = struct.Struct("<q").unpack
+
+
+def record_digest(digest: bytes | None) -> int | None:
+    """A value digest (8 bytes) as the records carry it: a signed 64-bit integer (little-endian), so the JVM caches,
+    hashes, shuffles and joins a fixed-width long instead of a binary value (the same 64 bits: the same
+    comparisons)."""
+    return None if digest is None else _UNPACK_LONG(digest)[0]
 
 
 def _batches(records: Iterator[Record]) -> Iterator[pa.RecordBatch]:
@@ -105,7 +113,7 @@ def _source_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
     def flush() -> Iterator[Record]:
         leaves, decades = scanner.drain()
         for (rtype, path, digest), n in leaves.items():
-            yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
+            yield ("leaf", rtype, path, None, None, None, None, _UNPACK_LONG(digest)[0], n, None)
         for decade, n in decades.items():
             yield ("decade", None, None, None, decade, None, None, None, n, None)
         for kind, norm, category, label, src_type, src_path in scanner.harvested:
@@ -205,7 +213,7 @@ def _output_partition(
             for rtype, n in rows.items():
                 yield ("rows", rtype, None, None, None, None, None, None, n, None)
             for (rtype, path, digest), n in leaves.items():
-                yield ("leaf", rtype, path, None, None, None, None, digest, n, None)
+                yield ("leaf", rtype, path, None, None, None, None, record_digest(digest), n, None)
             for (rtype, code), n in labels.items():
                 yield ("label", rtype, None, None, code, None, None, None, n, None)
             for (rec, check, rtype, path), n in findings.items():
@@ -230,7 +238,7 @@ def _output_partition(
                     for kind, norm, path, digest in scanner.add(
                         resource, rtype, person=person, searched_only=view
                     ):
-                        yield ("cand", rtype, path, kind, norm, None, None, digest, None, uid)
+                        yield ("cand", rtype, path, kind, norm, None, None, record_digest(digest), None, uid)
                     if not view:
                         for code in security_codes(resource):
                             labels[(rtype, code)] += 1
@@ -240,7 +248,7 @@ def _output_partition(
                     resource, keys_of, promises, as_of, zip_exempt, person=person, searched_only=view
                 )
                 for kind, norm, path, digest in scan.candidates:
-                    yield ("cand", rtype, path, kind, norm, None, None, digest, None, uid)
+                    yield ("cand", rtype, path, kind, norm, None, None, record_digest(digest), None, uid)
                 if view:
                     continue
                 for (path, digest), n in scan.leaves.items():

@@ -202,7 +202,7 @@ def _reference_records(rows: Any, bloom: Any, promises: Promises, run_id: str) -
     """What the output pass must emit, from :func:`reference_scan` row by row (no memo, no Bloom shortcut)."""
     from anonymizer.verify.changes import security_codes
     from anonymizer.verify.harvest import PERSON_TYPES
-    from anonymizer.verify.passes import _parse
+    from anonymizer.verify.passes import _parse, record_digest
 
     def keys_of(value: str | float) -> list[tuple[str, str]]:
         return [key for key in value_keys(value) if key in bloom]
@@ -219,12 +219,12 @@ def _reference_records(rows: Any, bloom: Any, promises: Promises, run_id: str) -
         scan = reference_scan(
             resource, keys_of, promises, AS_OF, frozenset({"Organization"}), person=person, searched_only=view
         )
-        out.extend(("cand", rtype, path, kind, norm, None, None, digest, None, uid)
+        out.extend(("cand", rtype, path, kind, norm, None, None, record_digest(digest), None, uid)
                    for kind, norm, path, digest in scan.candidates)  # fmt: skip
         if view:
             continue
         own = str(resource.get("resourceType"))
-        out.extend(("leaf", own, path, None, None, None, None, digest, n, None)
+        out.extend(("leaf", own, path, None, None, None, None, record_digest(digest), n, None)
                    for (path, digest), n in scan.leaves.items())  # fmt: skip
         out.extend(
             ("label", rtype, None, None, code, None, None, None, 1, None) for code in security_codes(resource)
