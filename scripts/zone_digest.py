@@ -6,7 +6,8 @@ Prints one JSON object ``{"ndjson": {type: sha}, "delta": {type: sha}}``; two zo
 with the same keys and ``--as-of`` must print the same. Reads the NDJSON from the local file system and the
 tables with a local Spark session (delta-rs is not needed).
 
-    .venv/bin/python scripts/zone_digest.py ZONE [ZONE2]   # with two zones: exit 1 when they differ
+    .venv/bin/python scripts/zone_digest.py ZONE [ZONE2]   # with two zones: exit 1 when they differ,
+                                                            # 2 when either has no tables
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def main(argv: list[str]) -> int:
         print(json.dumps(digests[0], indent=2, sort_keys=True))
         return 0
     first, second = digests
+    empty = [zone for zone, d in zip(argv, digests, strict=True) if not d["delta"]]
+    if empty:
+        # Nothing to compare is a failed check, not a pass (e.g. a deidentify that did not run).
+        print(f"no research tables in: {', '.join(empty)}", file=sys.stderr)
+        return 2
     # NDJSON is compared when both zones have it (it is optional).
     parts = ("ndjson", "delta") if first["ndjson"] and second["ndjson"] else ("delta",)
     differ = [
