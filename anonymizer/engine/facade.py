@@ -123,6 +123,14 @@ class Anonymizer:
         state.pop("_process_shared", None)  # (bound to the engine)
         return state
 
+    def release_engine(self) -> None:
+        """Drop the plans and memos this instance built (rebuilt on next use, as after unpickling); the rule hits
+        counted so far are kept. For a process that stays alive idle after its work, e.g. a reused Spark Python
+        worker at the end of its task."""
+        self.rule_hits  # noqa: B018 - count pending changes before the engine is dropped
+        self.__dict__.pop("_engine", None)
+        self.__dict__.pop("_process_shared", None)
+
     @property
     def processing_errors(self) -> str:
         """``raise`` or ``skip``."""

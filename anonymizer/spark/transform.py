@@ -33,6 +33,7 @@ from anonymizer.spark import line_schema as ls
 from anonymizer.spark.line_text import line_texts
 from anonymizer.spark.patient_key import SharedPatientIds
 from anonymizer.spark.transform_batch import ROW_COLUMNS, hits_json, output_batch
+from anonymizer.spark.worker_memory import release_freed_memory
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -273,6 +274,12 @@ def make_partition_transform(
         finally:
             if collecting:
                 gc.enable()
+            # The worker stays alive after its task (reused for the next one, or idle through the stage and
+            # publish steps): drop this task's engine and give the freed pages back (worker_memory).
+            release = getattr(anonymizer, "release_engine", None)
+            if release is not None:
+                release()
+            release_freed_memory()
 
     return transform
 

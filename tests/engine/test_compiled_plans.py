@@ -276,6 +276,20 @@ def test_plans_compile_once_per_type_and_engine_pickles() -> None:
     assert "c" * 32 not in repr(fast._engine)
 
 
+def test_release_engine_drops_plans_and_memos_keeps_hits_and_results() -> None:
+    fast, _ = _pair(EDGE_CONFIG)
+    first = _run(fast, EDGE_RESOURCES[1])
+    built = fast._engine
+    hits = dict(fast.rule_hits)
+    assert hits
+    fast.release_engine()
+    assert "_engine" not in fast.__dict__ and "_process_shared" not in fast.__dict__
+    assert dict(fast.rule_hits) == hits  # counted before the engine went
+    assert _run(fast, EDGE_RESOURCES[1]) == first  # rebuilt on use: same result
+    assert fast._engine is not built
+    assert sum(fast.rule_hits.values()) == 2 * sum(hits.values())
+
+
 @pytest.mark.parametrize(
     ("rule", "reason"),
     [

@@ -183,3 +183,68 @@ def test_the_transform_turns_the_cyclic_collector_off_while_it_runs_and_restores
             assert out[0].column("line_in_split").to_pylist() == [None, 2]
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_the_task_releases_its_engine_and_freed_memory_after_its_last_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reused worker stays alive, idle, after its task: the engine's plans and memos go at the task's end, and
+    the allocators are asked to give the freed pages back, after every line was processed, not before."""
+    from collections import Counter
+
+    import pyarrow as pa
+
+    import anonymizer.spark.transform as t
+
+    events: list[str] = []
+
+    class _Recording:
+        processing_errors = "raise"
+        rule_hits: Counter[tuple[int, str]] = Counter()
+
+        def anonymize_raising(self, resource: dict[str, Any], **_: Any) -> dict[str, Any]:
+            events.append("line")
+            return resource
+
+        def release_engine(self) -> None:
+            events.append("release_engine")
+
+    monkeypatch.setattr(t, "release_freed_memory", lambda: events.append("release_freed_memory"))
+    lines = ['{"resourceType":"Patient","id":"a"}', '{"resourceType":"Patient","id":"b"}']
+    batches = [
+        pa.RecordBatch.from_pydict(
+            {"value": [line], "source_path": ["/x/Patient.ndjson"], "split_start": [0]}
+        )
+        for line in lines
+    ]
+    out = t.make_partition_transform(_Recording(), TransformOptions())(iter(batches))
+    assert [b.column("id").to_pylist() for b in out] == [["a"], ["b"]]
+    assert events == ["line", "line", "release_engine", "release_freed_memory"]
+
+
+def test_release_freed_memory_without_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off Linux (or on a C library without ``malloc_trim``) the trim step is skipped; the rest still runs."""
+    import sys
+
+    from anonymizer.spark import worker_memory
+
+    worker_memory._malloc_trim.cache_clear()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    try:
+        assert worker_memory._malloc_trim() is None
+        worker_memory.release_freed_memory()
+    finally:
+        worker_memory._malloc_trim.cache_clear()
+
+
+def test_release_freed_memory_trims_where_malloc_trim_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    from anonymizer.spark import worker_memory
+
+    if platform.libc_ver()[0] == "glibc":
+        assert worker_memory._malloc_trim() is not None
+    calls: list[int] = []
+    monkeypatch.setattr(worker_memory, "_malloc_trim", lambda: calls.append)
+    worker_memory.release_freed_memory()
+    assert calls == [0]
