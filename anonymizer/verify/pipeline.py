@@ -31,7 +31,6 @@ from anonymizer.verify.report_json import build_report, write_report_json
 from anonymizer.verify.run_config import VerifyConfig, check_same_config, load_verify_config
 from anonymizer.verify.zone import (
     check_source_files,
-    load_snapshots,
     output_types,
     read_output,
     read_quarantine_counts,
@@ -115,8 +114,6 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
                 spark, request.output
             )  # the views tables are searched like the resources
             types = output_types(spark, zone)  # listed once: the history step checks the same tables
-            quarantine = [QuarantineZone(request.quarantine).table] if request.quarantine else []
-            load_snapshots(spark, [zone.table(t) for t in types] + [zone.runs_table] + quarantine)
             output_rows = read_output(spark, zone, types)
             audited = output_rows if views is None else output_rows.unionByName(views)
             zip_exempt = address_keeping_types(config)

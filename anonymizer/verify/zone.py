@@ -124,34 +124,6 @@ def read_output(spark: SparkSession, zone: ResearchZone, types: list[str] | None
     return union.withColumn("uid", F.monotonically_increasing_id())
 
 
-#: Tables whose Delta snapshots are loaded at the same time (:func:`load_snapshots`).
-SNAPSHOT_THREADS = 4
-
-
-def load_snapshots(spark: SparkSession, tables: list[str]) -> None:
-    """Load the Delta snapshot of every table at ``tables`` on a few threads at once (``DESCRIBE DETAIL``).
-
-    Delta replays a table's log and computes its size in small Spark jobs of one or two tasks the first time a
-    query plans a scan of it (four jobs per table with Delta 4.4); the union of the zone's tables would do that
-    table after table, the driver planning one small job at a time. Loaded here, the later scans find the snapshots
-    in Delta's cache: the same jobs, run side by side. A path that is no Delta table is left to its reader, which
-    reports it."""
-    from concurrent.futures import ThreadPoolExecutor
-    from contextlib import suppress
-
-    from pyspark.errors import AnalysisException
-
-    from anonymizer.spark.resource_format import quoted_path
-
-    def load(path: str) -> None:
-        with suppress(AnalysisException):  # no table there: its reader says so
-            spark.sql(f"DESCRIBE DETAIL {quoted_path(path)}").select("numFiles").collect()
-
-    if len(tables) > 1:
-        with ThreadPoolExecutor(max_workers=min(SNAPSHOT_THREADS, len(tables))) as pool:
-            list(pool.map(load, tables))
-
-
 def read_run_summary(spark: SparkSession, zone: ResearchZone) -> RunSummary | None:
     """The zone's run summary, or None when it has none."""
     try:
