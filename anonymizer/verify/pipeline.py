@@ -113,7 +113,8 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
             views = views_audit_frame(
                 spark, request.output
             )  # the views tables are searched like the resources
-            output_rows = read_output(spark, zone)
+            types = output_types(spark, zone)  # listed once: the history step checks the same tables
+            output_rows = read_output(spark, zone, types)
             audited = output_rows if views is None else output_rows.unionByName(views)
             zip_exempt = address_keeping_types(config)
             run_id = summary.run_id if summary else None
@@ -137,7 +138,7 @@ def run_verify(request: VerifyRequest, spark: SparkSession | None = None) -> Ver
         with timer.step("history"):
             history = check_history(
                 spark,
-                {t: zone.table(t) for t in output_types(spark, zone)},
+                {t: zone.table(t) for t in types},
                 zone.runs_table,
                 summary.config_fingerprint if summary else None,
             )

@@ -97,12 +97,15 @@ def output_types(spark: SparkSession, zone: ResearchZone) -> list[str]:
     return zone.resource_types(spark)
 
 
-def read_output(spark: SparkSession, zone: ResearchZone) -> DataFrame:
-    """All research-zone rows: ``rtype``, ``uid`` (row number key), ``patient_key``, ``json`` (resource)."""
+def read_output(spark: SparkSession, zone: ResearchZone, types: list[str] | None = None) -> DataFrame:
+    """All research-zone rows: ``rtype``, ``uid`` (row number key), ``patient_key``, ``json`` (resource).
+
+    ``types``: the zone's resource types when the caller has listed them already (:func:`output_types`; listing
+    the zone is a Spark job)."""
     from pyspark.sql import functions as F
 
     frames = []
-    for rtype in output_types(spark, zone):
+    for rtype in output_types(spark, zone) if types is None else types:
         table = spark.read.format("delta").load(zone.table(rtype))
         frames.append(
             table.select(
