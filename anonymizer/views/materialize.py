@@ -78,10 +78,13 @@ def load_views(paths: list[str]) -> list[ViewDef]:
 
 def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFrame, bool]:
     """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table)."""
+    from pyspark.sql import functions as F
+
     path = delta_path(zone, view.resource)
     if delta_properties(spark, path) is not None:
         return json_resources(spark.read.format("delta").load(path)), True
-    return spark.createDataFrame([], "_resource string"), False
+    # Built in the JVM: ``createDataFrame([])`` would start a Python worker to run the empty local relation.
+    return spark.range(0).select(F.lit(None).cast("string").alias("_resource")), False
 
 
 def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
@@ -158,8 +161,11 @@ def materialize(
         for positions in groups.values():
             write_type(positions)
     else:
+        # Types with more views first: their views are written one after another, so they are the longest
+        # chains; started last they would run alone at the end while the other threads are idle.
+        ordered = sorted(groups.values(), key=len, reverse=True)
         with ThreadPoolExecutor(max_workers=min(threads, len(groups))) as pool:
-            for future in [pool.submit(write_type, positions) for positions in groups.values()]:
+            for future in [pool.submit(write_type, positions) for positions in ordered]:
                 future.result()
     if failures:
         raise min(failures, key=lambda failure: failure[0])[1]
