@@ -28,6 +28,11 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # Small Delta log caches: local tables are small and many.
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    # Parquet reads a row group's column chunks in heap buffers of 256 KiB instead of one buffer per chunk (Hadoop's
+    # vectored read, on by default since Parquet 1.14: tens of MB per chunk of the staged rows at 1 GB of input,
+    # each a humongous G1 allocation that took the driver's heap to its cap in publish; docs/performance.md).
+    "spark.hadoop.parquet.hadoop.vectored.io.enabled": "false",
+    "spark.hadoop.parquet.read.allocation.size": "262144",
 }
 
 #: Input splits per core a local session asks Spark for (``spark.sql.files.minPartitionNum``; Spark's default is

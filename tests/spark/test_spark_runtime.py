@@ -137,3 +137,19 @@ def test_session_writes_and_reads_delta_with_variant(spark, tmp_path: Path) -> N
         back, expected, ignore_nullable=True, ignore_row_order=False, ignore_column_order=False
     )
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+@pytest.mark.spark
+def test_local_session_reads_parquet_chunks_in_bounded_buffers(spark, tmp_path: Path) -> None:
+    """Hadoop's vectored read is off and a column chunk larger than one 256 KiB buffer reads back intact."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    assert hadoop.get("parquet.hadoop.vectored.io.enabled") == "false"
+    assert hadoop.get("parquet.read.allocation.size") == "262144"
+    path = str(tmp_path / "wide")
+    rows = spark.range(3000).selectExpr("id", "sha2(cast(id as string), 512) || repeat('x', 900) as text")
+    rows.coalesce(1).write.option("compression", "none").parquet(path)
+    chunk_bytes = sum(p.stat().st_size for p in Path(path).glob("*.parquet"))
+    assert chunk_bytes > 4 * 262144  # the text column's chunk spans several read buffers
+    back = spark.read.parquet(path)
+    assert back.count() == 3000
+    assert back.exceptAll(rows).count() == 0 and rows.exceptAll(back).count() == 0
