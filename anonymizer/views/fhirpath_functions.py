@@ -165,15 +165,33 @@ def _fn_resource_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_root
 _REFERENCE = "'(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9.\\\\-]{1,64})(?:/_history/[^/]+)?$'"
 
 
+def typed_reference_key(r: str, wanted_type: str) -> str:
+    """The key of reference ``r`` if it is a literal reference to ``wanted_type`` (``[A-Z][A-Za-z]+``), else NULL.
+
+    The same result as the match of ``_REFERENCE`` with the type in the pattern (one regular expression per
+    reference; its empty result means "no such reference", ids are never empty), without the regular expression
+    in the common forms: a relative ``Type/id`` whose id is made of hex digits and ``-`` (de-identified ids are
+    hex, UUIDs are hex and ``-``) is decided by its length alone, since such an id has no ``/``, no line
+    terminator (before which ``$`` also matches) and only characters of the id pattern; a text without ``/``
+    never matches. Anything else (absolute URLs, ``_history``, other ids, other types) goes to the expression.
+    """
+    typed = quote(f"(?:^|/){wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
+    start = len(wanted_type) + 2  # 1-based position of the id in ``Type/id``
+    rest = f"substr({r}, {start})"
+    return (
+        f"CASE WHEN startswith({r}, {quote(wanted_type + '/')}) AND unhex(replace({rest}, '-', '')) IS NOT NULL "
+        f"THEN IF(octet_length({r}) BETWEEN {start} AND {start + 63}, {rest}, NULL) "
+        f"WHEN instr({r}, '/') = 0 THEN NULL "
+        f"ELSE nullif(regexp_extract({r}, {typed}, 1), '') END"
+    )
+
+
 def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
     references = to_coll(c.member(src, "reference", at_root))
     r = fresh("r")
     wanted_type = type_argument(Call(None, "getReferenceKey", args)) if args else None
     if wanted_type is not None and re.fullmatch("[A-Z][A-Za-z]+", wanted_type):
-        # The same match as below with the type in the pattern: one regular expression per reference, and its
-        # empty result (ids are never empty) means "no such reference".
-        typed = quote(f"(?:^|/){wanted_type}/([A-Za-z0-9.\\-]{{1,64}})(?:/_history/[^/]+)?$")
-        return _mapped(references, r, f"nullif(regexp_extract({r}, {typed}, 1), '')")
+        return _mapped(references, r, typed_reference_key(r, wanted_type))
     wanted = (
         f" AND regexp_extract({r}, {_REFERENCE}, 1) = {quote(type_argument(Call(None, 'getReferenceKey', args)))}"
         if args
