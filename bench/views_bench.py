@@ -88,13 +88,22 @@ def main() -> None:
             )
             copies = None
             for copy in range(args.scale):
-                prefixed = F.regexp_replace(text, '"id":"', f'"id":"c{copy}-')
+                # Each copy's ids and the references to them get the copy's prefix, cut to the 64 characters a
+                # FHIR id may have (the zone's ids are 64-character HMACs): a longer id is not a valid reference,
+                # and the views' `getReferenceKey` would give NULL for every one of them.
+                prefix = f"c{copy}-"
+                keep = 64 - len(prefix)
+                prefixed = F.regexp_replace(text, f'"id":"([^"]{{0,{keep}}})[^"]*"', f'"id":"{prefix}$1"')
                 prefixed = F.regexp_replace(
-                    prefixed, '"reference":"([A-Za-z]+)/', f'"reference":"$1/c{copy}-'
+                    prefixed,
+                    f'"reference":"([A-Za-z]+)/([^"/]{{0,{keep}}})[^"/]*',
+                    f'"reference":"$1/{prefix}$2',
                 )
                 resource = F.parse_json(prefixed) if args.format == "variant" else prefixed
                 frame = table.select(
-                    F.concat(F.lit(f"c{copy}-"), "id").alias("id"), "patient_key", resource.alias("resource")
+                    F.concat(F.lit(prefix), F.substring("id", 1, keep)).alias("id"),
+                    "patient_key",
+                    resource.alias("resource"),
                 )
                 copies = frame if copies is None else copies.unionAll(frame)
             assert copies is not None
