@@ -31,6 +31,15 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def connect_url() -> Iterator[str]:
+    """One local Spark Connect server (127.0.0.1) for every test that uses it; stopped at the end of the run."""
+    from tests.connect_server import connect_server
+
+    with connect_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """One local[1] Spark session with Delta for the whole test run (UI off, UTC, 1 shuffle partition)."""
     from anonymizer.spark.session import local_session

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from anonymizer.spark.jars import cached_delta_jars
-from anonymizer.spark.settings import REQUIRED_CONF
+from anonymizer.spark.settings import LOCAL_DEFAULTS, REQUIRED_CONF, TEST_CONF, merged_conf
 from anonymizer.testing.fhir_server import BulkDataTestServer, ServerConfig
 from tests.strong_keys import DATE_KEY, ENCRYPT_KEY, HASH_KEY
 
@@ -63,8 +63,10 @@ def _submit(job: str, wheel: Path, args: list[str], cwd: Path) -> subprocess.Com
     env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
     shutil.copy(REPO / "jobs" / f"{job}.py", cwd / f"{job}.py")
     cmd = [str(VENV_BIN / "spark-submit"), "--master", "local[1]", "--py-files", str(wheel)]
-    cmd += ["--jars", ",".join(str(j) for j in jars), "--conf", "spark.ui.enabled=false"]
-    for key, value in REQUIRED_CONF.items():
+    cmd += ["--jars", ",".join(str(j) for j in jars)]
+    # The test session's settings: with Spark's and Delta's cluster defaults (50 partitions per Delta snapshot,
+    # 200 per shuffle) the jobs' many small stages took about twice as long on these few lines.
+    for key, value in merged_conf(REQUIRED_CONF, LOCAL_DEFAULTS, TEST_CONF).items():
         cmd += ["--conf", f"{key}={value}"]
     cmd += [str(cwd / f"{job}.py"), *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.connect_server import connect_server, connect_server_available
+from tests.connect_server import connect_server_available
 
 pytestmark = [
     pytest.mark.spark,
@@ -42,7 +42,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def runs(
-    spark: Any, sample_dir: Path, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
+    spark: Any, connect_url: str, sample_dir: Path, repo_root: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     from anonymizer.spark.pipeline import DeidentifyRequest, run_deidentify
 
@@ -56,12 +56,12 @@ def runs(
         spark,
     )  # fmt: skip
     zone, quarantine = root / "remote", root / "remote-quarantine"
-    with connect_server() as url:
-        deidentify = _cli("deidentify", "--remote", url, "--input", str(landing), "--output", str(zone),
-                          "--quarantine", str(quarantine), "--config", config, "--as-of", "2026-01-01",
-                          "--allow-ephemeral-keys", "--ndjson")  # fmt: skip
-        verify = _cli("verify", "--remote", url, "--source", str(landing), "--output", zone.as_uri(),
-                      "--quarantine", str(quarantine), "--config", config, "--report", str(root / "report"))  # fmt: skip
+    url = connect_url
+    deidentify = _cli("deidentify", "--remote", url, "--input", str(landing), "--output", str(zone),
+                      "--quarantine", str(quarantine), "--config", config, "--as-of", "2026-01-01",
+                      "--allow-ephemeral-keys", "--ndjson")  # fmt: skip
+    verify = _cli("verify", "--remote", url, "--source", str(landing), "--output", zone.as_uri(),
+                  "--quarantine", str(quarantine), "--config", config, "--report", str(root / "report"))  # fmt: skip
     return {"classic": classic, "zone": zone, "deidentify": deidentify, "verify": verify, "root": root}
 
 

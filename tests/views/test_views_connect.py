@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.connect_server import connect_server, connect_server_available
+from tests.connect_server import connect_server_available
 
 pytestmark = [
     pytest.mark.spark,
@@ -42,7 +42,9 @@ def _view(name: str, resource: str, columns: list[tuple[str, str, str]]) -> dict
     }
 
 
-def test_views_of_several_types_through_connect_match_the_classic_rows(spark: Any, tmp_path: Path) -> None:
+def test_views_of_several_types_through_connect_match_the_classic_rows(
+    spark: Any, connect_url: str, tmp_path: Path
+) -> None:
     from anonymizer.views.materialize import load_views, materialize
 
     zone = tmp_path / "zone"
@@ -71,11 +73,10 @@ def test_views_of_several_types_through_connect_match_the_classic_rows(spark: An
 
     cli = Path(sys.executable).with_name("fhir-anonymizer")
     remote = tmp_path / "remote"
-    with connect_server() as url:
-        done = subprocess.run(
-            [str(cli), "views", "--remote", url, "--research", str(zone), "--views", str(defs), "--output", str(remote)],
-            capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
+    done = subprocess.run(
+        [str(cli), "views", "--remote", connect_url, "--research", str(zone), "--views", str(defs), "--output", str(remote)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "view genders: 2 rows" in done.stdout and "view observations: 1 rows" in done.stdout
     for name in views:
