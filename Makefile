@@ -51,7 +51,7 @@ test: test-main test-spark35
 
 test-main: setup typecheck
 	@if [ -x scripts/install-azurite.sh ]; then scripts/install-azurite.sh; fi
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 ## test-fast: the tests that start no JVM (no `spark` marker; the conftest hook marks every user of the session)
 test-fast: $(STAMP)
