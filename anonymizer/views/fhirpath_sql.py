@@ -38,6 +38,9 @@ from anonymizer.views.sql_values import (
     to_text,
 )
 
+# Longest SQL of a collection read up to three times instead of once through ``flatten`` (see _plain_path).
+_CHEAP_LENGTH = 200
+
 
 class ExpressionCompiler:
     """Compiles FHIRPath ASTs of one view (its resource type and constants) to Spark SQL."""
@@ -142,7 +145,7 @@ class ExpressionCompiler:
                     # One element at most: its field (Spark evaluates ``flatten`` element by element, at a cost).
                     sql = f"coalesce(({element}).{field}, flatten(({source.sql}).{field}))"
                 else:
-                    sql = f"flatten(({source.sql}).{field})"
+                    sql = _field_of_elements(source.sql, field)
                 return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
             parent.use(key, as_text=True)
@@ -155,6 +158,9 @@ class ExpressionCompiler:
         parts = [split_value(f"{m}.{ident(k)}") for k in keys]
         body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
         sql = f"flatten(transform({source.sql}, {m} -> {body}))"
+        if len(keys) == 1 and _plain_path(source.sql):
+            # Mostly one element: its member split, without the lambda and ``flatten`` (the same collection).
+            sql = f"IF(size({source.sql}) = 1, {split_value(f'element_at({source.sql}, 1).{ident(keys[0])}')}, {sql})"
         # At most one element: the collection is that element's member split (none when there is no element).
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
@@ -281,3 +287,20 @@ class ExpressionCompiler:
         """``function(collection, x -> body)`` with ``x`` as the focus of the body."""
         x = fresh("x")
         return f"{function}({elements(source)}, {x} -> {body(self.element_scope(x, source, '0'))})"
+
+
+def _plain_path(sql: str) -> bool:
+    """Whether ``sql`` is cheap to evaluate more than once: short, without lambdas (field paths, ``coalesce``)."""
+    return "->" not in sql and len(sql) <= _CHEAP_LENGTH
+
+
+def _field_of_elements(source: str, field: str) -> str:
+    """``flatten(source.field)`` for an array of parsed structs whose ``field`` is an array (never NULL).
+
+    With exactly one element the result is that element's field: taken directly, without ``flatten`` (which
+    copies the arrays, at a cost per row) when ``source`` is cheap to read twice.
+    """
+    general = f"flatten(({source}).{field})"
+    if not _plain_path(source):
+        return general
+    return f"IF(size({source}) = 1, element_at({source}, 1).{field}, {general})"
