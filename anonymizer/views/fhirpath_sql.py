@@ -137,16 +137,20 @@ class ExpressionCompiler:
             if node is not None:
                 field = ident(keys[0])
                 if at_root:
-                    return Value(f"_root.{field}", "coll", child_type, child_path, node)
+                    sql = f"_root.{field}"
+                    return Value(sql, "coll", child_type, child_path, node, one=self._one(node, sql, sql))
                 # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
                 # of structs (no lambda) is the same as transforming each element to its field.
                 element = only_element(source)
+                # Spark's ``flatten`` copies element by element at a cost per call, even of an empty array.
+                empty = self.tree.empty_array(node)
                 if element is not None:
-                    # One element at most: its field (Spark evaluates ``flatten`` element by element, at a cost).
-                    sql = f"coalesce(({element}).{field}, flatten(({source.sql}).{field}))"
+                    # One element at most: its field, or none (no element, so no field either).
+                    sql = f"coalesce(({element}).{field}, {empty})"
+                    one = self._one(node, sql, f"({element}).{field}")
                 else:
-                    sql = _field_of_elements(source.sql, field)
-                return Value(sql, "coll", child_type, child_path, node)
+                    sql, one = _field_of_elements(source.sql, field, empty), None
+                return Value(sql, "coll", child_type, child_path, node, one=one)
         for key in keys:
             parent.use(key, as_text=True)
         if at_root:
@@ -165,6 +169,16 @@ class ExpressionCompiler:
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
         return Value(sql, "coll", child_type, child_path, text=text)
+
+    def _one(self, node: Node, sql: str, elements_sql: str) -> tuple[str, str] | None:
+        """``Value.one`` of a node's collection ``sql`` when the row has its R4 shape and the node does not repeat.
+
+        ``elements_sql`` is the node's array in ``_root`` (never NULL when its parent element exists); its first
+        element is the only one, NULL when there is none or no parent element.
+        """
+        if not self.tree.shaped or node.repeated:
+            return None
+        return sql, f"try_element_at({elements_sql}, 1)"
 
     def _structured(self, fhir_type: str) -> bool:
         """Whether elements of this type are parsed into structs (complex data types and backbone elements)."""
@@ -207,7 +221,9 @@ class ExpressionCompiler:
         if op in ("=", "!=", "<", "<=", ">", ">=", "~", "!~"):
             return Value(self._compare(op, left, right), "bool", "boolean")
         if op == "|":
-            return Value(f"array_distinct(concat({to_coll(left)}, {to_coll(right)}))", "coll", None, None)
+            # ``array_union``: the elements of both in order, without duplicates (``array_distinct(concat(...))``,
+            # without copying both arrays into one first).
+            return Value(f"array_union({to_coll(left)}, {to_coll(right)})", "coll", None, None)
         if op in ("in", "contains"):
             item, coll = (left, right) if op == "in" else (right, left)
             return Value(f"array_contains({to_coll(coll)}, {to_text(item)})", "bool", "boolean")
@@ -294,13 +310,13 @@ def _plain_path(sql: str) -> bool:
     return "->" not in sql and len(sql) <= _CHEAP_LENGTH
 
 
-def _field_of_elements(source: str, field: str) -> str:
+def _field_of_elements(source: str, field: str, empty: str) -> str:
     """``flatten(source.field)`` for an array of parsed structs whose ``field`` is an array (never NULL).
 
-    With exactly one element the result is that element's field: taken directly, without ``flatten`` (which
-    copies the arrays, at a cost per row) when ``source`` is cheap to read twice.
+    With one element the result is that element's field and with none it is ``empty``, both taken directly
+    (``flatten`` copies the arrays, at a cost per row) when ``source`` is cheap to read again.
     """
     general = f"flatten(({source}).{field})"
     if not _plain_path(source):
         return general
-    return f"IF(size({source}) = 1, element_at({source}, 1).{field}, {general})"
+    return f"CASE size({source}) WHEN 1 THEN element_at({source}, 1).{field} WHEN 0 THEN {empty} ELSE {general} END"

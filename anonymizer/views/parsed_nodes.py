@@ -29,6 +29,8 @@ from anonymizer.views.sql_text import ident, quote
 _ids = itertools.count()
 RAW = "_raw"
 UNPARSED = "_views_unparsed"
+#: Field of ``_root``: true when the row was parsed with its R4 shape (every single-valued node at most one element).
+SHAPED = "_views_shaped"
 # A node the view reads no key from (``component.count()``) still needs its elements: a key every element may have.
 _PLACEHOLDER = "id"
 
@@ -85,6 +87,8 @@ class Node:
             child = self.children.get(key)
             value = f"{raw}.{ident(key)}"
             parts.append(f"{quote(key)}, {child.parse(value) if child else value}")
+        if self.is_root:
+            parts.append(f"{quote(SHAPED)}, false")
         return f"named_struct({', '.join(parts)})"
 
     def parse(self, text: str) -> str:
@@ -120,15 +124,21 @@ class Node:
             child = self.children.get(key)
             member = f"{value}.{ident(key)}"
             parts.append(f"{quote(key)}, {child.reshaped(member) if child else member}")
+        if self.is_root:
+            parts.append(f"{quote(SHAPED)}, true")
         return f"named_struct({', '.join(parts)})"
 
 
 class NodeTree:
     """The nodes of one compilation pass, and the opaque paths learned by earlier passes."""
 
-    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]]) -> None:
+    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]], *, shaped: bool = False) -> None:
         self.opaque = opaque
+        #: Compile for rows parsed with their R4 shape only (``_root.SHAPED`` true): a node that does not repeat
+        #: has at most one element, so its element is read directly (no ``flatten``, no lambda).
+        self.shaped = shaped
         self.dirty = False
+        self._empties: dict[str, Node] = {}
         self.root = Node((), resource_type, self)
 
     def child(self, parent: Node, key: str, type_path: str) -> Node | None:
@@ -141,6 +151,21 @@ class NodeTree:
         if node is None:
             node = parent.children[key] = Node(path, type_path, self, repeats(parent.type_path, key))
         return node
+
+    def empty_array(self, node: Node) -> str:
+        """A placeholder for the empty array of ``node``'s elements, typed once the pass knows every key it reads.
+
+        :meth:`resolved` replaces it in the pass's SQL.
+        """
+        token = f"\ue000empty{len(self._empties)}\ue000"
+        self._empties[token] = node
+        return token
+
+    def resolved(self, sql: str) -> str:
+        """``sql`` with the placeholders of :meth:`empty_array` replaced by their typed empty arrays."""
+        for token, node in self._empties.items():
+            sql = sql.replace(token, f"CAST(array() AS array<{node.element_type()}>)")
+        return sql
 
     def mark_opaque(self, node: Node) -> None:
         """Elements of ``node`` are needed as JSON text: read it as text in the next pass."""

@@ -160,8 +160,9 @@ def test_single_valued_columns_from_one_element_need_no_lambda() -> None:
     for name in ("id", "status", "system", "category", "year"):
         column = body.split(f"'{name}', ", 1)[1].split(", '", 1)[0]
         assert "->" not in column, name
-    unit = rows.split("'unit', ", 1)[1].split(")), _p", 1)[0]  # the forEach element's column
-    assert "->" not in unit and "coalesce((_f" in unit  # the element's field, not a flattened array
+    unit = rows.split("'unit', ", 1)[1].split(" END)", 1)[0]  # the forEach element's column (R4 shape)
+    assert "->" not in unit and "coalesce((try_element_at((_f" in unit  # the element's field, not a flattened array
+    assert "flatten(" not in unit
 
 
 def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -> None:
@@ -209,10 +210,15 @@ def _with_column(path: str) -> dict[str, object]:
 
 
 def test_a_single_reference_key_is_taken_in_one_lambda(spark: object) -> None:
-    """A single-valued reference key column reads the references in one ``aggregate``; same rows and errors."""
+    """A single-valued reference key column reads the references in one ``aggregate``; same rows and errors.
+
+    In the rows of the R4 shape (the first form), one reference text that is not an array needs no lambda at all.
+    """
     rows = RowsCompiler(parse_view(REFERENCES)).compiled().rows
-    patient = rows.split("'patient', ", 1)[1].split(", 'keys'", 1)[0]
-    assert patient.startswith("aggregate(") and patient.count("->") == 3  # member split, step, finish
+    shaped, general = (part.split(", 'keys'", 1)[0] for part in rows.split("'patient', ")[1:3])
+    assert rows.startswith("IF(_root.`_views_shaped`, ")
+    assert shaped.startswith("CASE WHEN left(") and shaped.split(" ELSE aggregate(", 1)[0].count("->") == 0
+    assert general.startswith("aggregate(") and general.count("->") == 3  # member split, step, finish
     p1 = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}
     # Not the R4 shape (read the shape-agnostic way): two references, one of them a patient's.
     two = [{"reference": "Group/g1"}, {"reference": "x/Patient/p2/_history/3"}]
