@@ -137,8 +137,7 @@ class ExpressionCompiler:
             if node is not None:
                 field = ident(keys[0])
                 if at_root:
-                    sql = f"_root.{field}"
-                    return Value(sql, "coll", child_type, child_path, node, one=self._one(node, sql, sql))
+                    return Value(f"_root.{field}", "coll", child_type, child_path, node)
                 # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
                 # of structs (no lambda) is the same as transforming each element to its field.
                 element = only_element(source)
@@ -147,10 +146,9 @@ class ExpressionCompiler:
                 if element is not None:
                     # One element at most: its field, or none (no element, so no field either).
                     sql = f"coalesce(({element}).{field}, {empty})"
-                    one = self._one(node, sql, f"({element}).{field}")
                 else:
-                    sql, one = _field_of_elements(source.sql, field, empty), None
-                return Value(sql, "coll", child_type, child_path, node, one=one)
+                    sql = _field_of_elements(source.sql, field, empty)
+                return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
             parent.use(key, as_text=True)
         if at_root:
@@ -169,16 +167,6 @@ class ExpressionCompiler:
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
         return Value(sql, "coll", child_type, child_path, text=text)
-
-    def _one(self, node: Node, sql: str, elements_sql: str) -> tuple[str, str] | None:
-        """``Value.one`` of a node's collection ``sql`` when the row has its R4 shape and the node does not repeat.
-
-        ``elements_sql`` is the node's array in ``_root`` (never NULL when its parent element exists); its first
-        element is the only one, NULL when there is none or no parent element.
-        """
-        if not self.tree.shaped or node.repeated:
-            return None
-        return sql, f"try_element_at({elements_sql}, 1)"
 
     def _structured(self, fhir_type: str) -> bool:
         """Whether elements of this type are parsed into structs (complex data types and backbone elements)."""

@@ -29,8 +29,6 @@ from anonymizer.views.sql_text import ident, quote
 _ids = itertools.count()
 RAW = "_raw"
 UNPARSED = "_views_unparsed"
-#: Field of ``_root``: true when the row was parsed with its R4 shape (every single-valued node at most one element).
-SHAPED = "_views_shaped"
 # A node the view reads no key from (``component.count()``) still needs its elements: a key every element may have.
 _PLACEHOLDER = "id"
 
@@ -87,8 +85,6 @@ class Node:
             child = self.children.get(key)
             value = f"{raw}.{ident(key)}"
             parts.append(f"{quote(key)}, {child.parse(value) if child else value}")
-        if self.is_root:
-            parts.append(f"{quote(SHAPED)}, false")
         return f"named_struct({', '.join(parts)})"
 
     def parse(self, text: str) -> str:
@@ -124,19 +120,14 @@ class Node:
             child = self.children.get(key)
             member = f"{value}.{ident(key)}"
             parts.append(f"{quote(key)}, {child.reshaped(member) if child else member}")
-        if self.is_root:
-            parts.append(f"{quote(SHAPED)}, true")
         return f"named_struct({', '.join(parts)})"
 
 
 class NodeTree:
     """The nodes of one compilation pass, and the opaque paths learned by earlier passes."""
 
-    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]], *, shaped: bool = False) -> None:
+    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]]) -> None:
         self.opaque = opaque
-        #: Compile for rows parsed with their R4 shape only (``_root.SHAPED`` true): a node that does not repeat
-        #: has at most one element, so its element is read directly (no ``flatten``, no lambda).
-        self.shaped = shaped
         self.dirty = False
         self._empties: dict[str, Node] = {}
         self.root = Node((), resource_type, self)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
-from anonymizer.views.parsed_nodes import SHAPED, NodeTree
+from anonymizer.views.parsed_nodes import NodeTree
 from anonymizer.views.sql_text import fresh, ident, let, quote, text_array
 from anonymizer.views.sql_values import (
     Scope,
@@ -76,37 +76,11 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
             return SharedCompiled(
                 tree.root_schema(),
                 tree.root_definition("_resource"),
-                _with_shaped(views, compilers, opaque, general),
+                general,
             )
     raise RuntimeError(  # pragma: no cover - bounded by the number of nodes views can name
         f"views {[v.name for v in views]} did not compile to a stable schema"
     )
-
-
-def _with_shaped(
-    views: list[ViewDef],
-    compilers: list[RowsCompiler],
-    opaque: set[tuple[str, ...]],
-    general: list[tuple[str, str]],
-) -> list[tuple[str, str]]:
-    """Each view's ``where`` and rows, with a cheaper form for the rows parsed with their R4 shape.
-
-    A last pass compiles for shaped rows (:attr:`NodeTree.shaped`), where a node that does not repeat has at most
-    one element; each expression is then ``IF(_root.SHAPED, shaped, general)``. The shaped pass navigates the same
-    paths, so it reads the same keys; if it would change the parse, the general form is used alone.
-    """
-    tree = NodeTree(views[0].resource, set(opaque), shaped=True)
-    passes = [c.compile_pass(tree) for c in compilers]
-    tree.settle()
-    if tree.dirty:  # pragma: no cover - the shaped pass reads what the general one read
-        return general
-    shaped = [(tree.resolved(where), tree.resolved(rows)) for where, rows in passes]
-    flag = f"_root.{ident(SHAPED)}"
-
-    def either(fast: str, slow: str) -> str:
-        return slow if fast == slow else f"IF({flag}, {fast}, {slow})"
-
-    return [(either(sw, gw), either(sr, gr)) for (sw, sr), (gw, gr) in zip(shaped, general, strict=True)]
 
 
 class RowsCompiler:

@@ -160,9 +160,11 @@ def test_single_valued_columns_from_one_element_need_no_lambda() -> None:
     for name in ("id", "status", "system", "category", "year"):
         column = body.split(f"'{name}', ", 1)[1].split(", '", 1)[0]
         assert "->" not in column, name
-    unit = rows.split("'unit', ", 1)[1].split(" END)", 1)[0]  # the forEach element's column (R4 shape)
-    assert "->" not in unit and "coalesce((try_element_at((_f" in unit  # the element's field, not a flattened array
-    assert "flatten(" not in unit
+    unit = rows.split("'unit', ", 1)[1].split(" END)", 1)[0]  # the forEach element's column
+    assert "->" not in unit and "coalesce((_f" in unit  # the element's field, not a flattened array
+    assert (
+        "WHEN 1 THEN element_at(" in unit
+    )  # one ``code``: its ``coding`` directly (``flatten`` only for several)
 
 
 def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -> None:
@@ -210,15 +212,10 @@ def _with_column(path: str) -> dict[str, object]:
 
 
 def test_a_single_reference_key_is_taken_in_one_lambda(spark: object) -> None:
-    """A single-valued reference key column reads the references in one ``aggregate``; same rows and errors.
-
-    In the rows of the R4 shape (the first form), one reference text that is not an array needs no lambda at all.
-    """
+    """A single-valued reference key column reads the references in one ``aggregate``; same rows and errors."""
     rows = RowsCompiler(parse_view(REFERENCES)).compiled().rows
-    shaped, general = (part.split(", 'keys'", 1)[0] for part in rows.split("'patient', ")[1:3])
-    assert rows.startswith("IF(_root.`_views_shaped`, ")
-    assert shaped.startswith("CASE WHEN left(") and shaped.split(" ELSE aggregate(", 1)[0].count("->") == 0
-    assert general.startswith("aggregate(") and general.count("->") == 3  # member split, step, finish
+    patient = rows.split("'patient', ", 1)[1].split(", 'keys'", 1)[0]
+    assert patient.startswith("aggregate(") and patient.count("->") == 3  # member split, step, finish
     p1 = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}
     # Not the R4 shape (read the shape-agnostic way): two references, one of them a patient's.
     two = [{"reference": "Group/g1"}, {"reference": "x/Patient/p2/_history/3"}]
@@ -241,3 +238,31 @@ def test_a_single_reference_key_is_taken_in_one_lambda(spark: object) -> None:
     both = {"resourceType": "Observation", "id": "o5", "subject": {"reference": ["Patient/a", "Patient/b"]}}
     with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o5"):
         evaluate(_with_column("subject.getReferenceKey(Patient)"), [both], spark=spark)  # type: ignore[arg-type]
+
+
+def test_a_reference_key_of_one_reference_text_needs_no_lambda(spark: object) -> None:
+    """``getReferenceKey`` of one element's reference: the key of its text directly, the general form otherwise."""
+    view = _with_column("subject.first().getReferenceKey(Patient)")
+    key = RowsCompiler(parse_view(view)).compiled().rows.split("'key', ", 1)[1]
+    assert key.startswith("CASE WHEN left(") and key.split(" ELSE aggregate(", 1)[0].count("->") == 0
+    resources = [
+        {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}},
+        {
+            "resourceType": "Observation",
+            "id": "o2",
+            "subject": [{"reference": "Group/g1"}, {"reference": "Patient/p2"}],
+        },
+        {"resourceType": "Observation", "id": "o3", "subject": {"reference": ["Patient/p3", None]}},
+        {"resourceType": "Observation", "id": "o4", "subject": {"display": "no reference"}},
+        {"resourceType": "Observation", "id": "o5"},
+    ]
+    assert evaluate(view, resources, spark=spark) == [  # type: ignore[arg-type]
+        {"key": "p1"},
+        {"key": None},
+        {"key": "p3"},
+        {"key": None},
+        {"key": None},
+    ]
+    both = {"resourceType": "Observation", "id": "o6", "subject": {"reference": ["Patient/a", "Patient/b"]}}
+    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o6"):
+        evaluate(view, [both], spark=spark)  # type: ignore[arg-type]
