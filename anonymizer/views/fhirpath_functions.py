@@ -18,6 +18,7 @@ from anonymizer.views.sql_values import (
     Scope,
     Value,
     elements,
+    member_text,
     to_bool,
     to_coll,
     to_num,
@@ -187,22 +188,30 @@ def typed_reference_key(r: str, wanted_type: str) -> str:
 
 
 def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_root: bool) -> Value:
-    references = to_coll(c.member(src, "reference", at_root))
-    r = fresh("r")
+    member = c.member(src, "reference", at_root)
+    references = to_coll(member)
     wanted_type = type_argument(Call(None, "getReferenceKey", args)) if args else None
     if wanted_type is not None and re.fullmatch("[A-Z][A-Za-z]+", wanted_type):
-        return _mapped(references, r, typed_reference_key(r, wanted_type))
-    wanted = (
-        f" AND regexp_extract({r}, {_REFERENCE}, 1) = {quote(type_argument(Call(None, 'getReferenceKey', args)))}"
-        if args
-        else ""
-    )
-    keep = f"({r} RLIKE {_REFERENCE}{wanted})"
-    if not args:
-        keep = f"({keep} OR {r} LIKE 'urn:uuid:%')"
-    key = f"IF({r} LIKE 'urn:uuid:%', substr({r}, 10), regexp_extract({r}, {_REFERENCE}, 2))"
-    # One lambda: the key of each reference kept (never NULL for a reference), NULL for the others, dropped.
-    return _mapped(references, r, f"IF({keep}, {key}, NULL)")
+
+        def key_of(r: str) -> str:
+            return typed_reference_key(r, wanted_type)
+
+    else:
+        wanted_sql = quote(type_argument(Call(None, "getReferenceKey", args))) if args else None
+
+        def key_of(r: str) -> str:
+            wanted = f" AND regexp_extract({r}, {_REFERENCE}, 1) = {wanted_sql}" if wanted_sql else ""
+            keep = f"({r} RLIKE {_REFERENCE}{wanted})"
+            if not args:
+                keep = f"({keep} OR {r} LIKE 'urn:uuid:%')"
+            key = f"IF({r} LIKE 'urn:uuid:%', substr({r}, 10), regexp_extract({r}, {_REFERENCE}, 2))"
+            # The key of each reference kept (never NULL for a reference), NULL for the others, dropped.
+            return f"IF({keep}, {key}, NULL)"
+
+    r = fresh("r")
+    value = _mapped(references, r, key_of(r))
+    text = member_text(member)
+    return value if text is None else replace(value, mapped_text=(text, key_of(f"({text})")))
 
 
 def _mapped(source: str, x: str, f: str) -> Value:

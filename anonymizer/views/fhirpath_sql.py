@@ -38,6 +38,9 @@ from anonymizer.views.sql_values import (
     to_text,
 )
 
+# Longest SQL of a collection read up to three times instead of once through ``flatten`` (see _plain_path).
+_CHEAP_LENGTH = 200
+
 
 class ExpressionCompiler:
     """Compiles FHIRPath ASTs of one view (its resource type and constants) to Spark SQL."""
@@ -138,11 +141,13 @@ class ExpressionCompiler:
                 # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
                 # of structs (no lambda) is the same as transforming each element to its field.
                 element = only_element(source)
+                # Spark's ``flatten`` copies element by element at a cost per call, even of an empty array.
+                empty = self.tree.empty_array(node)
                 if element is not None:
-                    # One element at most: its field (Spark evaluates ``flatten`` element by element, at a cost).
-                    sql = f"coalesce(({element}).{field}, flatten(({source.sql}).{field}))"
+                    # One element at most: its field, or none (no element, so no field either).
+                    sql = f"coalesce(({element}).{field}, {empty})"
                 else:
-                    sql = f"flatten(({source.sql}).{field})"
+                    sql = _field_of_elements(source.sql, field, empty)
                 return Value(sql, "coll", child_type, child_path, node)
         for key in keys:
             parent.use(key, as_text=True)
@@ -155,6 +160,9 @@ class ExpressionCompiler:
         parts = [split_value(f"{m}.{ident(k)}") for k in keys]
         body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
         sql = f"flatten(transform({source.sql}, {m} -> {body}))"
+        if len(keys) == 1 and _plain_path(source.sql):
+            # Mostly one element: its member split, without the lambda and ``flatten`` (the same collection).
+            sql = f"IF(size({source.sql}) = 1, {split_value(f'element_at({source.sql}, 1).{ident(keys[0])}')}, {sql})"
         # At most one element: the collection is that element's member split (none when there is no element).
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
@@ -201,7 +209,9 @@ class ExpressionCompiler:
         if op in ("=", "!=", "<", "<=", ">", ">=", "~", "!~"):
             return Value(self._compare(op, left, right), "bool", "boolean")
         if op == "|":
-            return Value(f"array_distinct(concat({to_coll(left)}, {to_coll(right)}))", "coll", None, None)
+            # ``array_union``: the elements of both in order, without duplicates (``array_distinct(concat(...))``,
+            # without copying both arrays into one first).
+            return Value(f"array_union({to_coll(left)}, {to_coll(right)})", "coll", None, None)
         if op in ("in", "contains"):
             item, coll = (left, right) if op == "in" else (right, left)
             return Value(f"array_contains({to_coll(coll)}, {to_text(item)})", "bool", "boolean")
@@ -281,3 +291,20 @@ class ExpressionCompiler:
         """``function(collection, x -> body)`` with ``x`` as the focus of the body."""
         x = fresh("x")
         return f"{function}({elements(source)}, {x} -> {body(self.element_scope(x, source, '0'))})"
+
+
+def _plain_path(sql: str) -> bool:
+    """Whether ``sql`` is cheap to evaluate more than once: short, without lambdas (field paths, ``coalesce``)."""
+    return "->" not in sql and len(sql) <= _CHEAP_LENGTH
+
+
+def _field_of_elements(source: str, field: str, empty: str) -> str:
+    """``flatten(source.field)`` for an array of parsed structs whose ``field`` is an array (never NULL).
+
+    With one element the result is that element's field and with none it is ``empty``, both taken directly
+    (``flatten`` copies the arrays, at a cost per row) when ``source`` is cheap to read again.
+    """
+    general = f"flatten(({source}).{field})"
+    if not _plain_path(source):
+        return general
+    return f"CASE size({source}) WHEN 1 THEN element_at({source}, 1).{field} WHEN 0 THEN {empty} ELSE {general} END"

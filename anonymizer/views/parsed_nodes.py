@@ -129,6 +129,7 @@ class NodeTree:
     def __init__(self, resource_type: str, opaque: set[tuple[str, ...]]) -> None:
         self.opaque = opaque
         self.dirty = False
+        self._empties: dict[str, Node] = {}
         self.root = Node((), resource_type, self)
 
     def child(self, parent: Node, key: str, type_path: str) -> Node | None:
@@ -141,6 +142,21 @@ class NodeTree:
         if node is None:
             node = parent.children[key] = Node(path, type_path, self, repeats(parent.type_path, key))
         return node
+
+    def empty_array(self, node: Node) -> str:
+        """A placeholder for the empty array of ``node``'s elements, typed once the pass knows every key it reads.
+
+        :meth:`resolved` replaces it in the pass's SQL.
+        """
+        token = f"\ue000empty{len(self._empties)}\ue000"
+        self._empties[token] = node
+        return token
+
+    def resolved(self, sql: str) -> str:
+        """``sql`` with the placeholders of :meth:`empty_array` replaced by their typed empty arrays."""
+        for token, node in self._empties.items():
+            sql = sql.replace(token, f"CAST(array() AS array<{node.element_type()}>)")
+        return sql
 
     def mark_opaque(self, node: Node) -> None:
         """Elements of ``node`` are needed as JSON text: read it as text in the next pass."""

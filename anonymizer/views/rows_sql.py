@@ -21,6 +21,7 @@ from anonymizer.views.sql_values import (
     Value,
     elements,
     mapped_parts,
+    mapped_text,
     member_text,
     to_bool,
     to_coll,
@@ -71,7 +72,12 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
         parts = [c.compile_pass(tree) for c in compilers]
         tree.settle()
         if not tree.dirty:
-            return SharedCompiled(tree.root_schema(), tree.root_definition("_resource"), parts)
+            general = [(tree.resolved(where), tree.resolved(rows)) for where, rows in parts]
+            return SharedCompiled(
+                tree.root_schema(),
+                tree.root_definition("_resource"),
+                general,
+            )
     raise RuntimeError(  # pragma: no cover - bounded by the number of nodes views can name
         f"views {[v.name for v in views]} did not compile to a stable schema"
     )
@@ -100,7 +106,7 @@ class RowsCompiler:
     def compile_pass(self, tree: NodeTree) -> tuple[str, str]:
         """One compilation pass over ``tree`` (possibly shared with other views): the SQL of ``where`` and rows."""
         self.exprs.new_pass(tree)
-        return self._where(), self._select(self.view.root, self.exprs.root_scope())
+        return self._where(), self._select(self.view.root, self.exprs.root_scope())[0]
 
     def rows(self) -> str:
         """SQL of the view's rows over the columns ``_resource``, ``_root`` and the parsed node columns."""
@@ -117,34 +123,39 @@ class RowsCompiler:
         return " AND ".join(f"({c})" for c in conditions)
 
     # -- selects --------------------------------------------------------------------------------------------------
-    def _select(self, select: SelectDef, scope: Scope) -> str:
+    def _select(self, select: SelectDef, scope: Scope) -> tuple[str, str | None]:
+        """SQL of the select's rows (``array<struct>``), and of its one row's struct when it always has exactly one."""
         if select.iterate is None:
             return self._body(select, scope)
         kind, _, asts = select.iterate
         foci = self._repeat(asts, scope) if kind == "repeat" else self.exprs.compile(asts[0], scope)
         element, index = fresh("f"), fresh("i")
         element_scope = self.exprs.element_scope(element, foci, index)
-        body = self._body(select, element_scope)
+        body, row = self._body(select, element_scope)
 
         def each(collection: str) -> str:
+            if row is not None:  # one row per element: no ``flatten`` of one-row arrays
+                return f"transform({collection}, ({element}, {index}) -> {row})"
             return f"flatten(transform({collection}, ({element}, {index}) -> {body}))"
 
         if kind != "forEachOrNull":
-            return each(elements(foci))
+            return each(elements(foci)), None
         null_row = f"array({self._null_struct(select.output())})"
-        return let(elements(foci), lambda f: f"IF(size({f}) = 0, {null_row}, {each(f)})", prefix="foci")
+        return let(elements(foci), lambda f: f"IF(size({f}) = 0, {null_row}, {each(f)})", prefix="foci"), None
 
-    def _body(self, select: SelectDef, scope: Scope) -> str:
-        parts: list[tuple[str, list[ColumnDef]]] = []
+    def _body(self, select: SelectDef, scope: Scope) -> tuple[str, str | None]:
+        parts: list[tuple[str, str | None, list[ColumnDef]]] = []
         if select.columns:
             values = ", ".join(f"{quote(c.name)}, {self._column(c, scope)}" for c in select.columns)
-            parts.append((f"array(named_struct({values}))", list(select.columns)))
+            parts.append((f"array(named_struct({values}))", f"named_struct({values})", list(select.columns)))
         for nested in select.selects:
-            parts.append((self._select(nested, scope), nested.output()))
+            parts.append((*self._select(nested, scope), nested.output()))
         if select.union_all:
-            branches = [self._select(branch, scope) for branch in select.union_all]
-            parts.append((f"concat({', '.join(branches)})", select.union_all[0].output()))
-        return _product(parts)
+            branches = [self._select(branch, scope)[0] for branch in select.union_all]
+            parts.append((f"concat({', '.join(branches)})", None, select.union_all[0].output()))
+        if len(parts) == 1:
+            return parts[0][0], parts[0][1]
+        return _product(parts), None
 
     def _null_struct(self, columns: list[ColumnDef]) -> str:
         fields = []
@@ -225,7 +236,16 @@ class RowsCompiler:
             return _single_text_column(text, target, mismatch, several)
         mapped = mapped_parts(value)
         if mapped is not None:
-            return _single_mapped_column(*mapped, target, mismatch, several)
+            general = _single_mapped_column(*mapped, target, mismatch, several)
+            single = mapped_text(value)
+            if single is None:
+                return general
+            # One member text that is not a JSON array: its one element's result, without the lambda.
+            text, result = single
+            return (
+                f"CASE WHEN left({text}, 1) <> '[' THEN CAST({convert(f'({result})', target, mismatch)} AS {target}) "
+                f"WHEN {text} IS NULL THEN CAST(NULL AS {target}) ELSE {general} END"
+            )
         return let(
             to_coll(value),
             lambda c: (
@@ -271,17 +291,18 @@ def _single_mapped_column(source: str, x: str, f: str, target: str, mismatch: st
     )
 
 
-def _product(parts: list[tuple[str, list[ColumnDef]]]) -> str:
-    """The Cartesian product of partial-row arrays, as one array of merged rows."""
-    if len(parts) == 1:
-        return parts[0][0]
+def _product(parts: list[tuple[str, str | None, list[ColumnDef]]]) -> str:
+    """The Cartesian product of partial-row arrays (with their one row's struct when known), as one array of rows."""
     names = [fresh("p") for _ in parts]
     fields = ", ".join(
         f"{quote(c.name)}, {var}.{ident(c.name)}"
-        for (_, cols), var in zip(parts, names, strict=False)
+        for (_, _, cols), var in zip(parts, names, strict=False)
         for c in cols
     )
     expr = f"transform({parts[-1][0]}, {names[-1]} -> named_struct({fields}))"
-    for (sql, _), var in zip(reversed(parts[:-1]), reversed(names[:-1]), strict=False):
-        expr = f"flatten(transform({sql}, {var} -> {expr}))"
+    for (sql, row, _), var in zip(reversed(parts[:-1]), reversed(names[:-1]), strict=False):
+        if row is not None:  # one row: bound, without ``flatten`` over a one-element array
+            expr = f"element_at(transform(array({row}), {var} -> {expr}), 1)"
+        else:
+            expr = f"flatten(transform({sql}, {var} -> {expr}))"
     return expr

@@ -43,7 +43,8 @@ class Value:
     value's SQL, the collection has at most one element, ``e`` (NULL when empty): ``first()``, ``[i]``, a
     ``forEach`` element. ``mapped`` (sql, source, x, f): while ``sql`` is still this value's SQL, the collection is
     ``array_compact(transform(source, x -> f))`` (the non-NULL results of ``f``), so a single value can be taken in
-    the same lambda (see :func:`anonymizer.views.rows_sql.RowsCompiler`).
+    the same lambda (see :func:`anonymizer.views.rows_sql.RowsCompiler`); ``mapped_text`` (t, g): ``source`` is
+    ``split_value(t)`` and ``g`` is ``f`` of ``t``, the whole collection when ``t`` does not start like an array.
     """
 
     sql: str
@@ -54,6 +55,7 @@ class Value:
     text: tuple[str, str] | None = None
     one: tuple[str, str] | None = None
     mapped: tuple[str, str, str, str] | None = None
+    mapped_text: tuple[str, str] | None = None
 
 
 def member_text(v: Value) -> str | None:
@@ -64,6 +66,11 @@ def member_text(v: Value) -> str | None:
 def only_element(v: Value) -> str | None:
     """SQL of the only element of ``v`` (NULL when empty) if ``v`` is known to have at most one, else None."""
     return v.one[1] if v.one is not None and v.one[0] == v.sql else None
+
+
+def mapped_text(v: Value) -> tuple[str, str] | None:
+    """``(t, g)`` when ``v`` is mapped (see :func:`mapped_parts`) over ``split_value(t)``, ``g`` being ``f`` of ``t``."""
+    return v.mapped_text if mapped_parts(v) is not None else None
 
 
 def mapped_parts(v: Value) -> tuple[str, str, str] | None:

@@ -160,8 +160,11 @@ def test_single_valued_columns_from_one_element_need_no_lambda() -> None:
     for name in ("id", "status", "system", "category", "year"):
         column = body.split(f"'{name}', ", 1)[1].split(", '", 1)[0]
         assert "->" not in column, name
-    unit = rows.split("'unit', ", 1)[1].split(")), _p", 1)[0]  # the forEach element's column
+    unit = rows.split("'unit', ", 1)[1].split(" END)", 1)[0]  # the forEach element's column
     assert "->" not in unit and "coalesce((_f" in unit  # the element's field, not a flattened array
+    assert (
+        "WHEN 1 THEN element_at(" in unit
+    )  # one ``code``: its ``coding`` directly (``flatten`` only for several)
 
 
 def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -> None:
@@ -235,3 +238,31 @@ def test_a_single_reference_key_is_taken_in_one_lambda(spark: object) -> None:
     both = {"resourceType": "Observation", "id": "o5", "subject": {"reference": ["Patient/a", "Patient/b"]}}
     with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o5"):
         evaluate(_with_column("subject.getReferenceKey(Patient)"), [both], spark=spark)  # type: ignore[arg-type]
+
+
+def test_a_reference_key_of_one_reference_text_needs_no_lambda(spark: object) -> None:
+    """``getReferenceKey`` of one element's reference: the key of its text directly, the general form otherwise."""
+    view = _with_column("subject.first().getReferenceKey(Patient)")
+    key = RowsCompiler(parse_view(view)).compiled().rows.split("'key', ", 1)[1]
+    assert key.startswith("CASE WHEN left(") and key.split(" ELSE aggregate(", 1)[0].count("->") == 0
+    resources = [
+        {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}},
+        {
+            "resourceType": "Observation",
+            "id": "o2",
+            "subject": [{"reference": "Group/g1"}, {"reference": "Patient/p2"}],
+        },
+        {"resourceType": "Observation", "id": "o3", "subject": {"reference": ["Patient/p3", None]}},
+        {"resourceType": "Observation", "id": "o4", "subject": {"display": "no reference"}},
+        {"resourceType": "Observation", "id": "o5"},
+    ]
+    assert evaluate(view, resources, spark=spark) == [  # type: ignore[arg-type]
+        {"key": "p1"},
+        {"key": None},
+        {"key": "p3"},
+        {"key": None},
+        {"key": None},
+    ]
+    both = {"resourceType": "Observation", "id": "o6", "subject": {"reference": ["Patient/a", "Patient/b"]}}
+    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o6"):
+        evaluate(view, [both], spark=spark)  # type: ignore[arg-type]
