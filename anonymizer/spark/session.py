@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anonymizer.spark.jars import ensure_delta_jars
-from anonymizer.spark.settings import LOCAL_DEFAULTS, REQUIRED_CONF, local_read_conf, merged_conf
+from anonymizer.spark.settings import (
+    LOCAL_DEFAULTS,
+    LOCAL_JVM_OPTIONS,
+    REQUIRED_CONF,
+    local_read_conf,
+    merged_conf,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -63,15 +69,26 @@ def local_session(
     )
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
-    if not verbose and "spark.driver.extraJavaOptions" not in settings:
-        log_conf = Path(__file__).with_name("quiet-log4j2.properties")
+    if "spark.driver.extraJavaOptions" not in settings:
         builder = builder.config(
-            "spark.driver.extraJavaOptions",
-            f"-Dlog4j2.configurationFile=file:{log_conf} -Dfhir_anonymizer.logfile={jvm_log_file()}",
+            "spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose, log_file=True)
         )
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def local_jvm_options(*, verbose: bool, log_file: bool) -> str:
+    """``spark.driver.extraJavaOptions`` of a local JVM: :data:`LOCAL_JVM_OPTIONS`, and unless ``verbose`` the
+    warnings-only log configuration (writing to :func:`jvm_log_file` when ``log_file``)."""
+    options = list(LOCAL_JVM_OPTIONS)
+    if not verbose:
+        options.append(
+            f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name('quiet-log4j2.properties')}"
+        )
+        if log_file:
+            options.append(f"-Dfhir_anonymizer.logfile={jvm_log_file()}")
+    return " ".join(options)
 
 
 def jvm_log_file() -> str:
@@ -110,9 +127,9 @@ def remote_session(
         )
         settings["spark.jars"] = ",".join(str(j) for j in ensure_delta_jars(quiet=False))
         settings.setdefault("spark.connect.grpc.binding.address", "127.0.0.1")
-        if not verbose and "spark.driver.extraJavaOptions" not in settings:
-            log_conf = Path(__file__).with_name("quiet-log4j2.properties")
-            settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_conf}"
+        settings.setdefault(
+            "spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose, log_file=False)
+        )
         for key, value in settings.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()

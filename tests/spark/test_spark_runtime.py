@@ -153,3 +153,16 @@ def test_local_session_reads_parquet_chunks_in_bounded_buffers(spark, tmp_path: 
     back = spark.read.parquet(path)
     assert back.count() == 3000
     assert back.exceptAll(rows).count() == 0 and rows.exceptAll(back).count() == 0
+
+
+@pytest.mark.spark
+def test_local_session_jvm_runs_the_throughput_collector(spark) -> None:
+    """The local JVM runs ParallelGC (LOCAL_JVM_OPTIONS), with or without the quiet log configuration."""
+    from anonymizer.spark.session import local_jvm_options
+
+    management = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    collectors = {bean.getName() for bean in management.getGarbageCollectorMXBeans()}
+    assert collectors == {"PS Scavenge", "PS MarkSweep"}
+    quiet = local_jvm_options(verbose=False, log_file=False)
+    assert quiet.split()[0] == "-XX:+UseParallelGC" and "quiet-log4j2.properties" in quiet
+    assert local_jvm_options(verbose=True, log_file=True) == "-XX:+UseParallelGC"
