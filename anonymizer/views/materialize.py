@@ -20,6 +20,7 @@ from anonymizer.spark.resource_format import quoted_path
 from anonymizer.spark.resource_format import table_properties as delta_properties
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
+from anonymizer.views.fhirpath_parser import Call
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
 from anonymizer.views.runner import evaluation_errors, json_resources, shared_rows, shared_view, view_frame
 from anonymizer.views.validate import parse_view
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 URL_PROPERTY = "fhir.view.url"
 FINGERPRINT_PROPERTY = "fhir.view.fingerprint"
 NAME_PROPERTY = "fhir.view.name"
+#: Delta table property naming the columns Delta collects file statistics (min/max/null count) for.
+STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
+_KEY_FUNCTIONS = ("getResourceKey", "getReferenceKey")
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,21 @@ def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFra
     return spark.range(0).select(F.lit(None).cast("string").alias("_resource")), False
 
 
+def key_columns(view: ViewDef) -> list[str]:
+    """The view's single-valued key columns (``getResourceKey()``, ``getReferenceKey(...)``), in output order."""
+    return [
+        column.name
+        for column in view.columns()
+        if not column.collection and isinstance(column.ast, Call) and column.ast.name in _KEY_FUNCTIONS
+    ]
+
+
 def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
     """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
 
+    Delta collects file statistics only for the key columns when the view has any: those are what analysts
+    join and filter on, and statistics of the other columns (codes, displays, years of unclustered rows) cost
+    about a tenth of the views' write-side CPU without ever skipping a file.
     Delta SQL only (no ``DeltaTable`` API, which Spark Connect serves only with Delta's Connect plugin).
     """
     writer = frame.writeTo(quoted_path(target)).using("delta")
@@ -98,6 +114,9 @@ def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession
     )
     if view.url:
         writer = writer.tableProperty(URL_PROPERTY, view.url)
+    keys = key_columns(view)
+    if keys:
+        writer = writer.tableProperty(STATS_COLUMNS_PROPERTY, ",".join(keys))
     with evaluation_errors():
         writer.createOrReplace()
     history = spark.sql(f"DESCRIBE HISTORY {quoted_path(target)} LIMIT 1")

@@ -11,6 +11,7 @@ import pytest
 from anonymizer.views import ViewEvaluationError, evaluate, parse_view, run
 from anonymizer.views.materialize import (
     FINGERPRINT_PROPERTY,
+    STATS_COLUMNS_PROPERTY,
     URL_PROPERTY,
     load_views,
     materialize,
@@ -136,6 +137,26 @@ def test_materialize_writes_properties_and_a_failed_view_leaves_the_table(spark:
     assert DeltaTable.forPath(spark, target).history(1).first()["version"] == version
     assert sorted(r["id"] for r in spark.read.format("delta").load(target).collect()) == ["pk-1", "pk-2"]
     assert table_properties(spark, target)[FINGERPRINT_PROPERTY] == props[FINGERPRINT_PROPERTY]
+
+
+def test_view_tables_keep_file_statistics_for_their_key_columns_only(spark: Any, tmp_path: Path) -> None:
+    zone = _zone(spark, tmp_path, variant=False)
+    views_dir = tmp_path / "defs"
+    views_dir.mkdir()
+    (views_dir / "people.json").write_text(json.dumps(VIEW))
+    materialize(load_views([str(views_dir)]), zone, spark)
+    target = Path(zone) / "views" / "people"
+    assert table_properties(spark, str(target))[STATS_COLUMNS_PROPERTY] == "id"
+    stats = [
+        json.loads(action["add"]["stats"])
+        for log in sorted((target / "_delta_log").glob("*.json"))
+        for action in map(json.loads, log.read_text().splitlines())
+        if "add" in action
+    ]
+    assert stats and all(s["numRecords"] >= 0 for s in stats)
+    assert {key for s in stats for key in s.get("nullCount", {})} == {"id"}
+    assert {key for s in stats for key in s.get("minValues", {})} == {"id"}
+    assert min(s["minValues"]["id"] for s in stats) == "pk-1"
 
 
 def test_view_over_a_missing_type_is_an_empty_table(spark: Any, tmp_path: Path) -> None:
