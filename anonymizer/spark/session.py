@@ -70,24 +70,23 @@ def local_session(
     builder = SparkSession.builder.master(master).appName(app_name)
     builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
     if "spark.driver.extraJavaOptions" not in settings:
-        builder = builder.config(
-            "spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose, log_file=True)
-        )
+        builder = builder.config("spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose))
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
 
-def local_jvm_options(*, verbose: bool, log_file: bool) -> str:
+def local_jvm_options(*, verbose: bool) -> str:
     """``spark.driver.extraJavaOptions`` of a local JVM: :data:`LOCAL_JVM_OPTIONS`, and unless ``verbose`` the
-    warnings-only log configuration (writing to :func:`jvm_log_file` when ``log_file``)."""
+    warnings-only log configuration writing to :func:`jvm_log_file` (also for a local Spark Connect server, whose
+    JVM would otherwise create a file named after the unset property in the working folder)."""
     options = list(LOCAL_JVM_OPTIONS)
     if not verbose:
-        options.append(
-            f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name('quiet-log4j2.properties')}"
-        )
-        if log_file:
-            options.append(f"-Dfhir_anonymizer.logfile={jvm_log_file()}")
+        log_conf = Path(__file__).with_name("quiet-log4j2.properties")
+        options += [
+            f"-Dlog4j2.configurationFile=file:{log_conf}",
+            f"-Dfhir_anonymizer.logfile={jvm_log_file()}",
+        ]
     return " ".join(options)
 
 
@@ -127,9 +126,7 @@ def remote_session(
         )
         settings["spark.jars"] = ",".join(str(j) for j in ensure_delta_jars(quiet=False))
         settings.setdefault("spark.connect.grpc.binding.address", "127.0.0.1")
-        settings.setdefault(
-            "spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose, log_file=False)
-        )
+        settings.setdefault("spark.driver.extraJavaOptions", local_jvm_options(verbose=verbose))
         for key, value in settings.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
