@@ -9,6 +9,7 @@ Spark session and alternating, best of ``--repeat`` runs each:
 1. baseline: read each source table and write it unchanged to a new Delta table;
 2. views: ``materialize`` the starter set (``views/``) over the replicated zone.
 Printed: both times (wall clock and CPU seconds of the driver and the local Spark JVM), the ratios (target <= 2) and the number of Python UDFs the compiled views use (target 0).
+With ``--keep`` the replicated zone stays (for ``bench/views_expressions_ab.py``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def main() -> None:
     parser.add_argument("--format", choices=["variant", "json"], default="variant")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the replicated zone (its path is printed; for views_expressions_ab.py)",
+    )
     args = parser.parse_args()
 
     from pyspark.sql import functions as F
@@ -145,7 +151,10 @@ def main() -> None:
             print(f"ratio of CPU seconds (driver and Spark JVM): {view_cpu / base_cpu:.2f}")
         print(f"Python UDFs used by the compiled views: {len(views_package.PYTHON_UDFS)} (target 0)")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"replicated zone kept: {work / 'zone'}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         spark.stop()
 
 
