@@ -18,6 +18,7 @@ from anonymizer.views.sql_values import (
     Scope,
     Value,
     elements,
+    first_element,
     member_text,
     to_bool,
     to_coll,
@@ -107,7 +108,8 @@ def _slice(start: int, length: int | None = None) -> Callable[..., Value]:
         coll = elements(src)
         x, j = fresh("x"), fresh("j")
         sql = f"slice({coll}, {start}, {length})" if length else f"filter({coll}, ({x}, {j}) -> {j} > 0)"
-        one = (sql, f"try_element_at({coll}, {start})") if length == 1 else None
+        first = first_element(src) if start == 1 else f"try_element_at({coll}, {start})"
+        one = (sql, first) if length == 1 else None
         return replace(src, sql=sql, kind="coll", one=one)
 
     return fn

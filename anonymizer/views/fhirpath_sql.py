@@ -21,10 +21,9 @@ from anonymizer.fhir.model import PRIMITIVE_TYPES, r4
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_functions import ARITY, FUNCTIONS, type_argument
 from anonymizer.views.fhirpath_parser import Binary, Call, Index, Literal, Member, Negate, This, Variable
-from anonymizer.views.parsed_nodes import Node, NodeTree
+from anonymizer.views.parsed_nodes import RAW, Node, NodeTree
 from anonymizer.views.sql_text import EMPTY, as_map, fresh, ident, quote, split_value
 from anonymizer.views.sql_values import (
-    ROOT,
     Constant,
     Scope,
     Value,
@@ -50,6 +49,7 @@ class ExpressionCompiler:
         self.constants = constants
         self.model = r4()
         self.tree = NodeTree(resource_type, set())
+        self.root_sql = f"array({RAW})"
 
     def new_pass(self, tree: NodeTree | None = None) -> None:
         """Start a compilation pass with the opaque nodes learned so far (or in ``tree``, shared by views)."""
@@ -58,7 +58,9 @@ class ExpressionCompiler:
     # -- entry points -------------------------------------------------------------------------------------------
     def root_scope(self) -> Scope:
         """The scope of the resource itself."""
-        return Scope(Value(ROOT, "coll", self.resource_type, self.resource_type, self.tree.root), "0", True)
+        sql = self.root_sql
+        root = Value(sql, "coll", self.resource_type, self.resource_type, self.tree.root, one=(sql, RAW))
+        return Scope(root, "0", True)
 
     def element_scope(self, element: str, like: Value, row_index: str) -> Scope:
         """The scope of one element (a lambda variable) of collection ``like``."""
@@ -131,30 +133,17 @@ class ExpressionCompiler:
         self, source: Value, parent: Node, keys: list[str], child_type: str | None, child_path: str | None
     ) -> Value:
         """Member navigation on parsed structs: a complex child is a node, anything else the member's texts."""
-        at_root = source.sql == ROOT
+        at_root = source.sql == self.root_sql
         if len(keys) == 1 and child_type and child_path and self._structured(child_type):
             node = self.tree.child(parent, keys[0], child_path)
             if node is not None:
-                field = ident(keys[0])
-                if at_root:
-                    return Value(f"_root.{field}", "coll", child_type, child_path, node)
-                # The elements of a parsed node are never NULL, nor is a child node's array: a field of an array
-                # of structs (no lambda) is the same as transforming each element to its field.
-                element = only_element(source)
-                # Spark's ``flatten`` copies element by element at a cost per call, even of an empty array.
-                empty = self.tree.empty_array(node)
-                if element is not None:
-                    # One element at most: its field, or none (no element, so no field either).
-                    sql = f"coalesce(({element}).{field}, {empty})"
-                else:
-                    sql = _field_of_elements(source.sql, field, empty)
-                return Value(sql, "coll", child_type, child_path, node)
+                return self._node(source, node, ident(keys[0]), child_type, child_path)
         for key in keys:
             parent.use(key, as_text=True)
         if at_root:
-            parts = [split_value(f"_root.{ident(k)}") for k in keys]
+            parts = [split_value(f"{RAW}.{ident(k)}") for k in keys]
             body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
-            text = (body, f"_root.{ident(keys[0])}") if len(keys) == 1 else None
+            text = (body, f"{RAW}.{ident(keys[0])}") if len(keys) == 1 else None
             return Value(body, "coll", child_type, child_path, text=text)
         m = fresh("m")
         parts = [split_value(f"{m}.{ident(k)}") for k in keys]
@@ -167,6 +156,32 @@ class ExpressionCompiler:
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
         return Value(sql, "coll", child_type, child_path, text=text)
+
+    def _node(self, source: Value, node: Node, field: str, child_type: str, child_path: str) -> Value:
+        """A child node's elements, read from the R4-shaped parse (an array of parsed structs, never NULL).
+
+        A single node is a struct field, NULL when absent; a repeating one is an array, NULL when absent, whose NULL
+        elements (``[null]`` in the JSON) are not elements. From one element, a single node's value is known to be
+        that field (see :class:`~anonymizer.views.sql_values.Value`), so reading it needs no array.
+        """
+        empty = self.tree.empty_array(node)
+        element = only_element(source)
+        if element is not None:
+            value = f"({element}).{field}"
+            if not node.repeated:
+                sql = f"IF({value} IS NULL, {empty}, array({value}))"
+                return Value(sql, "coll", child_type, child_path, node, one=(sql, value))
+            sql = f"array_compact(coalesce({value}, {empty}))"
+            if not _plain_path(value):
+                return Value(sql, "coll", child_type, child_path, node)
+            # The first element without compacting the array: its first item unless that is NULL.
+            head = f"coalesce(try_element_at({value}, 1), try_element_at(array_compact({value}), 1))"
+            return Value(sql, "coll", child_type, child_path, node, head=(sql, head))
+        values = f"({source.sql}).{field}"
+        if node.repeated:
+            # NULL arrays dropped before ``flatten`` (which is NULL if any is), then the NULL elements.
+            values = f"flatten(array_compact({values}))"
+        return Value(f"array_compact({values})", "coll", child_type, child_path, node)
 
     def _structured(self, fhir_type: str) -> bool:
         """Whether elements of this type are parsed into structs (complex data types and backbone elements)."""
@@ -296,15 +311,3 @@ class ExpressionCompiler:
 def _plain_path(sql: str) -> bool:
     """Whether ``sql`` is cheap to evaluate more than once: short, without lambdas (field paths, ``coalesce``)."""
     return "->" not in sql and len(sql) <= _CHEAP_LENGTH
-
-
-def _field_of_elements(source: str, field: str, empty: str) -> str:
-    """``flatten(source.field)`` for an array of parsed structs whose ``field`` is an array (never NULL).
-
-    With one element the result is that element's field and with none it is ``empty``, both taken directly
-    (``flatten`` copies the arrays, at a cost per row) when ``source`` is cheap to read again.
-    """
-    general = f"flatten(({source}).{field})"
-    if not _plain_path(source):
-        return general
-    return f"CASE size({source}) WHEN 1 THEN element_at({source}, 1).{field} WHEN 0 THEN {empty} ELSE {general} END"

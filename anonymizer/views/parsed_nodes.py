@@ -3,15 +3,14 @@
 The resource is parsed with one ``from_json`` into a nested struct holding only the keys the view uses: a complex
 element the view navigates into (``code``, then ``code.coding``) is a :class:`Node`, typed ``struct<...>`` or
 ``array<struct<...>>`` by its R4 cardinality (:mod:`anonymizer.views.cardinality`); every other key is a STRING
-(Spark's JSON reader gives an object or array member as its JSON text). The parsed struct is then reshaped into
-one column ``_root`` in which every node is an array of its elements (one element for a single object, none when
-absent), so navigation is struct field access, also inside ``forEach`` and other lambdas, whatever the
-cardinality.
+(Spark's JSON reader gives an object or array member as its JSON text). The views read that struct, :data:`RAW`,
+directly: a single node is a struct field (NULL when absent), a repeating one an array.
 
-A resource whose JSON does not have the R4 shape (an object where an array belongs or the reverse) is not lost
-or misread: ``from_json`` reports it in :data:`UNPARSED`, and that row's ``_root`` is built the shape-agnostic
-way: the resource parsed into a struct of STRING fields and each node's text parsed with
-``from_json(text, 'array<struct<...>>')``, which accepts a single object as well as an array of objects.
+A resource whose JSON does not have the R4 shape (an object where an array belongs, or an array where one object
+belongs) is not lost: ``from_json`` reports it in :data:`UNPARSED`, and that row is parsed again the shape-agnostic
+way (a struct of STRING fields, each node's text parsed with ``from_json(text, 'array<struct<...>>')``, which
+accepts a single object as well as an array of objects) and reshaped to the R4 shape. Only a single element given
+several values cannot be reshaped: that raises an error naming the element and the resource's id.
 
 A node whose elements are needed as JSON text (a complex value as a column, ``repeat``, ``distinct``, ``|``,
 ``extension()``...) is *opaque*: the compiler marks it while compiling and compiles again, and an opaque node
@@ -78,49 +77,34 @@ class Node:
         """This node's type as a field of its parent's nested struct (an array when the element repeats)."""
         return f"array<{self.nested_type()}>" if self.repeated else self.nested_type()
 
-    def enriched(self, raw: str) -> str:
-        """A raw struct (shape-agnostic parse) of this node as a struct whose child nodes are parsed."""
+    def reshaped(self, raw: str, several: str) -> str:
+        """A raw struct (shape-agnostic parse) of this node as its R4-shaped struct (child nodes by cardinality)."""
         parts = []
         for key in self.parsed_keys():
             child = self.children.get(key)
             value = f"{raw}.{ident(key)}"
-            parts.append(f"{quote(key)}, {child.parse(value) if child else value}")
+            parts.append(f"{quote(key)}, {child.shaped_parse(value, several) if child else value}")
         return f"named_struct({', '.join(parts)})"
 
-    def parse(self, text: str) -> str:
-        """SQL parsing one JSON text (object or array of objects) into this node's elements (empty when NULL)."""
+    def shaped_parse(self, text: str, several: str) -> str:
+        """SQL parsing one JSON text (object or array of objects) into this node's R4-shaped value.
+
+        A repeating node is the array of its elements (empty when NULL); a single one is its element (NULL when
+        there is none), and several elements raise the error ``several`` (SQL of the message's start) followed by
+        this element's path and the resource's id: R4 allows one, and reading one of them would be a guess.
+        """
         schema = quote(f"array<{self.raw_type()}>")
         r = f"_r{next(_ids)}"
         parsed = f"array_compact(coalesce(from_json({text}, {schema}), from_json('[]', {schema})))"
-        return f"transform({parsed}, {r} -> {self.enriched(r)})" if self.children else parsed
-
-    def reshaped(self, value: str) -> str:
-        """SQL turning this node's value in the nested parse into the array of its elements ``_root`` holds."""
-        if not self.repeated:
-            empty = f"CAST(array() AS array<{self.element_type()}>)"
-            return f"IF({value} IS NULL, {empty}, array({self.shaped_struct(value)}))"
-        r = f"_r{next(_ids)}"
-        present = f"array_compact(coalesce({value}, CAST(array() AS {self.shaped_type()})))"
-        return f"transform({present}, {r} -> {self.shaped_struct(r)})" if self.children else present
-
-    def element_type(self) -> str:
-        """The type of one element of this node in ``_root`` (child nodes as arrays of their elements)."""
-        parts = []
-        for key in self.parsed_keys():
-            child = self.children.get(key)
-            parts.append(f"{ident(key)}:{f'array<{child.element_type()}>' if child else 'STRING'}")
-        return "struct<" + ",".join(parts) + ">"
-
-    def shaped_struct(self, value: str) -> str:
-        """One element of the nested parse as the struct ``_root`` holds (its child nodes as arrays)."""
-        if not self.children and not self.is_root:  # the root drops the field UNPARSED
-            return value
-        parts = []
-        for key in self.parsed_keys():
-            child = self.children.get(key)
-            member = f"{value}.{ident(key)}"
-            parts.append(f"{quote(key)}, {child.reshaped(member) if child else member}")
-        return f"named_struct({', '.join(parts)})"
+        elements = f"transform({parsed}, {r} -> {self.reshaped(r, several)})" if self.children else parsed
+        if self.repeated:
+            return elements
+        where = quote(f" in element '{'.'.join(self.path)}' (R4 allows one) of resource ")
+        error = f"raise_error(concat({several}, {where}, get_json_object(_resource, '$.id')))"
+        return (
+            f"CASE WHEN size({parsed}) > 1 THEN CAST({error} AS {self.nested_type()}) "
+            f"ELSE try_element_at({elements}, 1) END"
+        )
 
 
 class NodeTree:
@@ -155,7 +139,7 @@ class NodeTree:
     def resolved(self, sql: str) -> str:
         """``sql`` with the placeholders of :meth:`empty_array` replaced by their typed empty arrays."""
         for token, node in self._empties.items():
-            sql = sql.replace(token, f"CAST(array() AS array<{node.element_type()}>)")
+            sql = sql.replace(token, f"CAST(array() AS array<{node.nested_type()}>)")
         return sql
 
     def mark_opaque(self, node: Node) -> None:
@@ -178,13 +162,14 @@ class NodeTree:
         """The schema ``from_json`` parses the resource with (into column :data:`RAW`), shaped by the R4 model."""
         return self.root.nested_type()[: -len(">")] + f",{ident(UNPARSED)}:STRING>"
 
-    def root_definition(self, text: str) -> str:
-        """SQL of ``_root`` (the resource with its parsed nodes as arrays) from :data:`RAW` and the JSON ``text``.
+    def root_definition(self, text: str, several: str) -> str:
+        """SQL of the R4-shaped parse of a resource ``from_json`` could not give the R4 shape (see :data:`UNPARSED`).
 
-        Rows that do not have the R4 shape are parsed again the shape-agnostic way.
+        The JSON ``text`` is parsed the shape-agnostic way and reshaped: the same type as :meth:`root_schema`, so
+        the views read it as they read the others. ``several`` starts the error of a single node with several
+        elements (see :meth:`Node.shaped_parse`).
         """
         # Parsed once per key read (only rows without the R4 shape get here), not bound with a lambda: each lambda
         # level costs the analyzer a pass over the whole plan.
-        agnostic = self.root.enriched(f"from_json({text}, {quote(self.root.raw_type())})")
-        shaped = self.root.shaped_struct(RAW)
-        return f"IF({RAW}.{ident(UNPARSED)} IS NULL, {shaped}, {agnostic})"
+        shaped = self.root.reshaped(f"from_json({text}, {quote(self.root.raw_type())})", several)
+        return f"{shaped[: -len(')')]}, {quote(UNPARSED)}, CAST(NULL AS STRING))"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
-from anonymizer.views.parsed_nodes import NodeTree
+from anonymizer.views.parsed_nodes import RAW, NodeTree
 from anonymizer.views.sql_text import fresh, ident, let, quote, text_array
 from anonymizer.views.sql_values import (
     Scope,
@@ -30,16 +30,17 @@ from anonymizer.views.sql_values import (
 from anonymizer.views.types import convert, mismatch_message
 
 REPEAT_DEPTH = 32
-RESOURCE_ID = "_root.`id`"
+RESOURCE_ID = f"{RAW}.`id`"
 MAX_PASSES = 64
 
 
 @dataclass(frozen=True)
 class CompiledView:
-    """A view as SQL over ``_resource`` (JSON text) and ``_root`` (``root`` over ``from_json(_resource, root_schema)``).
+    """A view as SQL over ``_resource`` (JSON text) and ``_raw``, its R4-shaped parse.
 
-    ``root_schema`` has the field :data:`~anonymizer.views.parsed_nodes.UNPARSED` for ``from_json``'s
-    ``columnNameOfCorruptRecord`` option (see :func:`anonymizer.views.runner.view_frame`).
+    ``_raw`` is ``from_json(_resource, root_schema)``, or ``root`` for a resource that parse reports in the field
+    :data:`~anonymizer.views.parsed_nodes.UNPARSED` (``from_json``'s ``columnNameOfCorruptRecord``; see
+    :func:`anonymizer.views.runner.view_frame`).
     """
 
     root_schema: str
@@ -72,11 +73,12 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
         parts = [c.compile_pass(tree) for c in compilers]
         tree.settle()
         if not tree.dirty:
-            general = [(tree.resolved(where), tree.resolved(rows)) for where, rows in parts]
+            names = ", ".join(repr(v.name or v.resource) for v in views)
+            several = quote(f"[views] {'view' if len(views) == 1 else 'views'} {names}: several values")
             return SharedCompiled(
                 tree.root_schema(),
-                tree.root_definition("_resource"),
-                general,
+                tree.root_definition("_resource", several),
+                [(tree.resolved(where), tree.resolved(rows)) for where, rows in parts],
             )
     raise RuntimeError(  # pragma: no cover - bounded by the number of nodes views can name
         f"views {[v.name for v in views]} did not compile to a stable schema"
@@ -117,7 +119,7 @@ class RowsCompiler:
         return self.compiled().where
 
     def _where(self) -> str:
-        conditions = [f"_root.`resourceType` = {quote(self.view.resource)}"]
+        conditions = [f"{RAW}.`resourceType` = {quote(self.view.resource)}"]
         for _, ast in self.view.where:
             conditions.append(f"coalesce({to_bool(self.exprs.compile(ast, self.exprs.root_scope()))}, false)")
         return " AND ".join(f"({c})" for c in conditions)

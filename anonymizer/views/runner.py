@@ -15,7 +15,7 @@ from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
 from anonymizer.views.parsed_nodes import RAW, UNPARSED
 from anonymizer.views.rows_sql import compile_shared
-from anonymizer.views.sql_text import quote
+from anonymizer.views.sql_text import ident, quote
 from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
@@ -61,10 +61,10 @@ def shared_view(frame: DataFrame, index: int) -> DataFrame:
 def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> DataFrame:
     """The views' rows: one ``inline`` generator per resource over one parse shared by the views.
 
-    Parse, ``_root``, filters and rows are one generator expression, evaluated once per resource: as separate
-    projections Spark would store ``_root`` in its binary row format, which the (interpreted) higher-order
-    functions then read field by field at a high cost, and a separate filter would be pushed below the parse
-    and parse the resource a second time.
+    Parse, filters and rows are one generator expression, evaluated once per resource: as separate projections
+    Spark would store the parse in its binary row format, which the (interpreted) higher-order functions then read
+    field by field at a high cost, and a separate filter would be pushed below the parse and parse the resource a
+    second time. Only a resource without the R4 shape is parsed again (the shape-agnostic way, then reshaped).
     """
     from pyspark.sql import functions as F
 
@@ -74,17 +74,20 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
     generated = f"array(named_struct({fields}))" if shared else general[0]
     options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
     parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
+    unparsed = f"{ident(UNPARSED)} IS NULL"
     try:
-        root = f"element_at(transform(array({compiled.root}), _root -> {generated}), 1)"
-        return resources.select(F.expr(f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"))
+        shaped = f"element_at(transform(array({parse}), _p -> IF(_p.{unparsed}, _p, {compiled.root})), 1)"
+        return resources.select(
+            F.expr(f"inline(element_at(transform(array({shaped}), {RAW} -> {generated}), 1))")
+        )
     except Exception as exc:
         # Spark 3.5's analyzer resolves one level of nested lambdas per iteration; a deep view (``repeat``) in
-        # two more lambdas can exceed its limit. Then the parse and ``_root`` are projections (slower, same rows).
+        # two more lambdas can exceed its limit. Then the parse is a projection (slower, same rows).
         if "Max iterations" not in str(exc):
             raise
-    parsed = resources.select("_resource", F.expr(parse).alias(RAW))
-    with_root = parsed.select("_resource", F.expr(compiled.root).alias("_root"))
-    return with_root.select(F.expr(f"inline({generated})"))
+    parsed = resources.select("_resource", F.expr(parse).alias("_p"))
+    with_raw = parsed.select("_resource", F.expr(f"IF(_p.{unparsed}, _p, {compiled.root})").alias(RAW))
+    return with_raw.select(F.expr(f"inline({generated})"))
 
 
 @contextmanager

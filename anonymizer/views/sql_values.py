@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from anonymizer.views.parsed_nodes import Node
 from anonymizer.views.sql_text import EMPTY, first_text, fresh
 
-ROOT = "array(_root)"
 NUMERIC_TYPES = frozenset({"decimal", "integer", "positiveInt", "unsignedInt", "integer64"})
 _STRING_TYPES = frozenset(
     {
@@ -45,6 +44,8 @@ class Value:
     ``array_compact(transform(source, x -> f))`` (the non-NULL results of ``f``), so a single value can be taken in
     the same lambda (see :func:`anonymizer.views.rows_sql.RowsCompiler`); ``mapped_text`` (t, g): ``source`` is
     ``split_value(t)`` and ``g`` is ``f`` of ``t``, the whole collection when ``t`` does not start like an array.
+    ``head`` (sql, h): while ``sql`` is still this value's SQL, its first element is ``h`` (NULL when empty), read
+    without building the collection.
     """
 
     sql: str
@@ -56,6 +57,7 @@ class Value:
     one: tuple[str, str] | None = None
     mapped: tuple[str, str, str, str] | None = None
     mapped_text: tuple[str, str] | None = None
+    head: tuple[str, str] | None = None
 
 
 def member_text(v: Value) -> str | None:
@@ -66,6 +68,13 @@ def member_text(v: Value) -> str | None:
 def only_element(v: Value) -> str | None:
     """SQL of the only element of ``v`` (NULL when empty) if ``v`` is known to have at most one, else None."""
     return v.one[1] if v.one is not None and v.one[0] == v.sql else None
+
+
+def first_element(v: Value) -> str:
+    """SQL of the first element of the collection ``v`` (NULL when empty)."""
+    if v.head is not None and v.head[0] == v.sql:
+        return v.head[1]
+    return f"try_element_at({elements(v)}, 1)"
 
 
 def mapped_text(v: Value) -> tuple[str, str] | None:
