@@ -74,17 +74,24 @@ def quoted_path(path: str) -> str:
     return "delta.`" + absolute(path).replace("`", "``") + "`"
 
 
-def table_properties(spark: SparkSession, path: str) -> dict[str, str] | None:
-    """The table properties of the Delta table at ``path``, or None when there is no Delta table there."""
+def table_detail(spark: SparkSession, path: str) -> tuple[dict[str, str], int] | None:
+    """The table properties and the bytes of the data files of the Delta table at ``path`` (None without one)."""
     from pyspark.errors import AnalysisException
 
     try:
-        rows = spark.sql(f"DESCRIBE DETAIL {quoted_path(path)}").select("format", "properties").collect()
+        detail = spark.sql(f"DESCRIBE DETAIL {quoted_path(path)}")
+        rows = detail.select("format", "properties", "sizeInBytes").collect()
     except AnalysisException:
         return None
     if not rows or rows[0]["format"] != "delta":
         return None
-    return dict(rows[0]["properties"] or {})
+    return dict(rows[0]["properties"] or {}), int(rows[0]["sizeInBytes"] or 0)
+
+
+def table_properties(spark: SparkSession, path: str) -> dict[str, str] | None:
+    """The table properties of the Delta table at ``path``, or None when there is no Delta table there."""
+    detail = table_detail(spark, path)
+    return None if detail is None else detail[0]
 
 
 def table_resource_format(spark: SparkSession, path: str) -> str | None:

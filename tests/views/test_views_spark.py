@@ -159,6 +159,28 @@ def test_view_tables_keep_file_statistics_for_their_key_columns_only(spark: Any,
     assert min(s["minValues"]["id"] for s in stats) == "pk-1"
 
 
+def test_a_small_source_table_is_read_in_one_task_and_a_large_one_keeps_its_splits(
+    spark: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A view's task carries the whole compiled view: a small table's files are read in one task, not one each."""
+    from anonymizer.views import materialize as module
+
+    rows = [(f"p{i}", json.dumps({"resourceType": "Patient", "id": f"p{i}"})) for i in range(40)]
+    table = str(tmp_path / "delta" / "Patient")
+    spark.createDataFrame(rows, "id string, resource string").repartition(4).write.format("delta").save(table)
+    view = parse_view(VIEW)
+    spark.conf.set("spark.sql.files.openCostInBytes", "1")  # one split per file, as for large files
+    try:
+        split = spark.read.format("delta").load(table).rdd.getNumPartitions()
+        assert split > 1
+        small, present = module.source_frame(view, str(tmp_path), spark)
+        assert present and small.rdd.getNumPartitions() == 1
+        monkeypatch.setattr(module, "VIEW_TASK_BYTES", 1)  # every table "large": Spark's splits kept
+        assert module.source_frame(view, str(tmp_path), spark)[0].rdd.getNumPartitions() == split
+    finally:
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+
+
 def test_view_over_a_missing_type_is_an_empty_table(spark: Any, tmp_path: Path) -> None:
     zone = _zone(spark, tmp_path, variant=False)
     claims = {
