@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python bench/views_expressions_ab.py --zone ZONE [--rounds 5] NAME=TREE [NAME=TREE ...]
 
-TREE is a checkout of this repository (e.g. a ``git worktree`` of another revision); its compiler writes the SQL of
-the starter views (``views/`` of this checkout) in a subprocess with ``PYTHONPATH=TREE``. ZONE is a research zone,
+TREE is a checkout of this repository (e.g. a ``git worktree`` of another revision); its runner writes the select
+expression of each starter view (``views/`` of this checkout) in a subprocess with ``PYTHONPATH=TREE``. ZONE is a research zone,
 typically the replicated one that ``bench/views_bench.py --keep`` leaves. Each round evaluates every version's
 views over the same cached source tables with Spark's ``noop`` sink (no Delta write, no planning of a write),
 versions alternating, and sums the task CPU (``executorCpuTime`` from the Spark UI's REST API) per resource type.
@@ -28,21 +28,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _DUMP = """
 import json, sys
+from pyspark.sql import functions as F
+captured = []
+F.expr = lambda text: captured.append(text) or text  # the tree's runner builds the select; keep its text
+
+class Frame:
+    def select(self, *columns):
+        return self
+
+from anonymizer.views import runner
 from anonymizer.views.materialize import load_views
-from anonymizer.views.rows_sql import compile_shared
-groups = {}
-for view in load_views([sys.argv[1]]):
-    groups.setdefault(view.resource, []).append(view)
 out = {}
-for rtype, group in groups.items():
-    compiled = compile_shared(group)
-    out[rtype] = {"schema": compiled.root_schema, "root": compiled.root, "views": compiled.views}
+for view in load_views([sys.argv[1]]):
+    runner.view_frame(view, Frame())
+    out.setdefault(view.resource, []).append(captured[-1])
 json.dump(out, sys.stdout)
 """
 
 
-def compiled_sql(tree: str) -> dict[str, dict[str, object]]:
-    """The starter views' SQL per resource type as compiled by the code in ``tree``."""
+def compiled_sql(tree: str) -> dict[str, list[str]]:
+    """Per resource type, the select expression of each starter view as ``tree``'s runner builds it."""
     env = dict(os.environ, PYTHONPATH=tree)
     done = subprocess.run(  # run in ``tree``: ``python -c`` puts the working folder first on sys.path
         [sys.executable, "-c", _DUMP, str(ROOT / "views")],
@@ -71,8 +76,6 @@ def main() -> None:
 
     from anonymizer.spark.research_zone import delta_path
     from anonymizer.spark.session import local_session
-    from anonymizer.views.parsed_nodes import RAW, UNPARSED
-    from anonymizer.views.sql_text import quote
 
     spark = local_session(
         args.master,
@@ -100,18 +103,12 @@ def main() -> None:
     for t in types:
         sources[t] = sources[t].cache()
         sources[t].count()
-    options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
     cpu: dict[tuple[str, str], list[float]] = {}
     for round_number in range(args.rounds):
         for name, compiled in versions.items():
             for t in types:
-                sql = compiled[t]
-                parse = f"from_json(_resource, {quote(str(sql['schema']))}, {options})"
                 before = stages()
-                for where, rows in sql["views"]:  # type: ignore[union-attr]
-                    generated = f"IF(coalesce({where}, false), {rows}, NULL)"
-                    root = f"element_at(transform(array({sql['root']}), _root -> {generated}), 1)"
-                    expr = f"inline(element_at(transform(array({parse}), {RAW} -> {root}), 1))"
+                for expr in compiled[t]:
                     sources[t].select(F.expr(expr)).write.format("noop").mode("overwrite").save()
                 time.sleep(0.2)  # the listener records the last stage
                 new = [s for key, s in stages().items() if key not in before]
