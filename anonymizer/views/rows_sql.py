@@ -111,7 +111,7 @@ class RowsCompiler:
         return self._where(), self._select(self.view.root, self.exprs.root_scope())[0]
 
     def rows(self) -> str:
-        """SQL of the view's rows over the columns ``_resource``, ``_root`` and the parsed node columns."""
+        """SQL of the view's rows over ``_resource`` and its R4-shaped parse ``_raw`` (see :class:`CompiledView`)."""
         return self.compiled().rows
 
     def where(self) -> str:
