@@ -85,6 +85,8 @@ def main() -> None:
         help="keep the replicated zone (its path is printed; for views_expressions_ab.py)",
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     from pyspark.sql import functions as F
 
