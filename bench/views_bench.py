@@ -93,9 +93,11 @@ def main() -> None:
     import anonymizer.views as views_package
     from anonymizer.spark.research_zone import delta_path
     from anonymizer.spark.session import local_session
+    from anonymizer.spark.settings import VIEWS_LOCAL_CONF
     from anonymizer.views.materialize import load_views, materialize
 
-    spark = local_session(args.master, app_name="views-bench")
+    # The session the `views` command starts (VIEWS_LOCAL_CONF); the scan-and-write runs in the same JVM.
+    spark = local_session(args.master, app_name="views-bench", extra_layers=(VIEWS_LOCAL_CONF,))
     spark.sparkContext.setLogLevel("ERROR")
     views = load_views([str(ROOT / "views")])
     types = sorted({v.resource for v in views if Path(delta_path(args.research, v.resource)).is_dir()})

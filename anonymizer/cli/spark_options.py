@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from anonymizer.cli.errors import UsageError
@@ -47,8 +48,11 @@ def parse_conf(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
-    """The Spark session for a CLI run (see :func:`anonymizer.spark.session.cli_session`)."""
+def session_from_args(
+    args: argparse.Namespace, app_name: str, local_defaults: Mapping[str, str] | None = None
+) -> SparkSession:
+    """The Spark session for a CLI run (see :func:`anonymizer.spark.session.cli_session`); ``local_defaults``
+    apply only to a local session started here."""
     from anonymizer.spark.session import cli_session
 
     return cli_session(
@@ -57,4 +61,5 @@ def session_from_args(args: argparse.Namespace, app_name: str) -> SparkSession:
         app_name=app_name,
         verbose=bool(getattr(args, "verbose", False)),
         remote=getattr(args, "remote", None),
+        local_defaults=local_defaults,
     )

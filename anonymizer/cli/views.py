@@ -12,6 +12,7 @@ from pathlib import Path
 
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
+from anonymizer.spark.settings import VIEWS_LOCAL_CONF
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTER_VIEWS = REPO_ROOT / "views"
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> None:
     views = load_views(
         args.views or [str(STARTER_VIEWS)]
     )  # an invalid definition: ViewDefinitionError, exit 2
-    spark = session_from_args(args, app_name="fhir-anonymizer views")
+    spark = session_from_args(args, app_name="fhir-anonymizer views", local_defaults=VIEWS_LOCAL_CONF)
     try:
         written = materialize(views, args.research, spark, output=args.output, mode=args.mode)
     except ViewEvaluationError as exc:

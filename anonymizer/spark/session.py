@@ -176,15 +176,26 @@ def cli_session(
     *,
     verbose: bool = False,
     remote: str | None = None,
+    local_defaults: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Session for the CLI: Spark Connect (``remote`` or ``SPARK_REMOTE``), the given master, the
-    spark-submit/Databricks one, or ``local[*]``."""
+    spark-submit/Databricks one, or ``local[*]``.
+
+    ``local_defaults`` are further defaults of a local session this call starts (``conf`` wins over them); a
+    remote, configured or already running session is used as it is.
+    """
     remote = remote or (os.environ.get(REMOTE_ENV) if master is None else None)
     if remote:
         return remote_session(remote, app_name=app_name, conf=conf, verbose=verbose)
     if master is None and (has_configured_master() or _active_exists()):
         return active_or_new_session(conf)
-    return local_session(master or "local[*]", app_name=app_name, conf=conf, verbose=verbose)
+    return local_session(
+        master or "local[*]",
+        app_name=app_name,
+        conf=conf,
+        extra_layers=(dict(local_defaults),) if local_defaults else (),
+        verbose=verbose,
+    )
 
 
 def _active_exists() -> bool:
