@@ -213,7 +213,9 @@ def _fn_reference_key(c: Compiler, src: Value, args: tuple, scope: Scope, at_roo
     r = fresh("r")
     value = _mapped(references, r, key_of(r))
     text = member_text(member)
-    return value if text is None else replace(value, mapped_text=(text, key_of(f"({text})")))
+    if text is None:
+        return value
+    return replace(value, mapped_text=(text, key_of(f"({text})")), plain=member.plain)
 
 
 def _mapped(source: str, x: str, f: str) -> Value:

@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from anonymizer.fhir.model import PRIMITIVE_TYPES, r4
+from anonymizer.views.cardinality import repeats
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_functions import ARITY, FUNCTIONS, type_argument
 from anonymizer.views.fhirpath_parser import Binary, Call, Index, Literal, Member, Negate, This, Variable
 from anonymizer.views.parsed_nodes import RAW, Node, NodeTree
-from anonymizer.views.sql_text import EMPTY, as_map, fresh, ident, quote, split_value
+from anonymizer.views.sql_text import EMPTY, as_map, fresh, ident, quote, single_value, split_value
 from anonymizer.views.sql_values import (
     Constant,
     Scope,
@@ -138,24 +139,32 @@ class ExpressionCompiler:
             node = self.tree.child(parent, keys[0], child_path)
             if node is not None:
                 return self._node(source, node, ident(keys[0]), child_type, child_path)
+        # A single primitive (R4) is one value: the parse guarantees its text is not a JSON array.
+        plain = len(keys) == 1 and child_type in PRIMITIVE_TYPES and not repeats(parent.type_path, keys[0])
+        split = single_value if plain else split_value
         for key in keys:
-            parent.use(key, as_text=True)
+            parent.use(key, as_text=True, plain=plain)
         if at_root:
-            parts = [split_value(f"{RAW}.{ident(k)}") for k in keys]
+            parts = [split(f"{RAW}.{ident(k)}") for k in keys]
             body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
             text = (body, f"{RAW}.{ident(keys[0])}") if len(keys) == 1 else None
-            return Value(body, "coll", child_type, child_path, text=text)
+            return Value(body, "coll", child_type, child_path, text=text, plain=plain)
         m = fresh("m")
-        parts = [split_value(f"{m}.{ident(k)}") for k in keys]
-        body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
-        sql = f"flatten(transform({source.sql}, {m} -> {body}))"
+        if plain:
+            sql = f"array_compact(transform({source.sql}, {m} -> {m}.{ident(keys[0])}))"
+        else:
+            parts = [split_value(f"{m}.{ident(k)}") for k in keys]
+            body = parts[0] if len(parts) == 1 else f"concat({', '.join(parts)})"
+            sql = f"flatten(transform({source.sql}, {m} -> {body}))"
         if len(keys) == 1 and _plain_path(source.sql):
             # Mostly one element: its member split, without the lambda and ``flatten`` (the same collection).
-            sql = f"IF(size({source.sql}) = 1, {split_value(f'element_at({source.sql}, 1).{ident(keys[0])}')}, {sql})"
+            sql = (
+                f"IF(size({source.sql}) = 1, {split(f'element_at({source.sql}, 1).{ident(keys[0])}')}, {sql})"
+            )
         # At most one element: the collection is that element's member split (none when there is no element).
         element = only_element(source)
         text = (sql, f"({element}).{ident(keys[0])}") if element is not None and len(keys) == 1 else None
-        return Value(sql, "coll", child_type, child_path, text=text)
+        return Value(sql, "coll", child_type, child_path, text=text, plain=plain)
 
     def _node(self, source: Value, node: Node, field: str, child_type: str, child_path: str) -> Value:
         """A child node's elements, read from the R4-shaped parse (an array of parsed structs, never NULL).

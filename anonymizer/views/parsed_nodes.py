@@ -12,6 +12,11 @@ way (a struct of STRING fields, each node's text parsed with ``from_json(text, '
 accepts a single object as well as an array of objects) and reshaped to the R4 shape. Only a single element given
 several values cannot be reshaped: that raises an error naming the element and the resource's id.
 
+A single primitive element (``subject.reference``, ``id``) is a *plain* key: R4 gives it as one JSON value, so the
+views read its text as the one value, with no test for a JSON array. A resource in which a plain key's text starts
+like a JSON array (invalid R4, or a text that starts with ``[``) is also taken the shape-agnostic way, where a plain
+key given as an array is reshaped like a single node: its one element, and several are an error.
+
 A node whose elements are needed as JSON text (a complex value as a column, ``repeat``, ``distinct``, ``|``,
 ``extension()``...) is *opaque*: the compiler marks it while compiling and compiles again, and an opaque node
 stays a text field of its parent.
@@ -27,6 +32,8 @@ from anonymizer.views.sql_text import ident, quote
 
 _ids = itertools.count()
 RAW = "_raw"
+#: The R4-shaped parse before it is checked (:meth:`NodeTree.suspect`) and taken as :data:`RAW` or reshaped.
+PARSED = "_p"
 UNPARSED = "_views_unparsed"
 # A node the view reads no key from (``component.count()``) still needs its elements: a key every element may have.
 _PLACEHOLDER = "id"
@@ -42,6 +49,7 @@ class Node:
     repeated: bool = False
     fields: list[str] = field(default_factory=list)
     text_keys: set[str] = field(default_factory=set)
+    plain_keys: set[str] = field(default_factory=set)
     children: dict[str, Node] = field(default_factory=dict)
 
     @property
@@ -49,12 +57,17 @@ class Node:
         """Whether this is the resource itself."""
         return not self.path
 
-    def use(self, key: str, *, as_text: bool) -> None:
-        """Record that ``key`` is read from this node's elements (as text, or as a parsed child)."""
+    def use(self, key: str, *, as_text: bool, plain: bool = False) -> None:
+        """Record that ``key`` is read from this node's elements (as text, or as a parsed child).
+
+        ``plain``: the key is a single primitive element, read as one value (see the module's documentation).
+        """
         if key not in self.fields:
             self.fields.append(key)
         if as_text:
             self.text_keys.add(key)
+        if plain:
+            self.plain_keys.add(key)
 
     def parsed_keys(self) -> list[str]:
         """The keys parsed from this node's elements (the root always has ``resourceType`` and ``id``)."""
@@ -78,13 +91,61 @@ class Node:
         return f"array<{self.nested_type()}>" if self.repeated else self.nested_type()
 
     def reshaped(self, raw: str, several: str) -> str:
-        """A raw struct (shape-agnostic parse) of this node as its R4-shaped struct (child nodes by cardinality)."""
+        """A raw struct (shape-agnostic parse) of this node as its R4-shaped struct (child nodes by cardinality).
+
+        A plain key's text is its one value (see :meth:`plain_value`).
+        """
         parts = []
         for key in self.parsed_keys():
             child = self.children.get(key)
             value = f"{raw}.{ident(key)}"
-            parts.append(f"{quote(key)}, {child.shaped_parse(value, several) if child else value}")
+            if child is not None:
+                value = child.shaped_parse(value, several)
+            elif key in self.plain_keys:
+                value = self.plain_value(key, value, several)
+            parts.append(f"{quote(key)}, {value}")
         return f"named_struct({', '.join(parts)})"
+
+    def plain_value(self, key: str, text: str, several: str) -> str:
+        """SQL of a single primitive's one value from its JSON ``text``: the text, or the one element of an array.
+
+        A text that starts like a JSON array and parses as one is R4's single primitive given as an array: its one
+        element (NULL for none); several raise the error ``several`` like a single node's. Any other text (one
+        that starts with ``[`` but is not a JSON array) is the value as it is.
+        """
+        a = f"_a{next(_ids)}"
+        items = f"array_compact({a})"
+        one = (
+            f"CASE WHEN {a} IS NULL THEN {text} WHEN size({items}) > 1 THEN CAST({self._several(key, several)} AS STRING) "
+            f"ELSE try_element_at({items}, 1) END"
+        )
+        parsed = f"element_at(transform(array(from_json({text}, 'array<string>')), {a} -> {one}), 1)"
+        return f"CASE WHEN {text} IS NULL OR left({text}, 1) <> '[' THEN {text} ELSE {parsed} END"
+
+    def _several(self, key: str | None, several: str) -> str:
+        """The error of several values given where R4 allows one (this node's element, or its key ``key``)."""
+        path = ".".join((*self.path, key) if key else self.path)
+        where = quote(f" in element '{path}' (R4 allows one) of resource ")
+        return f"raise_error(concat({several}, {where}, get_json_object(_resource, '$.id')))"
+
+    def suspect(self, value: str) -> str | None:
+        """SQL true when a plain key under this node's parsed ``value`` starts like a JSON array (None: no plain key).
+
+        Such a resource is taken the shape-agnostic way (:meth:`NodeTree.root_definition`), where the key is read
+        as its one value or fails; the views then read every plain key's text as the value.
+        """
+        tests = [f"left({value}.{ident(key)}, 1) = '['" for key in sorted(self.plain_keys)]
+        for key, child in self.children.items():
+            if child.repeated:
+                element = f"_s{next(_ids)}"
+                inner = child.suspect(element)
+                if inner is not None:
+                    tests.append(f"exists({value}.{ident(key)}, {element} -> {inner})")
+            else:
+                inner = child.suspect(f"{value}.{ident(key)}")
+                if inner is not None:
+                    tests.append(inner)
+        return " OR ".join(tests) if tests else None
 
     def shaped_parse(self, text: str, several: str) -> str:
         """SQL parsing one JSON text (object or array of objects) into this node's R4-shaped value.
@@ -96,11 +157,14 @@ class Node:
         schema = quote(f"array<{self.raw_type()}>")
         r = f"_r{next(_ids)}"
         parsed = f"array_compact(coalesce(from_json({text}, {schema}), from_json('[]', {schema})))"
-        elements = f"transform({parsed}, {r} -> {self.reshaped(r, several)})" if self.children else parsed
+        elements = (
+            f"transform({parsed}, {r} -> {self.reshaped(r, several)})"
+            if self.children or self.plain_keys
+            else parsed
+        )
         if self.repeated:
             return elements
-        where = quote(f" in element '{'.'.join(self.path)}' (R4 allows one) of resource ")
-        error = f"raise_error(concat({several}, {where}, get_json_object(_resource, '$.id')))"
+        error = self._several(None, several)
         return (
             f"CASE WHEN size({parsed}) > 1 THEN CAST({error} AS {self.nested_type()}) "
             f"ELSE try_element_at({elements}, 1) END"
@@ -161,6 +225,14 @@ class NodeTree:
     def root_schema(self) -> str:
         """The schema ``from_json`` parses the resource with (into column :data:`RAW`), shaped by the R4 model."""
         return self.root.nested_type()[: -len(">")] + f",{ident(UNPARSED)}:STRING>"
+
+    def suspect(self) -> str:
+        """SQL true when the R4-shaped parse :data:`PARSED` has a plain key that starts like a JSON array.
+
+        Such a resource is read the way of :meth:`root_definition`, like one without the R4 shape.
+        """
+        test = self.root.suspect(PARSED)
+        return f"coalesce({test}, false)" if test else "false"
 
     def root_definition(self, text: str, several: str) -> str:
         """SQL of the R4-shaped parse of a resource ``from_json`` could not give the R4 shape (see :data:`UNPARSED`).

@@ -40,11 +40,13 @@ class CompiledView:
 
     ``_raw`` is ``from_json(_resource, root_schema)``, or ``root`` for a resource that parse reports in the field
     :data:`~anonymizer.views.parsed_nodes.UNPARSED` (``from_json``'s ``columnNameOfCorruptRecord``; see
-    :func:`anonymizer.views.runner.view_frame`).
+    :func:`anonymizer.views.runner.view_frame`) or for which ``suspect`` (SQL over the parse, named
+    :data:`~anonymizer.views.parsed_nodes.PARSED`) is true.
     """
 
     root_schema: str
     root: str
+    suspect: str
     where: str
     rows: str
 
@@ -55,6 +57,7 @@ class SharedCompiled:
 
     root_schema: str
     root: str
+    suspect: str
     views: list[tuple[str, str]]
 
 
@@ -78,6 +81,7 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
             return SharedCompiled(
                 tree.root_schema(),
                 tree.root_definition("_resource", several),
+                tree.suspect(),
                 [(tree.resolved(where), tree.resolved(rows)) for where, rows in parts],
             )
     raise RuntimeError(  # pragma: no cover - bounded by the number of nodes views can name
@@ -102,7 +106,7 @@ class RowsCompiler:
         if self._compiled is None:
             shared = compile_shared([self.view])
             where, rows = shared.views[0]
-            self._compiled = CompiledView(shared.root_schema, shared.root, where, rows)
+            self._compiled = CompiledView(shared.root_schema, shared.root, shared.suspect, where, rows)
         return self._compiled
 
     def compile_pass(self, tree: NodeTree) -> tuple[str, str]:
@@ -235,11 +239,16 @@ class RowsCompiler:
         several = f"CAST(raise_error(concat({many}, {RESOURCE_ID})) AS {target})"
         text = member_text(value)
         if text is not None:
+            if value.plain:
+                return f"CAST({convert(text, target, mismatch)} AS {target})"
             return _single_text_column(text, target, mismatch, several)
         mapped = mapped_parts(value)
         if mapped is not None:
-            general = _single_mapped_column(*mapped, target, mismatch, several)
             single = mapped_text(value)
+            if single is not None and value.plain:
+                # The one member text's result is the whole collection's one value (or NULL).
+                return f"CAST({convert(f'({single[1]})', target, mismatch)} AS {target})"
+            general = _single_mapped_column(*mapped, target, mismatch, several)
             if single is None:
                 return general
             # One member text that is not a JSON array: its one element's result, without the lambda.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from anonymizer.spark.research_zone import delta_path
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
-from anonymizer.views.parsed_nodes import RAW, UNPARSED
+from anonymizer.views.parsed_nodes import PARSED, RAW, UNPARSED
 from anonymizer.views.rows_sql import compile_shared
 from anonymizer.views.sql_text import ident, quote
 from anonymizer.views.validate import parse_view
@@ -74,9 +74,12 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
     generated = f"array(named_struct({fields}))" if shared else general[0]
     options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
     parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
-    unparsed = f"{ident(UNPARSED)} IS NULL"
+    # The parse as it is, unless from_json could not give it the R4 shape or a single primitive starts like an array.
+    keep = f"{PARSED}.{ident(UNPARSED)} IS NULL AND NOT {compiled.suspect}"
     try:
-        shaped = f"element_at(transform(array({parse}), _p -> IF(_p.{unparsed}, _p, {compiled.root})), 1)"
+        shaped = (
+            f"element_at(transform(array({parse}), {PARSED} -> IF({keep}, {PARSED}, {compiled.root})), 1)"
+        )
         return resources.select(
             F.expr(f"inline(element_at(transform(array({shaped}), {RAW} -> {generated}), 1))")
         )
@@ -85,8 +88,8 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
         # two more lambdas can exceed its limit. Then the parse is a projection (slower, same rows).
         if "Max iterations" not in str(exc):
             raise
-    parsed = resources.select("_resource", F.expr(parse).alias("_p"))
-    with_raw = parsed.select("_resource", F.expr(f"IF(_p.{unparsed}, _p, {compiled.root})").alias(RAW))
+    parsed = resources.select("_resource", F.expr(parse).alias(PARSED))
+    with_raw = parsed.select("_resource", F.expr(f"IF({keep}, {PARSED}, {compiled.root})").alias(RAW))
     return with_raw.select(F.expr(f"inline({generated})"))
 
 

@@ -32,6 +32,11 @@ def split_value(value: str) -> str:
     return f"CASE WHEN {value} IS NULL THEN {EMPTY} WHEN left({value}, 1) = '[' THEN {array} ELSE array({value}) END"
 
 
+def single_value(value: str) -> str:
+    """A single primitive's text (never a JSON array) as a collection: empty when NULL, else the one text."""
+    return f"IF({value} IS NULL, {EMPTY}, array({value}))"
+
+
 def text_array(value: str) -> str:
     """``value`` (a JSON member's text starting with ``[``) parsed as an array of element texts (NULL if not JSON)."""
     return f"from_json({value}, 'array<string>')"

@@ -45,7 +45,9 @@ class Value:
     the same lambda (see :func:`anonymizer.views.rows_sql.RowsCompiler`); ``mapped_text`` (t, g): ``source`` is
     ``split_value(t)`` and ``g`` is ``f`` of ``t``, the whole collection when ``t`` does not start like an array.
     ``head`` (sql, h): while ``sql`` is still this value's SQL, its first element is ``h`` (NULL when empty), read
-    without building the collection.
+    without building the collection. ``plain``: the ``t`` of ``text`` and ``mapped_text`` is a single primitive
+    of the R4-shaped parse, never a JSON array (see :mod:`anonymizer.views.parsed_nodes`): the collection is at
+    most ``t`` itself, ``g`` the whole collection's one value.
     """
 
     sql: str
@@ -58,6 +60,7 @@ class Value:
     mapped: tuple[str, str, str, str] | None = None
     mapped_text: tuple[str, str] | None = None
     head: tuple[str, str] | None = None
+    plain: bool = False
 
 
 def member_text(v: Value) -> str | None:
@@ -122,7 +125,7 @@ def to_text(v: Value) -> str:
     """The value's single element as text (NULL when empty)."""
     text = member_text(v)
     if text is not None:
-        return first_text(text)
+        return text if v.plain else first_text(text)
     if v.kind == "coll":
         return f"try_element_at({to_coll(v)}, 1)"
     return v.sql if v.kind == "str" else f"CAST({v.sql} AS STRING)"
@@ -143,7 +146,7 @@ def to_bool(v: Value) -> str:
         return v.sql
     text = member_text(v)
     if text is not None:
-        return f"({first_text(text)} <> 'false')"
+        return f"({text if v.plain else first_text(text)} <> 'false')"
     if v.kind == "coll":
         c = to_coll(v)
         return (

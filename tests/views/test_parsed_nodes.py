@@ -53,9 +53,12 @@ def test_shared_paths_are_parsed_once() -> None:
     # (resourceType, id, code, valueQuantity, component: not bound to a lambda variable, which would cost the
     # analyzer a pass), then each node's text (code, code.coding, valueQuantity, component, component.code,
     # component.code.coding; each parse names its schema twice: the text and the empty array), the text of a
-    # single node twice (code, valueQuantity, component.code: its elements are counted, several are an error).
+    # single node twice (code, valueQuantity, component.code: its elements are counted, several are an error),
+    # and each single primitive read (code.coding's system and code, valueQuantity's code, component.code.coding's
+    # code) once, as an array, when its text starts like one.
     assert compiled.root.count("from_json(_resource") == 5 + 2
-    assert compiled.root.count("from_json(") == (5 + 2) + 2 * 6 + 2 * 3
+    assert compiled.root.count("from_json(") == (5 + 2) + 2 * 6 + 2 * 3 + 4
+    assert compiled.suspect.count("left(") == 4
 
 
 def test_an_element_needed_as_text_is_not_parsed() -> None:
@@ -119,6 +122,11 @@ def test_cardinality_table_follows_r4() -> None:
     )  # inherited
     assert not repeats("Observation", "code") and not repeats("Observation", "valueQuantity")
     assert not repeats("Observation.component", "code") and not repeats("Claim.item", "net")
+    # Primitives too: repeating ones are collections, single ones are read as one value.
+    assert repeats("HumanName", "given") and repeats("Address", "line") and repeats("Meta", "profile")
+    assert repeats("AllergyIntolerance", "category")  # a code whose values the definitions spell out
+    assert not repeats("Reference", "reference") and not repeats("Coding", "code")
+    assert not repeats("Patient", "birthDate") and not repeats("Observation", "valueString")
 
 
 def test_cardinality_table_is_generated_from_type_definitions() -> None:
@@ -129,13 +137,20 @@ def test_cardinality_table_is_generated_from_type_definitions() -> None:
             "  component?: ObservationComponent[] | undefined;",
             "  _status?: Element | undefined;",
             "  note?: string[] | undefined;",
+            "  status: ('registered'|'final');",
             "}",
             "export interface ObservationComponent extends BackboneElement {",
             "  interpretation?: CodeableConcept[] | undefined;",
+            "  dayOfWeek?: Array<'mon'|'tue'> | undefined;",
             "}",
         ]
     )
-    assert generate(definitions) == ["Observation.component", "Observation.component.interpretation"]
+    assert generate(definitions) == [
+        "Observation.component",
+        "Observation.component.dayOfWeek",
+        "Observation.component.interpretation",
+        "Observation.note",
+    ]
 
 
 SINGLE_VALUED = {
@@ -158,15 +173,22 @@ SINGLE_VALUED = {
 def test_single_valued_columns_from_one_element_need_no_lambda() -> None:
     rows = RowsCompiler(parse_view(SINGLE_VALUED)).compiled().rows
     body = rows.split("'unit'")[0]  # the columns before the forEach's own
-    for name in ("id", "status", "system", "category", "year"):
-        column = body.split(f"'{name}', ", 1)[1].split(", '", 1)[0]
+    names = ("id", "status", "system", "category", "year")
+    for name, following in zip(names, names[1:], strict=False):
+        column = body.split(f"'{name}', ", 1)[1].split(f", '{following}', ", 1)[0]
         assert "->" not in column, name
-    unit = rows.split("'unit', ", 1)[1].split(" END)", 1)[0]  # the forEach element's column
+    # ``year`` binds its one text once for the conversion to INT (which reads it several times): one lambda.
+    year = body.split("'year', ", 1)[1].split("))), _p", 1)[0]  # up to the forEach's rows
+    assert year.count("->") == 1
+    unit = rows.split("'unit', ", 1)[1].split("))), _p", 1)[0]  # the forEach element's column
     # The element's single ``code`` is a struct field of the R4-shaped parse: its ``coding`` directly, no array.
     assert "->" not in unit and "flatten" not in unit and "((_f" in unit and ".`code`).`coding`" in unit
 
 
-def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -> None:
+def test_single_primitives_given_as_arrays_are_read_as_their_one_value_and_several_are_refused(
+    spark: object,
+) -> None:
+    """R4 gives a single primitive as one JSON value; given as an array it is its one element, several an error."""
     coding = {"coding": [{"system": ["s1", None], "code": "c1"}, {"system": "s2"}]}
     base = {
         "resourceType": "Observation",
@@ -175,7 +197,8 @@ def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -
         "component": [{"code": coding}],
     }
     resources = [
-        base | {"id": "o1", "status": "[not json", "issued": ["2019-05-01", "x"]},
+        # A text that starts with "[" but is not a JSON array is the value as it is.
+        base | {"id": "o1", "status": "[not json", "issued": ["2019-05-01"]},
         base | {"id": "o2", "status": ["final", None], "issued": "2020-01-01"},
         base | {"id": "o3", "status": [], "component": [{"code": {"coding": [{"code": ["u1"]}]}}]},
     ]
@@ -186,9 +209,32 @@ def test_single_valued_columns_split_json_array_texts_as_before(spark: object) -
         {"id": "o2", "status": "final", "year": 2020, "unit": "c1"} | common,
         {"id": "o3", "status": None, "year": None, "unit": "u1"} | common,
     ]
-    several = base | {"id": "o4", "status": ["a", "b"]}
-    with pytest.raises(ViewEvaluationError, match="'status': multiple values.*o4"):
-        evaluate(SINGLE_VALUED, [several], spark=spark)  # type: ignore[arg-type]
+    refused = [
+        ("status", base | {"id": "o4", "status": ["a", "b"]}),
+        ("issued", base | {"id": "o5", "issued": ["2019-05-01", "x"]}),
+        ("code.coding.system", base | {"id": "o6", "code": {"coding": [{"system": ["s1", "s2"]}]}}),
+        (
+            "component.code.coding.code",
+            base | {"id": "o7", "component": [{"code": {"coding": [{"code": ["a", "b"]}]}}]},
+        ),
+    ]
+    for element, several in refused:
+        message = f"several values in element '{element}' \\(R4 allows one\\) of resource {several['id']}"
+        with pytest.raises(ViewEvaluationError, match=message):
+            evaluate(SINGLE_VALUED, [several], spark=spark)  # type: ignore[arg-type]
+
+
+def test_repeating_primitives_stay_collections(spark: object) -> None:
+    view = {
+        "resource": "Patient",
+        "select": [
+            {"column": [{"name": "id", "path": "id"}]},
+            {"forEach": "name", "column": [{"name": "given", "path": "given", "collection": True}]},
+        ],
+    }
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"given": ["A", "[B]"]}, {"given": "C"}]}
+    rows = evaluate(view, [patient], spark=spark)  # type: ignore[arg-type]
+    assert rows == [{"id": "p1", "given": ["A", "[B]"]}, {"id": "p1", "given": ["C"]}]
 
 
 REFERENCES = {
@@ -215,13 +261,13 @@ def test_a_single_reference_key_reads_its_one_text_without_lambdas(spark: object
     ``aggregate`` only for a text that starts like a JSON array; same rows and errors."""
     rows = RowsCompiler(parse_view(REFERENCES)).compiled().rows
     patient = rows.split("'patient', ", 1)[1].split(", 'keys'", 1)[0]
-    assert patient.startswith("CASE WHEN left(") and patient.split(" ELSE aggregate(", 1)[0].count("->") == 0
+    assert "->" not in patient and "left(" not in patient
     p1 = {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}}
     resources = [
         p1,
         # Not the R4 shape (read the shape-agnostic way, then reshaped): a subject given as a one-element array.
         {"resourceType": "Observation", "id": "o2", "subject": [{"reference": "x/Patient/p2/_history/3"}]},
-        {"resourceType": "Observation", "id": "o3", "subject": {"reference": ["urn:uuid:u3", "Location/"]}},
+        {"resourceType": "Observation", "id": "o3", "subject": {"reference": ["urn:uuid:u3"]}},
         {"resourceType": "Observation", "id": "o4"},
     ]
     out = evaluate(REFERENCES, resources, spark=spark)  # type: ignore[arg-type]
@@ -237,10 +283,11 @@ def test_a_single_reference_key_reads_its_one_text_without_lambdas(spark: object
         "id": "o2",
         "subject": {"reference": ["Group/g1", "Patient/p2"]},
     }
-    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o2"):
+    # R4 allows one reference in a Reference: several are refused, whatever the column reads of them.
+    with pytest.raises(ViewEvaluationError, match="several values in element 'subject.reference'.* o2"):
         evaluate(_with_column("subject.getReferenceKey()"), [several], spark=spark)  # type: ignore[arg-type]
     both = {"resourceType": "Observation", "id": "o5", "subject": {"reference": ["Patient/a", "Patient/b"]}}
-    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o5"):
+    with pytest.raises(ViewEvaluationError, match="several values in element 'subject.reference'.* o5"):
         evaluate(_with_column("subject.getReferenceKey(Patient)"), [both], spark=spark)  # type: ignore[arg-type]
     # R4 allows one subject: two are not read as a collection (either one would be a guess) but refused.
     two = {
@@ -256,7 +303,7 @@ def test_a_reference_key_of_one_reference_text_needs_no_lambda(spark: object) ->
     """``getReferenceKey`` of one element's reference: the key of its text directly, the general form otherwise."""
     view = _with_column("subject.first().getReferenceKey(Patient)")
     key = RowsCompiler(parse_view(view)).compiled().rows.split("'key', ", 1)[1]
-    assert key.startswith("CASE WHEN left(") and key.split(" ELSE aggregate(", 1)[0].count("->") == 0
+    assert "->" not in key.split("))), 1)", 1)[0] and "aggregate(" not in key
     resources = [
         {"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p1"}},
         {"resourceType": "Observation", "id": "o2", "subject": [{"reference": "Group/g1"}]},
@@ -272,5 +319,5 @@ def test_a_reference_key_of_one_reference_text_needs_no_lambda(spark: object) ->
         {"key": None},
     ]
     both = {"resourceType": "Observation", "id": "o6", "subject": {"reference": ["Patient/a", "Patient/b"]}}
-    with pytest.raises(ViewEvaluationError, match="'key': multiple values.*o6"):
+    with pytest.raises(ViewEvaluationError, match="several values in element 'subject.reference'.* o6"):
         evaluate(view, [both], spark=spark)  # type: ignore[arg-type]
