@@ -113,9 +113,12 @@ def key_columns(view: ViewDef) -> list[str]:
     ]
 
 
-def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession) -> int:
+def write_view(
+    view: ViewDef, frame: DataFrame, target: str, spark: SparkSession, rows: int | None = None
+) -> int:
     """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
 
+    ``rows``: the number of rows of ``frame`` when known (else it is read back from the table's history).
     Delta collects file statistics only for the key columns when the view has any: those are what analysts
     join and filter on, and statistics of the other columns (codes, displays, years of unclustered rows) cost
     a fifth to a quarter of the write's CPU (Observation, Claim rows) without ever skipping a file.
@@ -132,9 +135,45 @@ def write_view(view: ViewDef, frame: DataFrame, target: str, spark: SparkSession
         writer = writer.tableProperty(STATS_COLUMNS_PROPERTY, ",".join(keys))
     with evaluation_errors():
         writer.createOrReplace()
+    if rows is not None:
+        return rows
     history = spark.sql(f"DESCRIBE HISTORY {quoted_path(target)} LIMIT 1")
     metrics = history.select("operationMetrics").first()
     return int((metrics[0] or {}).get("numOutputRows", 0)) if metrics else 0
+
+
+def evaluated(frame: DataFrame) -> DataFrame | None:
+    """``frame``'s rows computed now and held by the executors (``localCheckpoint``); None where not supported.
+
+    The write that follows then plans a scan of rows already computed instead of the view's expression tree: a
+    view is thousands of characters of SQL, and Spark and Delta analyze and optimize a write's query again in the
+    write command (more driver CPU than writing the rows). Errors of the view surface here, before any commit.
+    The rows stay in the executors' block stores (memory, spilling to disk) until the frame is released (Spark
+    Connect) or garbage collected. Spark Connect before 4.0 has no checkpoint, and Databricks serverless refuses
+    to hold rows: then None, and the caller writes ``frame`` itself.
+    """
+    try:
+        with evaluation_errors():
+            return frame.localCheckpoint(eager=True)
+    except ViewEvaluationError:
+        raise
+    except Exception as exc:
+        if _not_supported(exc):
+            return None
+        raise
+
+
+def _not_supported(exc: Exception) -> bool:
+    """Whether ``exc`` says the session does not support the operation (rather than that it failed)."""
+    from pyspark.errors import PySparkException, PySparkNotImplementedError
+
+    if isinstance(exc, PySparkNotImplementedError | NotImplementedError):
+        return True
+    if isinstance(exc, PySparkException):
+        state = exc.getSqlState() or ""
+        condition = exc.getCondition() if hasattr(exc, "getCondition") else exc.getErrorClass()
+        return state.startswith("0A") or "NOT_SUPPORTED" in (condition or "")
+    return False
 
 
 #: Resource types whose views are materialized at the same time (threads of the driver). Spark runs the jobs of
@@ -209,44 +248,44 @@ def _materialize_type(
 ) -> list[Materialized | Exception]:
     """Write the views of one resource type in order: each view's table, the last one possibly its error.
 
-    The type's table is read once. With several views, one parse is shared by all of them
-    (:func:`~anonymizer.views.runner.shared_rows`), its rows cached while they are written and released after
-    the last one. When a view fails on the shared rows, the type falls back to one parse per view, so a failure
-    is reported by the view that fails. Stops before the next view once ``stop`` is set.
+    The type's table is read once. Each view's rows are computed before its table is written
+    (:func:`evaluated`); with several views, one parse is shared by all of them
+    (:func:`~anonymizer.views.runner.shared_rows`), computed once and each view's rows taken from it. When a view
+    fails on the shared rows, the type falls back to one parse per view, so a failure is reported by the view
+    that fails. Stops before the next view once ``stop`` is set.
     """
     out: list[Materialized | Exception] = []
     try:
         source, present = source_frame(group[0], zone, spark)
     except Exception as exc:
         return [exc]
-    cached = shared_rows(group, source).persist() if present and len(group) > 1 else None
-    try:
-        for index, view in enumerate(group):
-            if stop.is_set():
-                break
-            target = f"{views_path(output)}/{view.name}"
-
-            def write(rows: DataFrame, view: ViewDef = view, target: str = target) -> int:
-                return write_view(view, _merged(view, rows, source, target, mode, spark), target, spark)
-
-            try:
-                if cached is None:
-                    written = write(view_frame(view, source))
-                else:
-                    try:
-                        written = write(shared_view(cached, index))
-                    except ViewEvaluationError:
-                        # Another view sharing the parse may be the one that failed: this view on its own.
-                        cached.unpersist()
-                        cached = None
-                        written = write(view_frame(view, source))
-            except Exception as exc:
-                out.append(exc)
-                break
-            out.append(Materialized(view.name, target, written, present))
-    finally:
-        if cached is not None:
-            cached.unpersist()
+    shared: DataFrame | None = None
+    if present and len(group) > 1:
+        try:
+            shared = evaluated(shared_rows(group, source))
+        except ViewEvaluationError:
+            shared = None  # a view fails: each view on its own, so that the failing one reports it
+        except Exception as exc:
+            return [exc]
+    for index, view in enumerate(group):
+        if stop.is_set():
+            break
+        target = f"{views_path(output)}/{view.name}"
+        try:
+            if shared is not None:
+                rows, computed = shared_view(shared, index), True
+            else:
+                direct = view_frame(view, source)
+                held = evaluated(direct)
+                rows, computed = (direct, False) if held is None else (held, True)
+            merged = _merged(view, rows, source, target, mode, spark)
+            # Rows already computed are counted from the executors' blocks, not read back from the table's log.
+            count = rows.count() if computed and merged is rows else None
+            written = write_view(view, merged, target, spark, count)
+        except Exception as exc:
+            out.append(exc)
+            break
+        out.append(Materialized(view.name, target, written, present))
     return out
 
 
