@@ -1,6 +1,6 @@
 """Views benchmark (not a test): materializing the starter views vs a plain scan-and-write of their source tables.
 
-Run: .venv/bin/python bench/views_bench.py --research ZONE [--scale 10] [--format variant|json] [--master local[2]]
+Run: .venv/bin/python bench/views_bench.py --research ZONE [--scale 10] [--format json|variant] [--master local[2]]
      [--repeat 3] [--targets replace|create]
 
 ZONE is a research zone made by ``fhir-anonymizer deidentify`` (e.g. of the 100-patient sample with
@@ -70,7 +70,12 @@ def main() -> None:
     )
     parser.add_argument("--research", required=True, help="a de-identified research zone (DIR/delta/<Type>)")
     parser.add_argument("--scale", type=int, default=10)
-    parser.add_argument("--format", choices=["variant", "json"], default="variant")
+    parser.add_argument(
+        "--format",
+        choices=["json", "variant"],
+        default="json",
+        help="how the replicated zone stores each resource: JSON text (deidentify's default) or VARIANT",
+    )
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=3, help="counted rounds (after one warm-up round)")
     parser.add_argument(
