@@ -1,7 +1,8 @@
 """Materialize views as Delta tables ``<zone>/views/<view name>`` with the view's URL and fingerprint.
 
-Each table is written in one atomic Delta commit (``createOrReplace`` with its table properties): a view that
-fails on a resource (type mismatch, unexpected collection) leaves its previous table exactly as it was. In merge
+Each view's rows are computed first (:func:`evaluated`), then its table is written in one atomic Delta commit
+(``createOrReplace`` with its table properties): a view that fails on a resource (type mismatch, unexpected
+collection) leaves its previous table exactly as it was. In merge
 mode the table written is the previous rows of resources absent from this run plus this run's rows.
 A view whose resource type has no table in the zone yields an empty table with the view's schema.
 """
