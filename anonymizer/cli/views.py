@@ -1,7 +1,7 @@
 """``fhir-anonymizer views``: materialize SQL on FHIR v2 ViewDefinitions as Delta tables, or run the conformance suite.
 
 fhir-anonymizer views --research RESEARCH --views views/ [--output DIR] [--mode overwrite|merge]
-fhir-anonymizer views conformance TESTS_DIR --report FILE
+fhir-anonymizer views conformance TESTS_DIR --report FILE [--resource-format json|variant]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from anonymizer.cli.errors import CliError, UsageError
 from anonymizer.cli.spark_options import add_spark_options, session_from_args
+from anonymizer.spark.resource_format import DEFAULT_RESOURCE_FORMAT, RESOURCE_FORMATS
 from anonymizer.spark.settings import VIEWS_LOCAL_CONF
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     conformance.add_argument("tests_dir", help="folder of the suite's *.json test files")
     conformance.add_argument("--report", required=True, help="implementers' report (JSON) to write")
+    conformance.add_argument(
+        "--resource-format",
+        choices=RESOURCE_FORMATS,
+        default=DEFAULT_RESOURCE_FORMAT,
+        help="the research zone's storage form to give the suite's resources in (variant: Spark 4 only)",
+    )
     add_spark_options(conformance)
     conformance.set_defaults(handler=run_conformance)
 
@@ -87,7 +94,7 @@ def run_conformance(args: argparse.Namespace) -> None:
     if not tests_dir.is_dir() or not any(tests_dir.glob("*.json")):
         raise UsageError(f"no test files (*.json) in {tests_dir}")
     spark = session_from_args(args, app_name="fhir-anonymizer views conformance")
-    results = run_suite(tests_dir, spark)
+    results = run_suite(tests_dir, spark, args.resource_format)
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report(results), indent=2) + "\n", encoding="utf-8")
     print(tally(results))

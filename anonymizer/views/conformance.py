@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anonymizer.spark.resource_format import JSON
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.runner import evaluate_many
 from anonymizer.views.validate import parse_view
@@ -68,11 +69,12 @@ def judge(case: dict[str, Any], outcome: list[dict[str, Any]] | Exception) -> tu
     return True, None
 
 
-def run_file(path: Path, spark: SparkSession) -> list[CaseResult]:
-    """Every case of one test file, evaluated in one batch."""
+def run_file(path: Path, spark: SparkSession, resource_format: str = JSON) -> list[CaseResult]:
+    """Every case of one test file, evaluated in one batch over the resources stored as ``resource_format``."""
     suite = json.loads(path.read_text(encoding="utf-8"))
     cases = suite["tests"]
-    outcomes = evaluate_many([c["view"] for c in cases], suite.get("resources", []), spark=spark)
+    views = [c["view"] for c in cases]
+    outcomes = evaluate_many(views, suite.get("resources", []), spark=spark, resource_format=resource_format)
     results = []
     for case, outcome in zip(cases, outcomes, strict=True):
         passed, reason = judge(case, outcome)
@@ -80,11 +82,11 @@ def run_file(path: Path, spark: SparkSession) -> list[CaseResult]:
     return results
 
 
-def run_suite(tests_dir: Path, spark: SparkSession) -> list[CaseResult]:
+def run_suite(tests_dir: Path, spark: SparkSession, resource_format: str = JSON) -> list[CaseResult]:
     """Every case of every ``*.json`` file in ``tests_dir`` (sorted by file name)."""
     results: list[CaseResult] = []
     for path in sorted(tests_dir.glob("*.json")):
-        results += run_file(path, spark)
+        results += run_file(path, spark, resource_format)
     return results
 
 

@@ -14,6 +14,7 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,14 @@ from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewDefinitionError, ViewEvaluationError
 from anonymizer.views.fhirpath_parser import Call
 from anonymizer.views.merge import MODES, merged_frame, resource_key_column
-from anonymizer.views.runner import evaluation_errors, json_resources, shared_rows, shared_view, view_frame
+from anonymizer.views.runner import (
+    evaluation_errors,
+    over_resources,
+    shared_rows,
+    shared_view,
+    source_resources,
+    view_frame,
+)
 from anonymizer.views.validate import parse_view
 
 if TYPE_CHECKING:
@@ -90,7 +98,10 @@ VIEW_TASK_BYTES = 16 << 20
 
 
 def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFrame, bool]:
-    """The zone's resources of the view's type as ``_resource`` JSON (empty when the zone has no such table).
+    """The zone's resources of the view's type as ``_resource`` (empty when the zone has no such table).
+
+    ``_resource`` is as the zone stores it, JSON text or VARIANT (see
+    :func:`~anonymizer.views.runner.source_resources`).
 
     At most one task per :data:`VIEW_TASK_BYTES` of the table (``coalesce``: fewer tasks, no shuffle).
     """
@@ -100,7 +111,7 @@ def source_frame(view: ViewDef, zone: str, spark: SparkSession) -> tuple[DataFra
     detail = table_detail(spark, path)
     if detail is not None:
         tasks = max(1, math.ceil(detail[1] / VIEW_TASK_BYTES))
-        return json_resources(spark.read.format("delta").load(path).coalesce(tasks)), True
+        return source_resources(spark.read.format("delta").load(path).coalesce(tasks)), True
     # Built in the JVM: ``createDataFrame([])`` would start a Python worker to run the empty local relation.
     return spark.range(0).select(F.lit(None).cast("string").alias("_resource")), False
 
@@ -263,7 +274,7 @@ def _materialize_type(
     shared: DataFrame | None = None
     if present and len(group) > 1:
         try:
-            shared = evaluated(shared_rows(group, source))
+            shared, source = over_resources(source, partial(_shared_evaluated, group))
         except ViewEvaluationError:
             shared = None  # a view fails: each view on its own, so that the failing one reports it
         except Exception as exc:
@@ -273,21 +284,40 @@ def _materialize_type(
             break
         target = f"{views_path(output)}/{view.name}"
         try:
-            if shared is not None:
-                rows, computed = shared_view(shared, index), True
-            else:
-                direct = view_frame(view, source)
-                held = evaluated(direct)
-                rows, computed = (direct, False) if held is None else (held, True)
-            merged = _merged(view, rows, source, target, mode, spark)
-            # Rows already computed are counted from the executors' blocks, not read back from the table's log.
-            count = rows.count() if computed and merged is rows else None
-            written = write_view(view, merged, target, spark, count)
+            write = partial(
+                _write_one,
+                view,
+                shared_view(shared, index) if shared is not None else None,
+                target,
+                mode,
+                spark,
+            )
+            written, source = over_resources(source, write)
         except Exception as exc:
             out.append(exc)
             break
         out.append(Materialized(view.name, target, written, present))
     return out
+
+
+def _shared_evaluated(group: list[ViewDef], resources: DataFrame) -> DataFrame | None:
+    return evaluated(shared_rows(group, resources))
+
+
+def _write_one(
+    view: ViewDef, shared: DataFrame | None, target: str, mode: str, spark: SparkSession, resources: DataFrame
+) -> int:
+    """Write one view's table from its rows already computed (``shared``) or computed now over ``resources``."""
+    if shared is not None:
+        rows, computed = shared, True
+    else:
+        direct = view_frame(view, resources)
+        held = evaluated(direct)
+        rows, computed = (direct, False) if held is None else (held, True)
+    merged = _merged(view, rows, resources, target, mode, spark)
+    # Rows already computed are counted from the executors' blocks, not read back from the table's log.
+    count = rows.count() if computed and merged is rows else None
+    return write_view(view, merged, target, spark, count)
 
 
 def _merged(

@@ -56,7 +56,7 @@ def merged_frame(
 ) -> DataFrame:
     """The table's rows after the merge: existing rows of resources not in ``source``, plus ``rows``.
 
-    ``source`` has the run's resources as JSON text in ``_resource``; ``fingerprint`` is the existing table's
+    ``source`` has the run's resources in ``_resource`` (JSON text or VARIANT); ``fingerprint`` is the existing table's
     ``fhir.view.fingerprint`` (the merge is refused when the definition changed since: its rows would not match).
     """
     from pyspark.sql import functions as F
@@ -66,8 +66,14 @@ def merged_frame(
             f"view {view.name!r} changed since its table was written (fingerprint differs): use --mode overwrite"
         )
     key = resource_key_column(view)
+    keys = "struct<resourceType:STRING,id:STRING>"
+    variant = source.schema["_resource"].dataType.typeName() != "string"
     present = (
-        source.select(F.from_json("_resource", "struct<resourceType:STRING,id:STRING>").alias("_r"))
+        source.select(
+            F.expr(
+                f"try_variant_get(_resource, '$', '{keys}')" if variant else f"from_json(_resource, '{keys}')"
+            ).alias("_r")
+        )
         .where(F.col("_r.resourceType") == view.resource)
         .select(F.col("_r.id").alias("_key"))
         .where(F.col("_key").isNotNull())

@@ -35,6 +35,17 @@ RAW = "_raw"
 #: The R4-shaped parse before it is checked (:meth:`NodeTree.suspect`) and taken as :data:`RAW` or reshaped.
 PARSED = "_p"
 UNPARSED = "_views_unparsed"
+#: The column of the resource (JSON text, or VARIANT: see :func:`resource_text`).
+RESOURCE = "_resource"
+#: SQL of the resource's JSON text over a JSON text column :data:`RESOURCE`.
+RESOURCE_TEXT = RESOURCE
+
+
+def resource_text(variant: bool) -> str:
+    """SQL of the resource's JSON text when :data:`RESOURCE` is JSON text or (``variant``) a VARIANT."""
+    return f"to_json({RESOURCE})" if variant else RESOURCE_TEXT
+
+
 # A node the view reads no key from (``component.count()``) still needs its elements: a key every element may have.
 _PLACEHOLDER = "id"
 
@@ -126,7 +137,7 @@ class Node:
         """The error of several values given where R4 allows one (this node's element, or its key ``key``)."""
         path = ".".join((*self.path, key) if key else self.path)
         where = quote(f" in element '{path}' (R4 allows one) of resource ")
-        return f"raise_error(concat({several}, {where}, get_json_object(_resource, '$.id')))"
+        return f"raise_error(concat({several}, {where}, get_json_object({self.tree.text}, '$.id')))"
 
     def suspect(self, value: str) -> str | None:
         """SQL true when a plain key under this node's parsed ``value`` starts like a JSON array (None: no plain key).
@@ -174,8 +185,10 @@ class Node:
 class NodeTree:
     """The nodes of one compilation pass, and the opaque paths learned by earlier passes."""
 
-    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]]) -> None:
+    def __init__(self, resource_type: str, opaque: set[tuple[str, ...]], text: str = RESOURCE_TEXT) -> None:
         self.opaque = opaque
+        #: SQL of the resource's JSON text (the reshape path, error messages and the resource as a value).
+        self.text = text
         self.dirty = False
         self._empties: dict[str, Node] = {}
         self.root = Node((), resource_type, self)
@@ -234,14 +247,14 @@ class NodeTree:
         test = self.root.suspect(PARSED)
         return f"coalesce({test}, false)" if test else "false"
 
-    def root_definition(self, text: str, several: str) -> str:
+    def root_definition(self, several: str) -> str:
         """SQL of the R4-shaped parse of a resource ``from_json`` could not give the R4 shape (see :data:`UNPARSED`).
 
-        The JSON ``text`` is parsed the shape-agnostic way and reshaped: the same type as :meth:`root_schema`, so
+        The resource's JSON text is parsed the shape-agnostic way and reshaped: the same type as :meth:`root_schema`, so
         the views read it as they read the others. ``several`` starts the error of a single node with several
         elements (see :meth:`Node.shaped_parse`).
         """
         # Parsed once per key read (only rows without the R4 shape get here), not bound with a lambda: each lambda
         # level costs the analyzer a pass over the whole plan.
-        shaped = self.root.reshaped(f"from_json({text}, {quote(self.root.raw_type())})", several)
+        shaped = self.root.reshaped(f"from_json({self.text}, {quote(self.root.raw_type())})", several)
         return f"{shaped[: -len(')')]}, {quote(UNPARSED)}, CAST(NULL AS STRING))"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from anonymizer.views.definition import ColumnDef, SelectDef, ViewDef
 from anonymizer.views.fhirpath_parser import Variable
 from anonymizer.views.fhirpath_sql import ExpressionCompiler
-from anonymizer.views.parsed_nodes import RAW, NodeTree
+from anonymizer.views.parsed_nodes import RAW, NodeTree, resource_text
 from anonymizer.views.sql_text import fresh, ident, let, quote, text_array
 from anonymizer.views.sql_values import (
     Scope,
@@ -61,8 +61,11 @@ class SharedCompiled:
     views: list[tuple[str, str]]
 
 
-def compile_shared(views: list[ViewDef]) -> SharedCompiled:
+def compile_shared(views: list[ViewDef], *, variant: bool = False) -> SharedCompiled:
     """Compile views of the same resource type over one shared parse (the union of the keys they read).
+
+    ``variant``: the column ``_resource`` is a VARIANT rather than JSON text (the SQL converts it to text only
+    where it needs the text: a resource without the R4 shape, error messages, the resource as a value).
 
     The views share one node tree per pass, so a key one view reads as text is text for all of them; passes
     repeat until no parsed node had to become text. Raises ViewDefinitionError like :meth:`RowsCompiler.compiled`.
@@ -72,7 +75,7 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
     compilers = [RowsCompiler(v) for v in views]
     opaque: set[tuple[str, ...]] = set()
     for _ in range(MAX_PASSES):
-        tree = NodeTree(views[0].resource, opaque)
+        tree = NodeTree(views[0].resource, opaque, resource_text(variant))
         parts = [c.compile_pass(tree) for c in compilers]
         tree.settle()
         if not tree.dirty:
@@ -80,7 +83,7 @@ def compile_shared(views: list[ViewDef]) -> SharedCompiled:
             several = quote(f"[views] {'view' if len(views) == 1 else 'views'} {names}: several values")
             return SharedCompiled(
                 tree.root_schema(),
-                tree.root_definition("_resource", several),
+                tree.root_definition(several),
                 tree.suspect(),
                 [(tree.resolved(where), tree.resolved(rows)) for where, rows in parts],
             )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anonymizer.spark.research_zone import delta_path
+from anonymizer.spark.resource_format import JSON, check_writable, resource_column, resource_json
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
-from anonymizer.views.parsed_nodes import PARSED, RAW, UNPARSED
+from anonymizer.views.parsed_nodes import PARSED, RAW, RESOURCE, UNPARSED
 from anonymizer.views.rows_sql import compile_shared
 from anonymizer.views.sql_text import ident, quote
 from anonymizer.views.validate import parse_view
@@ -21,6 +23,7 @@ from anonymizer.views.validate import parse_view
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+T = TypeVar("T")
 _RAISED = re.compile(r"\[views\] (.*?)(?:\s+SQLSTATE|\n|\"|$)", re.S)
 
 
@@ -28,17 +31,37 @@ def _as_view(view: dict[str, Any] | ViewDef) -> ViewDef:
     return view if isinstance(view, ViewDef) else parse_view(view)
 
 
-def json_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
-    """The resources of ``frame`` as one JSON string column ``_resource`` (a VARIANT column is converted once)."""
+def source_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
+    """The resources of ``frame`` as one column ``_resource``: JSON text, or VARIANT as the zone stores it.
+
+    The views read a VARIANT with ``variant_get`` into the R4 shape (no JSON text in between), which fails on a
+    resource without the R4 shape: see :func:`variant_shape_error` and :func:`text_resources`.
+    """
     from pyspark.sql import functions as F
 
-    is_text = frame.schema[column].dataType.typeName() == "string"
-    resource = F.col(column) if is_text else F.to_json(F.col(column))
-    return frame.select(resource.alias("_resource"))
+    return frame.select(F.col(column).alias(RESOURCE))
+
+
+def text_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
+    """The resources of ``frame`` as one JSON text column ``_resource`` (a VARIANT column is converted)."""
+    return frame.select(resource_json(frame, column).alias(RESOURCE))
+
+
+def _is_variant(frame: DataFrame, column: str = RESOURCE) -> bool:
+    return frame.schema[column].dataType.typeName() == "variant"
+
+
+def variant_shape_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is Spark's refusal to read a VARIANT resource into the R4 shape (``INVALID_VARIANT_CAST``).
+
+    Its message quotes the resource's value: never show it; run the views over :func:`text_resources` instead,
+    which reads such a resource the shape-agnostic way.
+    """
+    return "INVALID_VARIANT_CAST" in str(exc)
 
 
 def view_frame(view: dict[str, Any] | ViewDef, resources: DataFrame) -> DataFrame:
-    """The view's rows over a frame with the JSON column ``_resource`` (see :func:`json_resources`)."""
+    """The view's rows over a frame with the resource column ``_resource`` (see :func:`source_resources`)."""
     return _generate(resources, [_as_view(view)], shared=False)
 
 
@@ -61,6 +84,7 @@ def shared_view(frame: DataFrame, index: int) -> DataFrame:
 def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> DataFrame:
     """The views' rows: one ``inline`` generator per resource over one parse shared by the views.
 
+    A VARIANT resource is read with ``variant_get`` (see :func:`source_resources`), JSON text with ``from_json``.
     Parse, filters and rows are one generator expression, evaluated once per resource: as separate projections
     Spark would store the parse in its binary row format, which the (interpreted) higher-order functions then read
     field by field at a high cost, and a separate filter would be pushed below the parse and parse the resource a
@@ -68,12 +92,18 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
     """
     from pyspark.sql import functions as F
 
-    compiled = compile_shared(views)
+    variant = _is_variant(resources)
+    compiled = compile_shared(views, variant=variant)
     general = [f"IF(coalesce({where}, false), {rows}, NULL)" for where, rows in compiled.views]
     fields = ", ".join(f"'_v{i}', {rows}" for i, rows in enumerate(general))
     generated = f"array(named_struct({fields}))" if shared else general[0]
     options = f"map('columnNameOfCorruptRecord', {quote(UNPARSED)})"
-    parse = f"from_json(_resource, {quote(compiled.root_schema)}, {options})"
+    schema = quote(compiled.root_schema)
+    parse = (
+        f"variant_get({RESOURCE}, '$', {schema})"
+        if variant
+        else f"from_json({RESOURCE}, {schema}, {options})"
+    )
     # The parse as it is, unless from_json could not give it the R4 shape or a single primitive starts like an array.
     keep = f"{PARSED}.{ident(UNPARSED)} IS NULL AND NOT {compiled.suspect}"
     try:
@@ -88,8 +118,8 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
         # two more lambdas can exceed its limit. Then the parse is a projection (slower, same rows).
         if "Max iterations" not in str(exc):
             raise
-    parsed = resources.select("_resource", F.expr(parse).alias(PARSED))
-    with_raw = parsed.select("_resource", F.expr(f"IF({keep}, {PARSED}, {compiled.root})").alias(RAW))
+    parsed = resources.select(RESOURCE, F.expr(parse).alias(PARSED))
+    with_raw = parsed.select(RESOURCE, F.expr(f"IF({keep}, {PARSED}, {compiled.root})").alias(RAW))
     return with_raw.select(F.expr(f"inline({generated})"))
 
 
@@ -128,39 +158,68 @@ def default_session() -> SparkSession:
     return SparkSession.getActiveSession() or local_session("local[1]", app_name="fhir-anonymizer views")
 
 
-def resources_frame(resources: list[dict[str, Any]], spark: SparkSession) -> DataFrame:
-    """Resources as the research zone's JSON storage form (one JSON string per row in column ``resource``)."""
+def resources_frame(
+    resources: list[dict[str, Any]], spark: SparkSession, resource_format: str = JSON
+) -> DataFrame:
+    """Resources in a research zone's storage form: column ``resource``, JSON text or VARIANT (``variant``)."""
+    check_writable(spark, resource_format)
     rows = [(json.dumps(r, separators=(",", ":")),) for r in resources]
-    return spark.createDataFrame(rows, "resource string")
+    return spark.createDataFrame(rows, "resource_json string").select(resource_column(resource_format))
+
+
+def over_resources(source: DataFrame, compute: Callable[[DataFrame], T]) -> tuple[T, DataFrame]:
+    """``compute(source)`` and ``source``; where Spark refuses to read a VARIANT resource into the R4 shape, the
+    same over the resources' JSON text (read the shape-agnostic way) and that text source, for what follows.
+
+    Spark's refusal quotes the resource: it is dropped here, never shown (see :func:`variant_shape_error`).
+    """
+    try:
+        return compute(source), source
+    except Exception as exc:
+        if not variant_shape_error(exc):
+            raise
+    text = text_resources(source, RESOURCE)
+    return compute(text), text
 
 
 def evaluate(
-    view: dict[str, Any], resources: list[dict[str, Any]], *, spark: SparkSession | None = None
+    view: dict[str, Any],
+    resources: list[dict[str, Any]],
+    *,
+    spark: SparkSession | None = None,
+    resource_format: str = JSON,
 ) -> list[dict[str, Any]]:
     """Rows of ``view`` over ``resources`` as JSON-compatible dicts (column name -> value, lists for collections).
 
+    ``resource_format``: the research zone's storage form to give the resources in, ``json`` or ``variant``
+    (Spark 4; see :mod:`anonymizer.spark.resource_format`).
     Raises ViewDefinitionError for an invalid view and ViewEvaluationError for a resource it cannot evaluate.
     """
-    outcome = evaluate_many([view], resources, spark=spark)[0]
+    outcome = evaluate_many([view], resources, spark=spark, resource_format=resource_format)[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
+Outcome = list[dict[str, Any]] | Exception
+
+
 def evaluate_many(
-    views: list[dict[str, Any]], resources: list[dict[str, Any]], *, spark: SparkSession | None = None
-) -> list[list[dict[str, Any]] | Exception]:
+    views: list[dict[str, Any]],
+    resources: list[dict[str, Any]],
+    *,
+    spark: SparkSession | None = None,
+    resource_format: str = JSON,
+) -> list[Outcome]:
     """:func:`evaluate` for several views over the same resources in one Spark job where possible.
 
     Each outcome is the view's rows, or the ViewDefinitionError/ViewEvaluationError it raised. The valid views
     run together (rows serialized as JSON and unioned); if that job fails, each view runs on its own.
     """
-    from pyspark.sql import functions as F
-
     from anonymizer.views.errors import ViewDefinitionError
 
     session = spark or default_session()
-    outcomes: list[list[dict[str, Any]] | Exception] = []
+    outcomes: list[Outcome] = []
     compiled: dict[int, ViewDef] = {}
     for position, view in enumerate(views):
         try:
@@ -170,7 +229,16 @@ def evaluate_many(
             outcomes.append(exc)
     if not compiled:
         return outcomes
-    source = json_resources(resources_frame(resources, session)).cache()
+    source = source_resources(resources_frame(resources, session, resource_format))
+    return over_resources(source, partial(_outcomes, compiled, outcomes))[0]
+
+
+def _outcomes(compiled: dict[int, ViewDef], given: list[Outcome], source: DataFrame) -> list[Outcome]:
+    """``given`` (the outcomes of invalid views) completed with the valid views' outcomes over ``source``."""
+    from pyspark.sql import functions as F
+
+    outcomes: list[Outcome] = [[] if isinstance(o, list) else o for o in given]
+    source = source.cache()
     try:
         frames = [
             view_frame(view, source).select(
@@ -188,7 +256,9 @@ def evaluate_many(
             rows = None
         if rows is not None:
             for row in rows:
-                outcomes[row["_view"]].append(_json_row(compiled[row["_view"]], row["_row"]))
+                outcome = outcomes[row["_view"]]
+                assert isinstance(outcome, list)
+                outcome.append(_json_row(compiled[row["_view"]], row["_row"]))
             return outcomes
         for position, compiled_view in compiled.items():
             try:
@@ -211,7 +281,11 @@ def _json_row(view: ViewDef, text: str) -> dict[str, Any]:
 
 
 def run(view: dict[str, Any] | ViewDef, research_zone: str, spark: SparkSession) -> DataFrame:
-    """The view over the research zone's Delta table of its resource type (lazy: errors surface on action)."""
+    """The view over the research zone's Delta table of its resource type (lazy: errors surface on action).
+
+    A VARIANT resource is read as JSON text here: a lazy frame cannot fall back when ``variant_get`` refuses a
+    resource without the R4 shape (:func:`variant_shape_error`), and that error would show the resource.
+    """
     compiled = _as_view(view)
     table = spark.read.format("delta").load(delta_path(research_zone, compiled.resource))
-    return view_frame(compiled, json_resources(table))
+    return view_frame(compiled, text_resources(table))

@@ -113,7 +113,7 @@ def to_coll(v: Value) -> str:
     if v.node is not None:
         if v.node.is_root:
             r = fresh("r")
-            return f"transform({v.sql}, {r} -> _resource)"
+            return f"transform({v.sql}, {r} -> {v.node.tree.text})"
         v.node.tree.mark_opaque(v.node)
         return EMPTY
     if v.kind == "coll":

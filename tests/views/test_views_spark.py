@@ -213,6 +213,14 @@ def test_cli_views_and_conformance_report(spark: Any, tmp_path: Path, repo_root:
     assert all(t["result"]["passed"] for f in report.values() for t in f["tests"])
     assert "all: 5/5 passed" in capsys.readouterr().out
 
+    from anonymizer.spark.resource_format import supports_variant
+
+    if supports_variant(spark):
+        main(
+            ["views", "conformance", str(suite), "--report", str(report_file), "--resource-format", "variant"]
+        )
+        assert "all: 5/5 passed" in capsys.readouterr().out
+
 
 def test_compiled_sql_needs_no_python_and_no_jvm_access() -> None:
     import anonymizer.views as views_package
