@@ -225,7 +225,11 @@ def write_zone(
     config: dict[str, Any] | None = None,
 ) -> Path:
     """A research zone with the documented Delta layout and a run-summary.json of a run under ``config``
-    (default :func:`safe_harbor_config`)."""
+    (default :func:`safe_harbor_config`). Resources are stored as VARIANT where this Spark has it, else as JSON
+    text (Spark 3.5)."""
+    from anonymizer.spark.resource_format import JSON, VARIANT, resource_column, supports_variant
+
+    resource_format = VARIANT if supports_variant(spark) else JSON
     by_type: dict[str, list[dict[str, Any]]] = {}
     for res in resources:
         by_type.setdefault(res["resourceType"], []).append(res)
@@ -233,8 +237,10 @@ def write_zone(
     for rtype, rows in by_type.items():
         data = [(r.get("id"), _patient_key(r), "run-1", json.dumps(r, ensure_ascii=False)) for r in rows]
         df = spark.createDataFrame(data, "id string, patient_key string, run_id string, json string")
-        df = df.selectExpr("id", "patient_key", "cast(null as timestamp) as last_updated", "run_id",
-                           "parse_json(json) as resource")  # fmt: skip
+        df = df.selectExpr("id", "patient_key", "cast(null as timestamp) as last_updated", "run_id", "json")
+        df = df.select(
+            "id", "patient_key", "last_updated", "run_id", resource_column(resource_format, "json")
+        )
         df.write.format("delta").mode("overwrite").save(str(folder / "delta" / rtype))
         counts[rtype] = {"lines_in": len(rows), "rows_out": len(rows), "quarantined": 0, "skipped": 0}
     summary = {
