@@ -20,7 +20,8 @@ class _Frame:
 
 
 def test_a_session_without_checkpoints_gets_none_and_the_caller_writes_the_frame() -> None:
-    unsupported = PySparkNotImplementedError(errorClass="NOT_IMPLEMENTED", messageParameters={"feature": "x"})
+    # Positional: the keyword names differ between PySpark 3.5 (error_class) and 4.x (errorClass).
+    unsupported = PySparkNotImplementedError(None, "NOT_IMPLEMENTED", {"feature": "x"})
     assert evaluated(_Frame(unsupported)) is None  # type: ignore[arg-type]
     assert evaluated(_Frame(NotImplementedError())) is None  # type: ignore[arg-type]
 
