@@ -57,6 +57,11 @@ def resource_column(resource_format: str, json_column: str = "resource_json") ->
     return F.col(json_column).alias("resource")
 
 
+def is_variant(table: DataFrame, column: str = "resource") -> bool:
+    """Whether ``column`` of ``table`` holds VARIANT values (else JSON text)."""
+    return bool(table.schema[column].dataType.typeName() == "variant")
+
+
 def resource_json(table: DataFrame, column: str = "resource") -> Column:
     """``column`` of a research-zone table as JSON text, whatever the table's format."""
     from pyspark.sql import functions as F

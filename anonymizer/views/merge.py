@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from anonymizer.spark.resource_format import is_variant
 from anonymizer.views.definition import SelectDef, ViewDef
 from anonymizer.views.errors import ViewDefinitionError
 from anonymizer.views.fhirpath_parser import Call
@@ -67,11 +68,12 @@ def merged_frame(
         )
     key = resource_key_column(view)
     keys = "struct<resourceType:STRING,id:STRING>"
-    variant = source.schema["_resource"].dataType.typeName() != "string"
     present = (
         source.select(
             F.expr(
-                f"try_variant_get(_resource, '$', '{keys}')" if variant else f"from_json(_resource, '{keys}')"
+                f"try_variant_get(_resource, '$', '{keys}')"
+                if is_variant(source, "_resource")
+                else f"from_json(_resource, '{keys}')"
             ).alias("_r")
         )
         .where(F.col("_r.resourceType") == view.resource)

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from anonymizer.spark.research_zone import delta_path
-from anonymizer.spark.resource_format import JSON, check_writable, resource_column, resource_json
+from anonymizer.spark.resource_format import JSON, check_writable, is_variant, resource_column, resource_json
 from anonymizer.views.definition import ViewDef
 from anonymizer.views.errors import ViewEvaluationError
 from anonymizer.views.parsed_nodes import PARSED, RAW, RESOURCE, UNPARSED
@@ -45,10 +45,6 @@ def source_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
 def text_resources(frame: DataFrame, column: str = "resource") -> DataFrame:
     """The resources of ``frame`` as one JSON text column ``_resource`` (a VARIANT column is converted)."""
     return frame.select(resource_json(frame, column).alias(RESOURCE))
-
-
-def _is_variant(frame: DataFrame, column: str = RESOURCE) -> bool:
-    return frame.schema[column].dataType.typeName() == "variant"
 
 
 def variant_shape_error(exc: BaseException) -> bool:
@@ -92,7 +88,7 @@ def _generate(resources: DataFrame, views: list[ViewDef], *, shared: bool) -> Da
     """
     from pyspark.sql import functions as F
 
-    variant = _is_variant(resources)
+    variant = is_variant(resources, RESOURCE)
     compiled = compile_shared(views, variant=variant)
     general = [f"IF(coalesce({where}, false), {rows}, NULL)" for where, rows in compiled.views]
     fields = ", ".join(f"'_v{i}', {rows}" for i, rows in enumerate(general))
