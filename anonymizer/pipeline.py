@@ -50,6 +50,9 @@ class PipelineRequest:
         export_poll: how to poll the export (default: the client's).
         as_of: reference date of the "age over 89" rule (default today, UTC).
         allow_ephemeral_keys: random keys for empty ones (throw-away demos only).
+        mode: how the research zone's tables take this run's rows: ``merge`` (upsert by pseudonymized id, the
+            default) or ``overwrite`` (each table written holds only this run's rows; what a run with ephemeral
+            keys needs, whose pseudonyms match no earlier run's).
         allow_dead_rules: rules that can never match are warnings, not errors (Microsoft's test configs).
         views: ViewDefinition files or folders materialized under ``research/views/`` after a passing verification.
     """
@@ -61,6 +64,7 @@ class PipelineRequest:
     export_poll: PollPolicy | None = None
     as_of: date | None = None
     allow_ephemeral_keys: bool = False
+    mode: str = "merge"
     allow_dead_rules: bool = False
     views: tuple[str, ...] = ()
 
@@ -137,6 +141,7 @@ def run(
             as_of=request.as_of,
             allow_ephemeral_keys=request.allow_ephemeral_keys,
             allow_dead_rules=request.allow_dead_rules,
+            mode=request.mode,
         ),
         session,
     )

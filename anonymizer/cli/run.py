@@ -6,7 +6,9 @@ its report into lines.
 ``--demo`` runs it on the bundled Synthea sample with ``configs/hipaa-safe-harbor.json`` and explicitly requested
 ephemeral keys: the sample is served by the built-in Bulk Data test server on 127.0.0.1, exported into a local
 landing folder, de-identified into Delta tables, verified, and the starter views (``views/``) are materialized
-as Delta tables under ``research/views/`` once verification has passed.
+as Delta tables under ``research/views/`` once verification has passed. A demo run replaces the tables of the
+previous one (``--mode overwrite``): its ephemeral keys give every run new pseudonyms, so a merge would keep the
+previous run's rows as other patients.
 """
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-ephemeral-keys", action="store_true", help="random keys for empty ones (implied by --demo)"
     )
+    parser.add_argument(
+        "--mode",
+        choices=("merge", "overwrite"),
+        default=None,
+        help="merge: upsert by pseudonymized id (default); overwrite: each table written holds only this run's "
+        "rows (the default with --demo, whose ephemeral keys give new pseudonyms every run)",
+    )
     add_allow_dead_rules(parser)
     parser.add_argument(
         "--views",
@@ -95,6 +104,7 @@ def run(args: argparse.Namespace) -> None:
         export=ExportRequest(fhir_url=args.fhir_url) if args.fhir_url else None,
         as_of=parse_as_of(args.as_of),
         allow_ephemeral_keys=args.demo or args.allow_ephemeral_keys,
+        mode=args.mode or ("overwrite" if args.demo else "merge"),
         allow_dead_rules=args.allow_dead_rules,
         views=tuple(view_paths),
     )

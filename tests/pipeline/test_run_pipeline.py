@@ -111,3 +111,49 @@ def test_cli_run_prints_the_report_of_the_library_run(
     assert "verify: leaks 0, precision violations 0, counts reconciled yes" in out
     assert f"Report:        {tmp_path / 'out' / 'report' / 'report.html'}" in out
     assert "Timings:       deidentify " in out and "views" not in out.split("Timings:")[1]
+
+
+@pytest.mark.spark
+def test_a_rerun_with_ephemeral_keys_and_overwrite_replaces_the_previous_rows(
+    spark: object, tmp_path: Path, repo_root: Path, sample_dir: Path
+) -> None:
+    """Ephemeral keys give every run new pseudonyms: a merge would keep the previous run's rows as other patients."""
+    from anonymizer.cli.main import main
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for source in sample_dir.glob("Patient.*ndjson"):
+        shutil.copy(source, landing)
+    patients = sum(1 for f in landing.iterdir() for line in f.read_text().splitlines() if line.strip())
+    command = ["run", "--output", str(tmp_path / "out"), "--landing", str(landing), "--allow-ephemeral-keys",
+               "--config", str(repo_root / "configs" / "hipaa-safe-harbor.json"), "--as-of", "2026-01-01"]  # fmt: skip
+    table = tmp_path / "out" / "research" / "delta" / "Patient"
+    main([*command, "--mode", "overwrite"])
+    first = {r["id"] for r in spark.read.format("delta").load(str(table)).collect()}  # type: ignore[attr-defined]
+    main([*command, "--mode", "overwrite"])
+    second = {r["id"] for r in spark.read.format("delta").load(str(table)).collect()}  # type: ignore[attr-defined]
+    assert len(first) == len(second) == patients and not first & second
+    main(command)  # merge (the default): this run's pseudonyms are new rows
+    assert spark.read.format("delta").load(str(table)).count() == 2 * patients  # type: ignore[attr-defined]
+
+
+def test_demo_runs_replace_the_previous_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import anonymizer.pipeline as pipeline
+    from anonymizer.cli import run as run_command
+    from anonymizer.cli.main import main
+
+    requests: list[PipelineRequest] = []
+
+    def capture(request: PipelineRequest, spark: object) -> object:
+        requests.append(request)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(pipeline, "run", capture)
+    with pytest.raises(SystemExit):
+        main(["run", "--demo", "--output", str(tmp_path / "demo")])
+    with pytest.raises(SystemExit):
+        main(["run", "--demo", "--mode", "merge", "--output", str(tmp_path / "demo")])
+    assert [r.mode for r in requests] == ["overwrite", "merge"]
+    assert run_command.DEMO_INPUT.is_dir()
