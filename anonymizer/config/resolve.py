@@ -24,6 +24,9 @@ class ResolvedKeys:
     date_shift_key: Secret
     crypto_hash_key: Secret
     encrypt_key: Secret
+    #: The key parameters a rule uses that got random values here (``--allow-ephemeral-keys``): pseudonyms and
+    #: shifted dates made with them match no other run's.
+    ephemeral: tuple[str, ...] = ()
 
 
 def resolve_keys(config: AnonymizerConfig) -> ResolvedKeys:
@@ -44,25 +47,36 @@ def resolve_keys(config: AnonymizerConfig) -> ResolvedKeys:
                 raise
             resolved[name] = Secret("")  # explicitly allowed: an unresolvable key becomes an ephemeral one
     shared_random = _random.token_hex(16)  # Microsoft: cryptoHashKey and encryptKey share one random default
+    used = _keys_used(config)
+    ephemeral: list[str] = []
     for name, ref in refs.items():
         if resolved[name] or not ref.ephemeral:
             continue
         if name == "dateShiftKey" and p.date_shift_fixed_offset is not None:
             continue
         resolved[name] = Secret(_random.token_hex(16) if name == "dateShiftKey" else shared_random)
+        if used[name]:
+            ephemeral.append(name)
     if refs["encryptKey"].written:
         check_encrypt_key_size(resolved["encryptKey"].value)
     if not config.weak_test_keys_allowed:
         _refuse_weak_keys(config, resolved)
-    return ResolvedKeys(resolved["dateShiftKey"], resolved["cryptoHashKey"], resolved["encryptKey"])
+    return ResolvedKeys(
+        resolved["dateShiftKey"], resolved["cryptoHashKey"], resolved["encryptKey"], tuple(ephemeral)
+    )
+
+
+def _keys_used(config: AnonymizerConfig) -> dict[str, bool]:
+    """Which key parameters a rule uses (hashing, encryption, date shift, scrubText's date shift)."""
+    methods = {r.method for r in config.rules}
+    if any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in config.rules):
+        methods.add("dateshift")  # scrubText shifts dates in text with the date-shift key
+    return keys_needed(methods, config.parameters.date_shift_fixed_offset)
 
 
 def _refuse_weak_keys(config: AnonymizerConfig, resolved: dict[str, Secret]) -> None:
     """Stop on a weak key that a rule uses (hashing, encryption, date shift; never quoting the key)."""
-    methods = {r.method for r in config.rules}
-    if any(r.method == "scrubtext" and r.extra.get("dates") == "shift" for r in config.rules):
-        methods.add("dateshift")  # scrubText shifts dates in text with the date-shift key
-    for name, needed in keys_needed(methods, config.parameters.date_shift_fixed_offset).items():
+    for name, needed in _keys_used(config).items():
         weakness = key_weakness(resolved[name].value) if needed else None
         if weakness:
             raise ConfigError(

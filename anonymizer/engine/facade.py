@@ -50,6 +50,8 @@ class Anonymizer:
         self.as_of = as_of or datetime.now(UTC).date()
         self._rule_hits: collections.Counter[tuple[int, str]] = collections.Counter()
         keys = resolve_keys(config)  # the only place keys are read; never logged
+        #: Names of the keys a rule uses that are random for this engine only (``allow_ephemeral_keys``).
+        self.ephemeral_keys: tuple[str, ...] = keys.ephemeral
         self._settings = OpSettings(
             params=config.parameters,
             as_of=self.as_of,

@@ -141,7 +141,28 @@ def _start(spark: SparkSession, request: DeidentifyRequest) -> DeidentifyRun:
         require_delta(spark, f"{quarantine.staging_root}/_no_such_table")
     except PreflightError as exc:
         raise DeidentifyError(str(exc)) from exc
+    _refuse_ephemeral_merge(spark, request, zone, anonymizer.ephemeral_keys)
     return DeidentifyRun(spark, request, zone, quarantine, run_id, anonymizer)
+
+
+def _refuse_ephemeral_merge(
+    spark: SparkSession, request: DeidentifyRequest, zone: ResearchZone, ephemeral: tuple[str, ...]
+) -> None:
+    """Refuse to merge a run with random keys into tables an earlier run wrote.
+
+    Its pseudonyms and shifted dates match no earlier run's: the merge would keep every earlier row beside this
+    run's as another patient (and references across the two runs would point nowhere).
+    """
+    if request.mode != "merge" or not ephemeral:
+        return
+    existing = zone.resource_types(spark)
+    if existing:
+        raise DeidentifyError(
+            f"this run's {', '.join(ephemeral)} {'is' if len(ephemeral) == 1 else 'are'} ephemeral (random for this "
+            f"run only), so its pseudonyms match none of the {len(existing)} table(s) already in the research zone: "
+            "a merge would keep their rows as other patients. Use --mode overwrite to replace them, or give the "
+            "keys the zone was written with"
+        )
 
 
 def _file_fingerprint(config: str) -> str:

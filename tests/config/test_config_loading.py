@@ -124,6 +124,18 @@ def test_missing_keys_refuse_to_run_unless_ephemeral_is_explicit() -> None:
     keys = resolve_keys(load_config(raw, allow_ephemeral_keys=True))
     assert len(keys.crypto_hash_key.value) == 32
     assert keys.crypto_hash_key == keys.encrypt_key  # Microsoft: one shared random default
+    # Only the keys a rule uses are reported as ephemeral (the engine's runs refuse to merge with them).
+    assert keys.ephemeral == ("cryptoHashKey",)
+    dated = {
+        **raw,
+        "fhirPathRules": [*raw["fhirPathRules"], {"path": "nodesByType('date')", "method": "dateShift"}],
+    }
+    assert Anonymizer.from_config(dated, allow_ephemeral_keys=True).ephemeral_keys == (
+        "dateShiftKey",
+        "cryptoHashKey",
+    )
+    given = {**dated, "parameters": {"cryptoHashKey": HASH_KEY, "dateShiftKey": DATE_KEY}}
+    assert Anonymizer.from_config(given, allow_ephemeral_keys=True).ephemeral_keys == ()
 
 
 def test_key_references_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

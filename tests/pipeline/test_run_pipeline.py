@@ -114,10 +114,10 @@ def test_cli_run_prints_the_report_of_the_library_run(
 
 
 @pytest.mark.spark
-def test_a_rerun_with_ephemeral_keys_and_overwrite_replaces_the_previous_rows(
-    spark: object, tmp_path: Path, repo_root: Path, sample_dir: Path
+def test_a_rerun_with_ephemeral_keys_replaces_the_previous_rows_and_refuses_to_merge(
+    spark: object, tmp_path: Path, repo_root: Path, sample_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Ephemeral keys give every run new pseudonyms: a merge would keep the previous run's rows as other patients."""
+    """Ephemeral keys give every run new pseudonyms: overwrite replaces the rows, a merge is refused."""
     from anonymizer.cli.main import main
 
     landing = tmp_path / "landing"
@@ -133,8 +133,12 @@ def test_a_rerun_with_ephemeral_keys_and_overwrite_replaces_the_previous_rows(
     main([*command, "--mode", "overwrite"])
     second = {r["id"] for r in spark.read.format("delta").load(str(table)).collect()}  # type: ignore[attr-defined]
     assert len(first) == len(second) == patients and not first & second
-    main(command)  # merge (the default): this run's pseudonyms are new rows
-    assert spark.read.format("delta").load(str(table)).count() == 2 * patients  # type: ignore[attr-defined]
+    # A merge (the default) would keep the earlier rows as other patients: refused before anything is written.
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code != 0
+    assert "a merge would keep their rows as other patients" in capsys.readouterr().err
+    assert {r["id"] for r in spark.read.format("delta").load(str(table)).collect()} == second  # type: ignore[attr-defined]
 
 
 def test_demo_runs_replace_the_previous_demo(
