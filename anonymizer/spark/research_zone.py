@@ -7,6 +7,7 @@ runs on a classic session, on Spark Connect, and on every Delta line of the supp
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from anonymizer.spark import zone_fs
@@ -91,10 +92,13 @@ def merge_into_table(
     view = _temp_view(rows, "rows")
     try:
         if overwrite or existing is None:
-            spark.sql(
-                f"CREATE OR REPLACE TABLE {quoted_path(path)} USING DELTA "
-                f"TBLPROPERTIES ('{FORMAT_PROPERTY}' = '{resource_format}', "
-                f"'delta.dataSkippingNumIndexedCols' = '{STATS_COLUMNS}') AS SELECT * FROM {view}"
+            create_or_replace(
+                path,
+                lambda replace: spark.sql(
+                    f"{'CREATE OR REPLACE' if replace else 'CREATE'} TABLE {quoted_path(path)} USING DELTA "
+                    f"TBLPROPERTIES ('{FORMAT_PROPERTY}' = '{resource_format}', "
+                    f"'delta.dataSkippingNumIndexedCols' = '{STATS_COLUMNS}') AS SELECT * FROM {view}"
+                ),
             )
             return
         if existing != resource_format:
@@ -119,6 +123,31 @@ def _surely_missing(path: str) -> bool:
         return False
     local = zone_fs.local_path(path)
     return local is not None and not local.exists()
+
+
+def _already_exists(exc: BaseException) -> bool:
+    """Whether ``exc`` is Spark's or Delta's refusal to create a table where one exists."""
+    text = str(exc)
+    return "ALREADY_EXISTS" in text or "already exists" in text
+
+
+def create_or_replace(path: str, write: Callable[[bool], object]) -> None:
+    """Write a Delta table at ``path`` in one commit: ``write(replace)`` runs ``CREATE`` (False) or ``CREATE OR
+    REPLACE`` (True).
+
+    Where ``path`` surely has no table the table is created without replacing: replacing makes Delta reconstruct
+    the state of the table to replace, a Spark job even for none (70-100 ms a table, docs/views.md). If a table
+    appears there meanwhile, the write is done again replacing it.
+    """
+    if not _surely_missing(path):
+        write(True)
+        return
+    try:
+        write(False)
+    except Exception as exc:
+        if not _already_exists(exc):
+            raise
+        write(True)
 
 
 def delete_ids(spark: SparkSession, path: str, ids: list[str]) -> int:

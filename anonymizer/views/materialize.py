@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anonymizer.spark.research_zone import delta_path
+from anonymizer.spark.research_zone import create_or_replace, delta_path
 from anonymizer.spark.resource_format import quoted_path, table_detail
 from anonymizer.spark.resource_format import table_properties as delta_properties
 from anonymizer.views.definition import ViewDef
@@ -128,7 +128,7 @@ def key_columns(view: ViewDef) -> list[str]:
 def write_view(
     view: ViewDef, frame: DataFrame, target: str, spark: SparkSession, rows: int | None = None
 ) -> int:
-    """Replace the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
+    """Replace (or create) the table at ``target`` with ``frame`` in one commit; returns the number of rows written.
 
     ``rows``: the number of rows of ``frame`` when known (else it is read back from the table's history).
     Delta collects file statistics only for the key columns when the view has any: those are what analysts
@@ -146,7 +146,7 @@ def write_view(
     if keys:
         writer = writer.tableProperty(STATS_COLUMNS_PROPERTY, ",".join(keys))
     with evaluation_errors():
-        writer.createOrReplace()
+        create_or_replace(target, lambda replace: writer.createOrReplace() if replace else writer.create())
     if rows is not None:
         return rows
     history = spark.sql(f"DESCRIBE HISTORY {quoted_path(target)} LIMIT 1")

@@ -139,6 +139,32 @@ def test_materialize_writes_properties_and_a_failed_view_leaves_the_table(spark:
     assert table_properties(spark, target)[FINGERPRINT_PROPERTY] == props[FINGERPRINT_PROPERTY]
 
 
+def test_a_new_view_table_is_created_an_existing_one_replaced(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from delta.tables import DeltaTable
+
+    import anonymizer.spark.research_zone as research_zone
+
+    zone = _zone(spark, tmp_path, variant=False)
+    views = [parse_view(VIEW)]
+    target = f"{zone}/views/people"
+
+    def operations() -> list[str]:
+        history = DeltaTable.forPath(spark, target).history().orderBy("version").collect()
+        return [row["operation"] for row in history]
+
+    materialize(views, zone, spark)
+    assert operations() == ["CREATE TABLE AS SELECT"]
+    materialize(views, zone, spark)
+    assert operations()[1:] == ["CREATE OR REPLACE TABLE AS SELECT"]
+    # A table that appears after the check (another writer) is replaced: the refused CREATE is done again.
+    monkeypatch.setattr(research_zone, "_surely_missing", lambda path: True)
+    assert [w.rows for w in materialize(views, zone, spark)] == [2]
+    assert operations()[2:] == ["CREATE OR REPLACE TABLE AS SELECT"]
+    assert sorted(r["id"] for r in spark.read.format("delta").load(target).collect()) == ["pk-1", "pk-2"]
+
+
 def test_view_tables_keep_file_statistics_for_their_key_columns_only(spark: Any, tmp_path: Path) -> None:
     zone = _zone(spark, tmp_path, variant=False)
     views_dir = tmp_path / "defs"
