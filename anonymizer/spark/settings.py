@@ -38,8 +38,8 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # that runs anything between two views runs (a notebook, the benchmark's rounds) evicts part of the views'
     # classes, and the next run compiles 30-40 of them again with Janino and the JIT recompiles their hot methods
     # from scratch. Same session, views and a scan-and-write alternating: 0 compilations per warm round with 1000
-    # against 38-41 with 100; views 8.5-9.6 s against 10.3-10.9 s (docs/views.md). Each class is a few kB of
-    # metaspace.
+    # against 38-41 with 100; views 8.9-10.5 s against 9.5-11.9 s (docs/performance.md, twenty-second session). Each
+    # class is a few kB of metaspace.
     "spark.sql.codegen.cache.maxEntries": "1000",
 }
 
